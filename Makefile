@@ -1,0 +1,183 @@
+# blockstm build.
+#
+#   make            library, CLI, benchmark, test drivers -> build/
+#   make test       install missing Debian packages, build, run every test:
+#                   unit (Criterion), differential, stress, fuzz corpus replay,
+#                   then the unit tests under ASan+UBSan and the stress and
+#                   differential drivers under TSan
+#   make asan-test  only the ASan+UBSan part; make tsan-test only the TSan part
+#   make bench      build and run the benchmark's default sweep
+#   make fuzz       libFuzzer binaries (clang) in build-fuzz/
+#   make install    PREFIX=/usr/local: header, libraries, pkg-config file
+#   make clean
+#
+# Sources are found by wildcard: every src/*/*.c goes into the library;
+# tests/unit/test_*.c are Criterion programs; tests/diff/*.c and
+# tests/stress/*.c are plain programs (one per file) linked with
+# tests/support/*.c; tests/fuzz/fuzz_*.c are fuzz targets, also linked with a
+# corpus-replay main; bench/*.c form build/bin/bench; tools/*.c form
+# build/bin/blockstm.
+
+BUILD   ?= build
+PREFIX  ?= /usr/local
+CC      ?= cc
+OPT     ?= -O2 -g
+SAN     ?=
+# Sanitizer builds use the system allocator so the sanitizer sees every block.
+JEMALLOC ?= 1
+
+WARN    := -Wall -Wextra -Wshadow -Werror -Wno-unused-parameter
+CFLAGS_BASE := -std=gnu11 $(OPT) $(WARN) -fPIC -pthread -Iinclude -Isrc \
+	-DBSTM_BUILDING_LIBRARY -fvisibility=hidden $(SAN)
+ifeq ($(JEMALLOC),1)
+CFLAGS_BASE += -DBSTM_HAVE_JEMALLOC
+LIBS_ALLOC := -ljemalloc
+endif
+LIBS    := -lcrypto -llmdb $(LIBS_ALLOC) -lpthread -lm
+LDFLAGS_BASE := -pthread $(SAN)
+
+LIB_SRC   := $(sort $(wildcard src/*/*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+TOOL_SRC  := $(sort $(wildcard tools/*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+SUP_SRC   := $(sort $(wildcard tests/support/*.c))
+SUP_OBJ   := $(SUP_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+DIFF_SRC  := $(sort $(wildcard tests/diff/*.c))
+STRESS_SRC:= $(sort $(wildcard tests/stress/*.c))
+FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/bin/%)
+DIFF_BIN  := $(DIFF_SRC:tests/diff/%.c=$(BUILD)/bin/%)
+STRESS_BIN:= $(STRESS_SRC:tests/stress/%.c=$(BUILD)/bin/%)
+FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/bin/%_replay)
+TOOL_BIN  := $(if $(TOOL_SRC),$(BUILD)/bin/blockstm)
+BENCH_BIN := $(if $(BENCH_SRC),$(BUILD)/bin/bench)
+
+STATIC_LIB := $(BUILD)/lib/libblockstm.a
+SHARED_LIB := $(BUILD)/lib/libblockstm.so
+
+.PHONY: all deps deps-test test unit-test diff-test stress-test fuzz-replay \
+	asan-test tsan-test bench fuzz install clean format check-format
+
+all: deps $(STATIC_LIB) $(SHARED_LIB) $(TOOL_BIN) $(BENCH_BIN) \
+	$(UNIT_BIN) $(DIFF_BIN) $(STRESS_BIN) $(FUZZ_BIN)
+
+deps:
+	@sh scripts/deps.sh build
+
+deps-test:
+	@sh scripts/deps.sh test
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(STATIC_LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(SHARED_LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS_BASE) -o $@ $^ $(LIBS)
+
+$(BUILD)/bin/blockstm: $(TOOL_SRC:%.c=$(BUILD)/obj/%.o) $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(LIBS)
+
+$(BUILD)/bin/bench: $(BENCH_SRC:%.c=$(BUILD)/obj/%.o) $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(LIBS)
+
+$(BUILD)/bin/test_%: $(BUILD)/obj/tests/unit/test_%.o $(SUP_OBJ) $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) -o $@ $^ -lcriterion $(LIBS)
+
+$(BUILD)/bin/%: $(BUILD)/obj/tests/diff/%.o $(SUP_OBJ) $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(LIBS)
+
+$(BUILD)/bin/%: $(BUILD)/obj/tests/stress/%.o $(SUP_OBJ) $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(LIBS)
+
+$(BUILD)/bin/%_replay: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay_main.o $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(LIBS)
+
+# --- tests ----------------------------------------------------------------
+
+# Differential and stress drivers take their size from these; the sanitizer
+# runs use smaller ones (TSan is ~10x slower).
+DIFF_ARGS   ?=
+STRESS_ARGS ?=
+
+test: deps-test
+	$(MAKE) all
+	$(MAKE) unit-test diff-test stress-test fuzz-replay
+	$(MAKE) asan-test
+	$(MAKE) tsan-test
+	@echo "make test: all suites passed"
+
+unit-test: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t --jobs 1; done
+
+diff-test: $(DIFF_BIN)
+	@set -e; for t in $(DIFF_BIN); do echo "== $$t $(DIFF_ARGS)"; $$t $(DIFF_ARGS); done
+
+stress-test: $(STRESS_BIN)
+	@set -e; for t in $(STRESS_BIN); do echo "== $$t $(STRESS_ARGS)"; $$t $(STRESS_ARGS); done
+
+fuzz-replay: $(FUZZ_BIN)
+	@set -e; for t in $(FUZZ_BIN); do \
+		name=$$(basename $$t _replay); \
+		echo "== $$t tests/fuzz/corpus/$$name"; \
+		$$t tests/fuzz/corpus/$$name; done
+
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+TSAN_FLAGS := -fsanitize=thread
+
+asan-test: deps-test
+	$(MAKE) BUILD=build-asan JEMALLOC=0 OPT="-O1 -g" SAN="$(ASAN_FLAGS)" \
+		unit-test fuzz-replay
+	$(MAKE) BUILD=build-asan JEMALLOC=0 OPT="-O1 -g" SAN="$(ASAN_FLAGS)" \
+		DIFF_ARGS="--quick" diff-test
+
+tsan-test: deps-test
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	$(MAKE) BUILD=build-tsan JEMALLOC=0 OPT="-O1 -g" SAN="$(TSAN_FLAGS)" \
+		DIFF_ARGS="--quick" STRESS_ARGS="--quick" diff-test stress-test
+
+# --- benchmark, fuzzing, install ---------------------------------------------
+
+bench: deps $(BENCH_BIN)
+	$(BENCH_BIN) --accounts 2,10000 --txns 10000 --reads 2 --writes 2 \
+		--compute 10 --threads 1,2 --runs 5
+
+fuzz: deps-test
+	@mkdir -p build-fuzz
+	@set -e; for f in $(FUZZ_SRC); do \
+		name=$$(basename $$f .c); \
+		clang -std=gnu11 -O1 -g -Iinclude -Isrc -DBSTM_BUILDING_LIBRARY \
+			-fsanitize=fuzzer,address,undefined $$f $(LIB_SRC) \
+			-o build-fuzz/$$name -lcrypto -llmdb -lpthread -lm; \
+		echo "built build-fuzz/$$name"; done
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/blockstm.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(STATIC_LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(SHARED_LIB) $(DESTDIR)$(PREFIX)/lib/
+	$(if $(TOOL_BIN),install -m 755 $(TOOL_BIN) $(DESTDIR)$(PREFIX)/bin/)
+	sed -e 's|@PREFIX@|$(PREFIX)|' blockstm.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/blockstm.pc
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+check-format:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan build-tsan build-fuzz
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,57 @@
+/*
+ * bench.h - workloads for the benchmark driver (bench/main.c).
+ *
+ * A workload builds, from bench_params, one block and the base state it runs
+ * on. The driver runs that same block (the base is never modified) with the
+ * sequential executor and with the parallel executor at each thread count,
+ * in the same process, and reports medians. Workloads register themselves
+ * with BENCH_REGISTER so each lives in its own file.
+ */
+#ifndef BLOCKSTM_BENCH_H
+#define BLOCKSTM_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "blockstm.h"
+
+typedef struct bench_params {
+	uint64_t accounts;
+	uint32_t txns;
+	uint32_t reads;
+	uint32_t writes;
+	uint32_t compute; /* SHA-256 iterations over 32 bytes per transaction */
+	double hot_ratio; /* probability that an access goes to the hot account */
+	uint64_t seed;
+	uint32_t threads; /* largest thread count the driver will use */
+} bench_params;
+
+typedef struct bench_instance {
+	bstm_block block;    /* filled by setup; execute/ctx set */
+	bstm_base_view base; /* filled by setup */
+	void *state;	     /* the workload's own */
+} bench_instance;
+
+typedef struct bench_workload {
+	const char *name;
+	const char *help;
+	/* Build the block and base for `params`. Return 0 or a negative code. */
+	int (*setup)(const bench_params *params, bench_instance *instance);
+	void (*teardown)(bench_instance *instance);
+	struct bench_workload *next; /* registry link, set by bench_register */
+} bench_workload;
+
+void bench_register(bench_workload *workload);
+const bench_workload *bench_find(const char *name);
+const bench_workload *bench_first(void);
+
+#define BENCH_REGISTER(wl)                                                                         \
+	__attribute__((constructor)) static void bench_register_##wl(void)                         \
+	{                                                                                          \
+		bench_register(&(wl));                                                             \
+	}
+
+/* Iterated SHA-256 over a 32-byte buffer, in place: the compute padding. */
+void bench_compute(uint8_t buf[32], uint32_t iterations);
+
+#endif

@@ -1,0 +1,332 @@
+/*
+ * blockstm.h - the public interface of libblockstm.
+ *
+ * libblockstm executes an ordered block of transactions in parallel with the
+ * Block-STM algorithm (Gelashvili et al., PPoPP 2023) and returns exactly what
+ * executing the block sequentially, in index order, returns: per-transaction
+ * status, gas, write set and events, plus the block's merged write set.
+ *
+ * The node supplies three things:
+ *   - a base state view (bstm_base_view): the state before the block, read by
+ *     key; keys and values are byte strings;
+ *   - a transaction function (bstm_txn_fn): executes transaction i against a
+ *     bstm_view that offers read, write, delete and event emission;
+ *   - optionally a commit hook, called in index order as transactions commit.
+ *
+ * Conventions
+ *   - Every fallible call returns 0 or a negative BSTM_E* code; bstm_strerror()
+ *     and bstm_errname() describe a code.
+ *   - A transaction's failure (its program aborted, it ran out of gas, ...) is
+ *     a status in the output, not an error of the call.
+ *   - Config structs start with a `size` field: set it to sizeof the struct
+ *     (the *_init helpers do) so that fields can be added later.
+ *
+ * Concurrency
+ *   - One bstm_executor runs one block at a time: bstm_execute_block() and
+ *     bstm_execute_block_sequential() on the same executor must not overlap.
+ *     Distinct executors are independent.
+ *   - The transaction function is called from the executor's worker threads
+ *     and the calling thread, concurrently for different transactions (and,
+ *     speculatively, several times for the same transaction, never two
+ *     incarnations of one transaction at the same time).
+ *   - The base view's get() is called from one thread at a time unless the view
+ *     sets BSTM_VIEW_THREAD_SAFE, and never after the block call returns.
+ *   - The commit hook is called in index order, one call at a time, from any
+ *     of the executor's threads.
+ *   - bstm_output objects are plain data once returned and may be read from
+ *     any thread.
+ */
+#ifndef BLOCKSTM_H
+#define BLOCKSTM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(BSTM_BUILDING_LIBRARY) && defined(__GNUC__)
+#define BSTM_API __attribute__((visibility("default")))
+#else
+#define BSTM_API
+#endif
+
+#define BSTM_VERSION_MAJOR 0
+#define BSTM_VERSION_MINOR 1
+#define BSTM_VERSION_PATCH 0
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The error table: name, value, message. It generates the enum,
+ * bstm_strerror() and bstm_errname(). Values are stable.
+ */
+#define BSTM_ERRNO_MAP(X)                                                                          \
+	X(EINVAL, -1, "invalid argument")                                                          \
+	X(ENOMEM, -2, "out of memory")                                                             \
+	X(ENOTFOUND, -3, "key not found")                                                          \
+	X(DEPENDENCY, -4, "read depends on an unfinished lower transaction")                       \
+	X(ESTORAGE, -5, "base state storage error")                                                \
+	X(ETHREAD, -6, "could not start a worker thread")                                          \
+	X(ETXN, -7, "transaction function failed")                                                 \
+	X(EINTERNAL, -8, "internal error")                                                         \
+	X(ETOOBIG, -9, "key, value or block exceeds a size limit")                                 \
+	X(EFORMAT, -10, "malformed input")                                                         \
+	X(EVERIFY, -11, "verification failed")                                                     \
+	X(EEXIST, -12, "already exists")                                                           \
+	X(EIO, -13, "input/output error")                                                          \
+	X(EUNSUPPORTED, -14, "unsupported operation or version")
+
+typedef enum bstm_error {
+	BSTM_OK = 0,
+#define BSTM_ERRNO_ENUM_(name, value, message) BSTM_##name = (value),
+	BSTM_ERRNO_MAP(BSTM_ERRNO_ENUM_)
+#undef BSTM_ERRNO_ENUM_
+} bstm_error;
+
+/* A static message for `code` ("unknown error" for codes not in the table). */
+BSTM_API const char *bstm_strerror(int code);
+/* The code's name without the prefix, e.g. "EINVAL"; "UNKNOWN" if not listed. */
+BSTM_API const char *bstm_errname(int code);
+
+/* ------------------------------------------------------------------------ */
+/* Limits                                                                    */
+/* ------------------------------------------------------------------------ */
+
+#define BSTM_MAX_KEY_LEN    1024u	/* bytes */
+#define BSTM_MAX_VALUE_LEN  (64u << 20) /* bytes */
+#define BSTM_MAX_BLOCK_TXNS (1u << 24)	/* transactions per block */
+
+/* ------------------------------------------------------------------------ */
+/* Base state view (supplied by the node)                                    */
+/* ------------------------------------------------------------------------ */
+
+/* bstm_base_view.flags: get() may be called from several threads at once. */
+#define BSTM_VIEW_THREAD_SAFE 0x1u
+
+typedef struct bstm_base_view {
+	size_t size; /* sizeof(bstm_base_view) */
+	/*
+	 * Look up `key`. On success set *value / *value_len and return 0; the
+	 * bytes must stay valid and unchanged until the block call returns.
+	 * Return BSTM_ENOTFOUND if the key is absent, or another negative code
+	 * (BSTM_ESTORAGE is usual) on failure: the block call then fails with
+	 * that code and returns no output.
+	 */
+	int (*get)(void *ctx, const void *key, size_t key_len, const void **value,
+		   size_t *value_len);
+	void *ctx;
+	unsigned flags; /* BSTM_VIEW_* */
+} bstm_base_view;
+
+/* ------------------------------------------------------------------------ */
+/* The transaction interface                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* The view a transaction function reads and writes state through. */
+typedef struct bstm_view bstm_view;
+
+/*
+ * Read `key` as transaction `index` sees it: its own earlier writes, else the
+ * latest write by a lower transaction, else the base state. Returns 0 and sets
+ * *value / *value_len (valid until the transaction function returns), or
+ * BSTM_ENOTFOUND if the key is absent or deleted, or BSTM_DEPENDENCY if the
+ * value depends on a lower transaction that must run first: the transaction
+ * function must then return BSTM_DEPENDENCY at once (the executor runs it
+ * again later). Other negative codes (BSTM_ESTORAGE, BSTM_ENOMEM, BSTM_ETOOBIG)
+ * are failures that the function should return as they are.
+ *
+ * Reading the same key twice in one execution returns the same bytes.
+ */
+BSTM_API int bstm_view_read(bstm_view *view, const void *key, size_t key_len, const void **value,
+			    size_t *value_len);
+
+/* Write `value` under `key`; a later write to the same key replaces it. The
+ * bytes are copied. Returns 0, BSTM_ETOOBIG or BSTM_ENOMEM. */
+BSTM_API int bstm_view_write(bstm_view *view, const void *key, size_t key_len, const void *value,
+			     size_t value_len);
+
+/* Delete `key` (a write of "absent"). Returns 0, BSTM_ETOOBIG or BSTM_ENOMEM. */
+BSTM_API int bstm_view_delete(bstm_view *view, const void *key, size_t key_len);
+
+/* Append an event to the transaction's output. The bytes are copied. */
+BSTM_API int bstm_view_emit(bstm_view *view, const void *data, size_t len);
+
+/* The index of the transaction being executed. */
+BSTM_API uint32_t bstm_view_txn_index(const bstm_view *view);
+
+/*
+ * The executing thread's worker number, 0 .. threads - 1 (0 is the calling
+ * thread and the sequential executor). Stable for the executor's lifetime, so
+ * a node can keep per-worker scratch state (a VM instance) indexed by it; no
+ * two concurrent calls share a worker number.
+ */
+BSTM_API uint32_t bstm_view_worker(const bstm_view *view);
+
+/*
+ * Transaction statuses. The function reports SUCCESS, ABORTED, OUT_OF_GAS,
+ * FAILED or DISCARDED; the executor assigns RETRY to transactions it did not
+ * run because the block ended early (block gas limit).
+ *   SUCCESS     ran to completion; its writes apply.
+ *   ABORTED     its program aborted with `code`; the writes the function
+ *               made (typically only the fee payment) apply.
+ *   OUT_OF_GAS  ran out of gas; writes as for ABORTED.
+ *   FAILED      a runtime or verification failure, `code` says which;
+ *               writes as for ABORTED.
+ *   DISCARDED   rejected before running (bad sequence number, cannot pay):
+ *               the executor drops its writes and events; gas counts as 0.
+ *   RETRY       not executed; the node should put it in a later block.
+ */
+typedef enum bstm_txn_status {
+	BSTM_TXN_SUCCESS = 0,
+	BSTM_TXN_ABORTED = 1,
+	BSTM_TXN_OUT_OF_GAS = 2,
+	BSTM_TXN_FAILED = 3,
+	BSTM_TXN_DISCARDED = 4,
+	BSTM_TXN_RETRY = 5,
+} bstm_txn_status;
+
+/* What a transaction function reports about a completed execution. */
+typedef struct bstm_txn_outcome {
+	uint32_t status;   /* bstm_txn_status */
+	uint64_t code;	   /* abort or failure code, 0 otherwise */
+	uint64_t gas_used; /* counts toward the block gas limit */
+} bstm_txn_outcome;
+
+/*
+ * Execute transaction `index` of the block. `ctx` is bstm_block.ctx.
+ * Return 0 with *outcome filled, BSTM_DEPENDENCY when a read returned it, or
+ * another negative code for a failure of the function itself (not of the
+ * transaction): the block then fails with BSTM_ETXN (after one sequential
+ * retry when the executor's fallback is on). The function must be
+ * deterministic given what it reads through the view.
+ */
+typedef int (*bstm_txn_fn)(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome);
+
+/* ------------------------------------------------------------------------ */
+/* Outputs                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct bstm_write {
+	const uint8_t *key;
+	const uint8_t *value; /* NULL for a delete */
+	uint32_t key_len;
+	uint32_t value_len;
+	uint32_t is_delete; /* 1 if the key is deleted */
+} bstm_write;
+
+typedef struct bstm_event {
+	const uint8_t *data;
+	uint32_t len;
+} bstm_event;
+
+typedef struct bstm_txn_output {
+	uint32_t status; /* bstm_txn_status */
+	uint64_t code;
+	uint64_t gas_used;
+	const bstm_write *writes; /* sorted by key, one entry per key */
+	uint32_t write_count;
+	const bstm_event *events; /* in emission order */
+	uint32_t event_count;
+} bstm_txn_output;
+
+typedef struct bstm_block_stats {
+	uint64_t executions;	   /* transaction function calls, all incarnations */
+	uint64_t validations;	   /* read-set validations */
+	uint64_t aborts;	   /* incarnations aborted by validation */
+	uint64_t dependency_waits; /* executions stopped on a dependency */
+	uint32_t committed;	   /* transactions committed (not RETRY) */
+	uint32_t threads;	   /* threads that took part */
+	uint32_t sequential;	   /* 1 if the block ran sequentially */
+	uint32_t fallback;	   /* 1 if parallel failed and sequential ran */
+	uint64_t wall_ns;	   /* wall time of the block call */
+	uint64_t gas_used;	   /* sum over committed transactions */
+} bstm_block_stats;
+
+/*
+ * A block's output. Owned by the caller until bstm_output_free(); read-only.
+ * txns has txn_count entries, one per transaction of the block. writes is the
+ * block's merged write set: the last write to each key, in key order (keys
+ * compare as unsigned bytes, a prefix before its extensions).
+ */
+typedef struct bstm_output {
+	uint32_t txn_count;
+	const bstm_txn_output *txns;
+	size_t write_count;
+	const bstm_write *writes;
+	bstm_block_stats stats;
+} bstm_output;
+
+BSTM_API void bstm_output_free(bstm_output *output);
+
+/*
+ * 1 if the two outputs are identical (statuses, codes, gas, per-transaction
+ * write sets and events, merged write set), 0 otherwise. Stats are ignored.
+ */
+BSTM_API int bstm_output_equal(const bstm_output *a, const bstm_output *b);
+
+/* ------------------------------------------------------------------------ */
+/* Blocks and the executor                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Called once per committed transaction, in index order, as soon as it
+ * commits (before the block call returns). `out` is valid during the call.
+ */
+typedef void (*bstm_commit_hook)(void *ctx, uint32_t index, const bstm_txn_output *out);
+
+typedef struct bstm_block {
+	size_t size; /* sizeof(bstm_block) */
+	uint32_t txn_count;
+	bstm_txn_fn execute;
+	void *ctx;		      /* passed to execute */
+	bstm_commit_hook commit_hook; /* optional */
+	void *hook_ctx;
+} bstm_block;
+
+typedef struct bstm_config {
+	size_t size;		      /* sizeof(bstm_config) */
+	uint32_t threads;	      /* total, including the calling thread; >= 1 */
+	uint64_t block_gas_limit;     /* 0: unlimited */
+	uint32_t sequential_fallback; /* 1: rerun sequentially on internal failure */
+	/* Blocks with fewer transactions run sequentially. BSTM_DEFAULT_SMALL_BLOCK
+	 * is the measured default (see docs/benchmarks.md); 0 never does. */
+	uint32_t small_block_threshold;
+	uint32_t spin_before_park; /* idle spins before a worker parks; 0: default */
+} bstm_config;
+
+#define BSTM_DEFAULT_SMALL_BLOCK 24u
+
+/* Fill `config` with defaults: 1 thread, no gas limit, fallback on. */
+BSTM_API void bstm_config_init(bstm_config *config);
+
+typedef struct bstm_executor bstm_executor;
+
+/* Create an executor; its threads - 1 worker threads start now and persist. */
+BSTM_API int bstm_executor_create(const bstm_config *config, bstm_executor **executor);
+BSTM_API void bstm_executor_destroy(bstm_executor *executor);
+
+/*
+ * Execute `block` on `base` in parallel. On success return 0 and set *output.
+ * On failure return a negative code and set *output to NULL; nothing partial
+ * is returned.
+ */
+BSTM_API int bstm_execute_block(bstm_executor *executor, const bstm_block *block,
+				const bstm_base_view *base, bstm_output **output);
+
+/* The same, executed in index order on the calling thread only, without the
+ * multi-version memory or the scheduler. Its output is the reference. */
+BSTM_API int bstm_execute_block_sequential(bstm_executor *executor, const bstm_block *block,
+					   const bstm_base_view *base, bstm_output **output);
+
+/* Library version as "major.minor.patch". */
+BSTM_API const char *bstm_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BLOCKSTM_H */
