@@ -1,0 +1,156 @@
+/*
+ * executor.c - the public entry points: configuration, executor lifecycle,
+ * and bstm_execute_block's policy (small blocks run sequentially; an
+ * internal failure in parallel mode falls back to sequential execution).
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "executor/executor.h"
+
+#define EXEC_ARENA_CHUNK (1u << 20)
+#define EXEC_MAX_THREADS 1024u
+
+void bstm_config_init(bstm_config *config)
+{
+	if (!config)
+		return;
+	memset(config, 0, sizeof *config);
+	config->size = sizeof *config;
+	config->threads = 1;
+	config->sequential_fallback = 1;
+	config->small_block_threshold = BSTM_DEFAULT_SMALL_BLOCK;
+}
+
+static int read_config(const bstm_config *in, bstm_config *out)
+{
+	/* Older callers may pass a shorter struct; the fields they know must
+	 * include at least `threads`. */
+	size_t need = offsetof(bstm_config, threads) + sizeof in->threads;
+	if (!in || in->size < need || in->size > sizeof *in)
+		return BSTM_EINVAL;
+	bstm_config_init(out);
+	memcpy(out, in, in->size);
+	out->size = sizeof *out;
+	if (out->threads == 0 || out->threads > EXEC_MAX_THREADS)
+		return BSTM_EINVAL;
+	return 0;
+}
+
+int bstm_executor_create(const bstm_config *config, bstm_executor **executor)
+{
+	if (!executor)
+		return BSTM_EINVAL;
+	*executor = NULL;
+	bstm_config cfg;
+	int rc = read_config(config, &cfg);
+	if (rc)
+		return rc;
+	bstm_executor *ex = calloc(1, sizeof *ex);
+	if (!ex)
+		return BSTM_ENOMEM;
+	ex->config = cfg;
+	pthread_mutex_init(&ex->base_lock, NULL);
+	mvm_init(&ex->mv);
+	sched_init(&ex->sc);
+	bstm_arena_init(&ex->seq_arena, EXEC_ARENA_CHUNK);
+	ex->workers = bstm_mem_calloc(sizeof *ex->workers * cfg.threads);
+	if (!ex->workers || exec_map_init(&ex->overlay, 1024) != 0) {
+		bstm_executor_destroy(ex);
+		return BSTM_ENOMEM;
+	}
+	for (uint32_t i = 0; i < cfg.threads; i++) {
+		bstm_arena_init(&ex->workers[i].arena, EXEC_ARENA_CHUNK);
+		if (exec_view_init(&ex->workers[i].view, i) != 0) {
+			bstm_executor_destroy(ex);
+			return BSTM_ENOMEM;
+		}
+	}
+	rc = exec_pool_start(&ex->pool, cfg.threads - 1, cfg.spin_before_park);
+	if (rc) {
+		bstm_executor_destroy(ex);
+		return rc;
+	}
+	*executor = ex;
+	return 0;
+}
+
+void bstm_executor_destroy(bstm_executor *ex)
+{
+	if (!ex)
+		return;
+	exec_pool_stop(&ex->pool);
+	if (ex->workers) {
+		for (uint32_t i = 0; i < ex->config.threads; i++) {
+			exec_view_destroy(&ex->workers[i].view);
+			bstm_arena_destroy(&ex->workers[i].arena);
+			free(ex->workers[i].scratch);
+		}
+		bstm_mem_free(ex->workers, sizeof *ex->workers * ex->config.threads);
+	}
+	exec_map_destroy(&ex->overlay);
+	bstm_arena_destroy(&ex->seq_arena);
+	mvm_destroy(&ex->mv);
+	sched_destroy(&ex->sc);
+	free(ex->slots);
+	pthread_mutex_destroy(&ex->base_lock);
+	free(ex);
+}
+
+static int check_call(bstm_executor *ex, const bstm_block *block, const bstm_base_view *base,
+		      bstm_output **output)
+{
+	if (!output)
+		return BSTM_EINVAL;
+	*output = NULL;
+	if (!ex || !block || !base)
+		return BSTM_EINVAL;
+	if (block->size != sizeof *block || !block->execute)
+		return BSTM_EINVAL;
+	if (base->size != sizeof *base || !base->get)
+		return BSTM_EINVAL;
+	if (block->txn_count > BSTM_MAX_BLOCK_TXNS)
+		return BSTM_ETOOBIG;
+	return 0;
+}
+
+static int finish(int rc, exec_output *out, uint64_t start, bstm_output **output)
+{
+	if (rc)
+		return rc;
+	out->pub.stats.wall_ns = bstm_now_ns() - start;
+	*output = &out->pub;
+	return 0;
+}
+
+int bstm_execute_block(bstm_executor *ex, const bstm_block *block, const bstm_base_view *base,
+		       bstm_output **output)
+{
+	int rc = check_call(ex, block, base, output);
+	if (rc)
+		return rc;
+	uint64_t start = bstm_now_ns();
+	exec_output *out = NULL;
+	if (block->txn_count < ex->config.small_block_threshold)
+		return finish(exec_run_sequential(ex, block, base, &out), out, start, output);
+	rc = exec_run_parallel(ex, block, base, &out);
+	bool internal = rc == BSTM_ENOMEM || rc == BSTM_EINTERNAL || rc == BSTM_ETXN;
+	if (rc && internal && ex->config.sequential_fallback && !block->commit_hook) {
+		rc = exec_run_sequential(ex, block, base, &out);
+		if (!rc)
+			out->pub.stats.fallback = 1;
+	}
+	return finish(rc, out, start, output);
+}
+
+int bstm_execute_block_sequential(bstm_executor *ex, const bstm_block *block,
+				  const bstm_base_view *base, bstm_output **output)
+{
+	int rc = check_call(ex, block, base, output);
+	if (rc)
+		return rc;
+	uint64_t start = bstm_now_ns();
+	exec_output *out = NULL;
+	rc = exec_run_sequential(ex, block, base, &out);
+	return finish(rc, out, start, output);
+}

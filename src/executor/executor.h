@@ -1,0 +1,216 @@
+/*
+ * executor.h - the block executor's private interface: the executor object,
+ * the per-transaction view, the transaction-local key map, outputs and the
+ * worker pool. Files: executor.c (API entry, fallback, small blocks),
+ * parallel.c (worker loop, rolling commit), sequential.c (baseline),
+ * view.c (bstm_view_*), local.c (local map), output.c, pool.c.
+ */
+#ifndef BSTM_EXECUTOR_H
+#define BSTM_EXECUTOR_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "common/arena.h"
+#include "common/common.h"
+#include "mvmemory/mvmemory.h"
+#include "scheduler/scheduler.h"
+
+/* ---- transaction-local key map ----------------------------------------- */
+
+#define EXEC_ITEM_READ 0x1u    /* read from outside the transaction */
+#define EXEC_ITEM_WRITE 0x2u   /* written by the transaction */
+#define EXEC_ITEM_DELETED 0x4u /* current value is "absent" */
+#define EXEC_ITEM_BASE 0x8u    /* overlay only: cached base value, not a write */
+
+typedef struct exec_item {
+	uint64_t hash;
+	const uint8_t *key;
+	const uint8_t *value; /* current value as the transaction sees it */
+	uint32_t key_len;
+	uint32_t value_len;
+	uint32_t flags;
+	uint32_t slot;               /* index in the probe table, for O(1) clearing */
+	mvm_entry *entry;            /* parallel mode */
+	const mvm_version *observed; /* parallel mode: captured version, NULL = storage */
+} exec_item;
+
+/* Open-addressing map of items in insertion order; reset is O(items). */
+typedef struct exec_map {
+	exec_item *items;
+	uint32_t *slots; /* item index + 1; 0 = empty */
+	uint32_t count;
+	uint32_t item_cap;
+	uint32_t slot_mask;
+} exec_map;
+
+BSTM_INTERNAL int exec_map_init(exec_map *m, uint32_t slots_pow2);
+BSTM_INTERNAL void exec_map_destroy(exec_map *m);
+BSTM_INTERNAL void exec_map_clear(exec_map *m);
+BSTM_INTERNAL exec_item *exec_map_find(const exec_map *m, const void *key, uint32_t len,
+				       uint64_t hash);
+/* Insert a new item (key must not be present); the key pointer is stored as
+ * given. NULL when out of memory. */
+BSTM_INTERNAL exec_item *exec_map_insert(exec_map *m, const uint8_t *key, uint32_t len,
+					 uint64_t hash);
+
+/* ---- outputs -------------------------------------------------------------- */
+
+/* A write as the executor hands it to the output builder. */
+typedef struct exec_write_ref {
+	const uint8_t *key;
+	const uint8_t *value;
+	uint32_t key_len;
+	uint32_t value_len;
+	uint32_t is_delete;
+	void *tag; /* caller's: travels with the write through sorting */
+} exec_write_ref;
+
+typedef struct exec_output {
+	bstm_output pub;
+	bstm_arena arena;            /* owns every byte the output points at */
+	bstm_txn_output *txns;       /* pub.txns */
+	uint64_t cumulative_gas;
+	uint32_t committed;          /* transactions with a final output */
+} exec_output;
+
+BSTM_INTERNAL exec_output *exec_output_new(uint32_t txn_count);
+/* Record transaction idx's final output (writes in any order, one per key).
+ * Returns 0 or BSTM_ENOMEM. */
+BSTM_INTERNAL int exec_output_set_txn(exec_output *out, uint32_t idx,
+				      const bstm_txn_outcome *outcome, exec_write_ref *writes,
+				      uint32_t write_count, const bstm_event *events,
+				      uint32_t event_count);
+/* Mark txns [from, txn_count) RETRY. */
+BSTM_INTERNAL void exec_output_retry_rest(exec_output *out, uint32_t from);
+/* The merged write set from `writes` (any order, unique keys, pointers into
+ * the output's own memory). */
+BSTM_INTERNAL int exec_output_set_merged(exec_output *out, bstm_write *writes, size_t count);
+
+/* ---- worker pool ---------------------------------------------------------- */
+
+typedef void (*exec_job_fn)(void *arg, uint32_t worker);
+
+typedef struct exec_pool {
+	pthread_t *threads;
+	uint32_t count; /* worker threads, not counting the caller */
+	uint32_t spin_before_park;
+	_Atomic uint32_t generation BSTM_ALIGNED_CACHELINE;
+	_Atomic uint32_t running BSTM_ALIGNED_CACHELINE;
+	_Atomic uint32_t shutdown;
+	exec_job_fn job;
+	void *arg;
+} exec_pool;
+
+BSTM_INTERNAL int exec_pool_start(exec_pool *p, uint32_t workers, uint32_t spin_before_park);
+BSTM_INTERNAL void exec_pool_stop(exec_pool *p);
+/* Run job(arg, w) on every worker w = 1..count and job(arg, 0) on the caller;
+ * return when all have returned. */
+BSTM_INTERNAL void exec_pool_run(exec_pool *p, exec_job_fn job, void *arg);
+
+/* ---- the view and the executor -------------------------------------------- */
+
+enum exec_mode { EXEC_MODE_SEQUENTIAL, EXEC_MODE_PARALLEL };
+
+typedef struct exec_block_run exec_block_run;
+typedef struct exec_worker exec_worker;
+
+struct bstm_view {
+	enum exec_mode mode;
+	uint32_t txn;
+	uint32_t worker_id;
+	bool final;          /* parallel: every lower transaction is committed */
+	bool blocked;        /* parallel: a dependency was registered */
+	int error;           /* sticky: storage error or out of memory */
+	exec_map local;
+	bstm_event *events;
+	uint32_t event_count;
+	uint32_t event_cap;
+	bstm_arena *arena;   /* block-lifetime memory of this thread */
+	exec_block_run *run;
+};
+
+typedef struct exec_stats {
+	uint64_t executions;
+	uint64_t validations;
+	uint64_t aborts;
+	uint64_t dependency_waits;
+} BSTM_ALIGNED_CACHELINE exec_stats;
+
+struct exec_worker {
+	bstm_view view;
+	bstm_arena arena;
+	exec_stats stats;
+	exec_write_ref *scratch; /* sorting buffer for the committer */
+	uint32_t scratch_cap;
+} BSTM_ALIGNED_CACHELINE;
+
+/* One finished incarnation of a transaction; immutable once published. */
+typedef struct exec_record {
+	uint32_t incarnation;
+	uint32_t read_count;
+	uint32_t write_count;
+	uint32_t event_count;
+	int error;  /* the execution failed (deferred to commit) */
+	bool final; /* read only committed data: valid by construction */
+	bstm_txn_outcome outcome;
+	mvm_capture *reads;
+	mvm_entry **write_entries;
+	mvm_node **write_nodes;
+	const mvm_version **write_versions;
+	bstm_event *events;
+} exec_record;
+
+typedef struct exec_txn_slot {
+	_Atomic(exec_record *) record;
+} exec_txn_slot;
+
+struct exec_block_run {
+	const bstm_block *block;
+	const bstm_base_view *base;
+	pthread_mutex_t *base_lock; /* NULL when the base view is thread-safe */
+	struct bstm_executor *ex;
+	exec_output *out;
+	uint64_t gas_limit;
+	_Atomic int failure; /* first internal failure, 0 if none */
+	int commit_error;    /* the committed incarnation failed with this */
+	mvm_entry **touched; /* committer: entries written by committed txns */
+	size_t touched_count;
+	size_t touched_cap;
+};
+
+struct bstm_executor {
+	bstm_config config;
+	exec_pool pool;
+	exec_worker *workers; /* config.threads of them; 0 is the caller */
+	mvm mv;
+	sched sc;
+	exec_txn_slot *slots;
+	uint32_t slot_capacity;
+	exec_map overlay;      /* sequential: the block's state overlay */
+	bstm_arena seq_arena;  /* sequential: block-lifetime memory */
+	pthread_mutex_t base_lock;
+};
+
+/* view.c */
+BSTM_INTERNAL int exec_view_init(bstm_view *v, uint32_t worker_id);
+BSTM_INTERNAL void exec_view_destroy(bstm_view *v);
+BSTM_INTERNAL void exec_view_begin(bstm_view *v, enum exec_mode mode, exec_block_run *run,
+				   uint32_t txn, bool final);
+BSTM_INTERNAL int exec_base_get(exec_block_run *run, const void *key, size_t len,
+				const void **value, size_t *value_len);
+
+/* parallel.c / sequential.c */
+BSTM_INTERNAL int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block,
+				    const bstm_base_view *base, exec_output **out);
+BSTM_INTERNAL int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,
+				      const bstm_base_view *base, exec_output **out);
+/* Shared by both: the block-limit and hook step of committing txn idx.
+ * Returns true if the block must end after idx. */
+BSTM_INTERNAL bool exec_after_commit(exec_block_run *run, uint32_t idx);
+/* Sort a transaction's writes by key (insertion sort for the common tiny
+ * sets, qsort beyond). */
+BSTM_INTERNAL void exec_sort_writes(exec_write_ref *w, uint32_t n);
+
+#endif

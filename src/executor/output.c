@@ -1,0 +1,190 @@
+/*
+ * output.c - building, comparing and freeing block outputs.
+ *
+ * An output owns all its bytes: keys, values and events are copied into the
+ * output's own arena when a transaction commits, so the executor can reset
+ * its block memory as soon as the block returns and the caller can keep the
+ * output as long as it likes. Freeing it releases a handful of chunks.
+ */
+#include <string.h>
+
+#include "executor/executor.h"
+
+#define EXEC_OUTPUT_CHUNK (256u << 10)
+
+exec_output *exec_output_new(uint32_t txn_count)
+{
+	exec_output *out = calloc(1, sizeof *out);
+	if (!out)
+		return NULL;
+	out->txns = calloc(txn_count ? txn_count : 1, sizeof *out->txns);
+	if (!out->txns) {
+		free(out);
+		return NULL;
+	}
+	bstm_arena_init(&out->arena, EXEC_OUTPUT_CHUNK);
+	out->pub.txn_count = txn_count;
+	out->pub.txns = out->txns;
+	return out;
+}
+
+void bstm_output_free(bstm_output *output)
+{
+	if (!output)
+		return;
+	exec_output *out = (exec_output *)output;
+	bstm_arena_destroy(&out->arena);
+	free(out->txns);
+	free(out);
+}
+
+static int compare_refs(const void *a, const void *b)
+{
+	const exec_write_ref *x = a, *y = b;
+	return bstm_key_compare(x->key, x->key_len, y->key, y->key_len);
+}
+
+void exec_sort_writes(exec_write_ref *w, uint32_t n)
+{
+	if (n > 16) {
+		qsort(w, n, sizeof *w, compare_refs);
+		return;
+	}
+	for (uint32_t i = 1; i < n; i++) {
+		exec_write_ref x = w[i];
+		uint32_t j = i;
+		while (j > 0 && compare_refs(&w[j - 1], &x) > 0) {
+			w[j] = w[j - 1];
+			j--;
+		}
+		w[j] = x;
+	}
+}
+
+static const uint8_t *copy_bytes(bstm_arena *a, const uint8_t *p, uint32_t len, bool *oom)
+{
+	if (!p)
+		return NULL;
+	uint8_t *c = bstm_arena_alloc(a, len);
+	if (!c) {
+		*oom = true;
+		return NULL;
+	}
+	if (len)
+		memcpy(c, p, len);
+	return c;
+}
+
+int exec_output_set_txn(exec_output *out, uint32_t idx, const bstm_txn_outcome *outcome,
+			exec_write_ref *writes, uint32_t write_count, const bstm_event *events,
+			uint32_t event_count)
+{
+	bstm_txn_output *t = &out->txns[idx];
+	bool discarded = outcome->status == BSTM_TXN_DISCARDED;
+	if (discarded)
+		write_count = event_count = 0;
+	exec_sort_writes(writes, write_count);
+	bool oom = false;
+	bstm_write *w = bstm_arena_alloc(&out->arena, sizeof *w * write_count);
+	bstm_event *ev = bstm_arena_alloc(&out->arena, sizeof *ev * event_count);
+	if (!w || !ev)
+		return BSTM_ENOMEM;
+	for (uint32_t i = 0; i < write_count; i++) {
+		const exec_write_ref *r = &writes[i];
+		w[i] = (bstm_write){.key = copy_bytes(&out->arena, r->key, r->key_len, &oom),
+				    .value = r->is_delete ? NULL
+							  : copy_bytes(&out->arena, r->value ? r->value : (const uint8_t *)"",
+								       r->value_len, &oom),
+				    .key_len = r->key_len,
+				    .value_len = r->is_delete ? 0 : r->value_len,
+				    .is_delete = r->is_delete};
+	}
+	for (uint32_t i = 0; i < event_count; i++)
+		ev[i] = (bstm_event){.data = copy_bytes(&out->arena, events[i].data ? events[i].data : (const uint8_t *)"",
+							  events[i].len, &oom),
+				     .len = events[i].len};
+	if (oom)
+		return BSTM_ENOMEM;
+	*t = (bstm_txn_output){.status = outcome->status,
+			       .code = outcome->code,
+			       .gas_used = discarded ? 0 : outcome->gas_used,
+			       .writes = w,
+			       .write_count = write_count,
+			       .events = ev,
+			       .event_count = event_count};
+	return 0;
+}
+
+void exec_output_retry_rest(exec_output *out, uint32_t from)
+{
+	for (uint32_t i = from; i < out->pub.txn_count; i++)
+		out->txns[i] = (bstm_txn_output){.status = BSTM_TXN_RETRY};
+	out->pub.stats.committed = from;
+	out->pub.stats.gas_used = out->cumulative_gas;
+}
+
+static int compare_writes(const void *a, const void *b)
+{
+	const bstm_write *x = a, *y = b;
+	return bstm_key_compare(x->key, x->key_len, y->key, y->key_len);
+}
+
+int exec_output_set_merged(exec_output *out, bstm_write *writes, size_t count)
+{
+	qsort(writes, count, sizeof *writes, compare_writes);
+	bstm_write *copy = bstm_arena_alloc(&out->arena, sizeof *copy * count);
+	if (!copy)
+		return BSTM_ENOMEM;
+	if (count)
+		memcpy(copy, writes, sizeof *copy * count);
+	out->pub.writes = copy;
+	out->pub.write_count = count;
+	return 0;
+}
+
+bool exec_after_commit(exec_block_run *run, uint32_t idx)
+{
+	exec_output *out = run->out;
+	out->committed = idx + 1;
+	out->cumulative_gas += out->txns[idx].gas_used;
+	if (run->block->commit_hook)
+		run->block->commit_hook(run->block->hook_ctx, idx, &out->txns[idx]);
+	return run->gas_limit != 0 && out->cumulative_gas >= run->gas_limit;
+}
+
+static bool bytes_equal(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen)
+{
+	return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
+}
+
+static bool writes_equal(const bstm_write *a, const bstm_write *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (a[i].is_delete != b[i].is_delete ||
+		    !bytes_equal(a[i].key, a[i].key_len, b[i].key, b[i].key_len) ||
+		    !bytes_equal(a[i].value, a[i].value_len, b[i].value, b[i].value_len))
+			return false;
+	}
+	return true;
+}
+
+int bstm_output_equal(const bstm_output *a, const bstm_output *b)
+{
+	if (!a || !b)
+		return a == b;
+	if (a->txn_count != b->txn_count || a->write_count != b->write_count)
+		return 0;
+	for (uint32_t i = 0; i < a->txn_count; i++) {
+		const bstm_txn_output *x = &a->txns[i], *y = &b->txns[i];
+		if (x->status != y->status || x->code != y->code || x->gas_used != y->gas_used ||
+		    x->write_count != y->write_count || x->event_count != y->event_count)
+			return 0;
+		if (!writes_equal(x->writes, y->writes, x->write_count))
+			return 0;
+		for (uint32_t e = 0; e < x->event_count; e++)
+			if (!bytes_equal(x->events[e].data, x->events[e].len, y->events[e].data,
+					 y->events[e].len))
+				return 0;
+	}
+	return writes_equal(a->writes, b->writes, a->write_count);
+}

@@ -1,0 +1,399 @@
+/*
+ * parallel.c - the Block-STM worker loop and the rolling commit.
+ *
+ * Every thread of the pool (the caller is worker 0) runs worker_loop: take a
+ * task from the scheduler, run it, report back, and between tasks try to
+ * advance the commit index. Executions record their read and write sets in
+ * an exec_record (published through the transaction's slot with the status
+ * change that makes it visible), and their writes in the multi-version
+ * memory. The committer (scheduler.c explains the design) validates the
+ * transaction at commit_idx once more, or re-executes it in place, then
+ * copies its output into the block output, applies the block gas limit and
+ * calls the commit hook. So output, hook and limit see only final data, in
+ * index order.
+ *
+ * Errors: an execution that fails (a storage error, or the transaction
+ * function returned an error) is recorded, not raised: a speculative
+ * incarnation may fail on data the sequential order never produces. Only
+ * when the failing incarnation is the one that commits does the block fail,
+ * so the outcome equals the sequential executor's. Out of memory and broken
+ * invariants stop the block at once (the caller may fall back).
+ */
+#include <string.h>
+
+#include "executor/executor.h"
+
+static void set_failure(exec_block_run *run, int code)
+{
+	int expected = 0;
+	atomic_compare_exchange_strong_explicit(&run->failure, &expected, code,
+						memory_order_acq_rel, memory_order_relaxed);
+	sched_stop(&run->ex->sc);
+}
+
+static exec_txn_slot *slot_of(exec_block_run *run, uint32_t txn)
+{
+	return &run->ex->slots[txn];
+}
+
+/* Build the record of the incarnation that just ran in w's view and apply its
+ * writes to the multi-version memory. */
+static exec_record *record_incarnation(exec_block_run *run, exec_worker *w, uint32_t incarnation,
+				       const bstm_txn_outcome *outcome, int error,
+				       bool *wrote_new_path)
+{
+	bstm_view *v = &w->view;
+	bstm_arena *arena = &w->arena;
+	uint32_t txn = v->txn;
+	bool keep_writes = error == 0 && outcome->status != BSTM_TXN_DISCARDED;
+	uint32_t reads = 0, writes = 0;
+	for (uint32_t i = 0; i < v->local.count; i++) {
+		uint32_t f = v->local.items[i].flags;
+		reads += (f & EXEC_ITEM_READ) != 0;
+		writes += keep_writes && (f & EXEC_ITEM_WRITE) != 0;
+	}
+	uint32_t events = keep_writes ? v->event_count : 0;
+	exec_record *rec = bstm_arena_alloc(arena, sizeof *rec);
+	mvm_capture *cap = bstm_arena_alloc(arena, sizeof *cap * reads);
+	mvm_entry **entries = bstm_arena_alloc(arena, sizeof *entries * writes);
+	mvm_node **nodes = bstm_arena_alloc(arena, sizeof *nodes * writes);
+	const mvm_version **versions = bstm_arena_alloc(arena, sizeof *versions * writes);
+	bstm_event *ev = bstm_arena_alloc(arena, sizeof *ev * events);
+	if (!rec || !cap || !entries || !nodes || !versions || !ev)
+		return NULL;
+	*rec = (exec_record){.incarnation = incarnation,
+			     .read_count = reads,
+			     .write_count = writes,
+			     .event_count = events,
+			     .error = error,
+			     .final = v->final,
+			     .outcome = *outcome,
+			     .reads = cap,
+			     .write_entries = entries,
+			     .write_nodes = nodes,
+			     .write_versions = versions,
+			     .events = ev};
+	if (!keep_writes)
+		rec->outcome.gas_used = outcome->status == BSTM_TXN_DISCARDED ? 0 : outcome->gas_used;
+	if (events)
+		memcpy(ev, v->events, sizeof *ev * events);
+
+	bool new_path = false;
+	uint32_t r = 0, k = 0;
+	for (uint32_t i = 0; i < v->local.count; i++) {
+		exec_item *it = &v->local.items[i];
+		if (it->flags & EXEC_ITEM_READ)
+			cap[r++] = (mvm_capture){.entry = it->entry, .observed = it->observed};
+		if (!keep_writes || !(it->flags & EXEC_ITEM_WRITE))
+			continue;
+		mvm_version *ver = bstm_arena_alloc(arena, sizeof *ver);
+		if (!ver)
+			return NULL;
+		*ver = (mvm_version){
+			.value = it->value,
+			.len = it->value_len,
+			.flags = (it->flags & EXEC_ITEM_DELETED) ? MVM_VERSION_DELETED : 0,
+			.txn_idx = txn,
+			.incarnation = incarnation,
+		};
+		bool fresh = false;
+		mvm_node *node = mvm_write(it->entry, arena, txn, incarnation, ver, &fresh);
+		if (!node)
+			return NULL;
+		new_path |= fresh;
+		entries[k] = it->entry;
+		nodes[k] = node;
+		versions[k] = ver;
+		k++;
+	}
+	/* Keys the previous recorded incarnation wrote and this one did not. */
+	exec_record *prev = atomic_load_explicit(&slot_of(run, txn)->record, memory_order_relaxed);
+	if (prev)
+		for (uint32_t i = 0; i < prev->write_count; i++)
+			if (prev->write_nodes[i]->last_incarnation != incarnation)
+				mvm_mark_absent(prev->write_nodes[i]);
+	*wrote_new_path = new_path;
+	return rec;
+}
+
+static int outcome_error(int rc, const bstm_txn_outcome *o)
+{
+	if (rc < 0)
+		return BSTM_ETXN;
+	if (rc > 0 || o->status > BSTM_TXN_DISCARDED)
+		return BSTM_ETXN; /* contract violation: treat as a failing function */
+	return 0;
+}
+
+/* Run `incarnation` of txn on worker w; we own it (EXECUTING). */
+static sched_task run_execution(exec_block_run *run, exec_worker *w, uint32_t txn,
+				uint32_t incarnation, bool final)
+{
+	sched_task none = {SCHED_TASK_NONE, 0, 0};
+	struct bstm_executor *ex = run->ex;
+	bstm_view *v = &w->view;
+	if (!final)
+		final = sched_commit_idx(&ex->sc) == txn;
+	exec_view_begin(v, EXEC_MODE_PARALLEL, run, txn, final);
+	w->stats.executions++;
+	bstm_txn_outcome outcome = {0, 0, 0};
+	int rc = run->block->execute(run->block->ctx, txn, v, &outcome);
+	if (v->blocked) {
+		w->stats.dependency_waits++;
+		return none;
+	}
+	if (v->error == BSTM_ENOMEM || v->error == BSTM_EINTERNAL) {
+		set_failure(run, v->error);
+		return none;
+	}
+	int error = v->error ? v->error : outcome_error(rc, &outcome);
+	bool new_path = false;
+	exec_record *rec = record_incarnation(run, w, incarnation, &outcome, error, &new_path);
+	if (!rec) {
+		set_failure(run, BSTM_ENOMEM);
+		return none;
+	}
+	/* Release: the record's contents before its pointer; readers also
+	 * acquire the status word, which sched_finish_execution releases. */
+	atomic_store_explicit(&slot_of(run, txn)->record, rec, memory_order_release);
+	return sched_finish_execution(&ex->sc, txn, incarnation, new_path);
+}
+
+static void mark_estimates(const exec_record *rec)
+{
+	for (uint32_t i = 0; i < rec->write_count; i++)
+		mvm_mark_estimate(rec->write_nodes[i]);
+}
+
+static sched_task run_validation(exec_block_run *run, exec_worker *w, uint32_t txn,
+				 uint32_t incarnation)
+{
+	sched *s = &run->ex->sc;
+	exec_record *rec = atomic_load_explicit(&slot_of(run, txn)->record, memory_order_acquire);
+	if (!rec || rec->incarnation != incarnation)
+		return sched_finish_validation(s, txn, false); /* superseded */
+	w->stats.validations++;
+	bool valid = rec->final || mvm_validate(rec->reads, rec->read_count, txn);
+	bool aborted = !valid && sched_try_validation_abort(s, txn, incarnation);
+	if (aborted) {
+		w->stats.aborts++;
+		mark_estimates(rec);
+	}
+	return sched_finish_validation(s, txn, aborted);
+}
+
+/* Copy committed txn's output into the block output; remember the keys. */
+static int commit_output(exec_block_run *run, exec_worker *w, uint32_t txn, const exec_record *rec)
+{
+	if (rec->write_count > w->scratch_cap) {
+		uint32_t cap = rec->write_count * 2;
+		exec_write_ref *grown = realloc(w->scratch, sizeof *grown * cap);
+		if (!grown)
+			return BSTM_ENOMEM;
+		w->scratch = grown;
+		w->scratch_cap = cap;
+	}
+	exec_write_ref *refs = w->scratch;
+	for (uint32_t i = 0; i < rec->write_count; i++) {
+		const mvm_entry *e = rec->write_entries[i];
+		const mvm_version *ver = rec->write_versions[i];
+		refs[i] = (exec_write_ref){.key = e->key,
+					   .value = ver->value,
+					   .key_len = e->key_len,
+					   .value_len = ver->len,
+					   .is_delete = (ver->flags & MVM_VERSION_DELETED) != 0,
+					   .tag = rec->write_entries[i]};
+	}
+	int rc = exec_output_set_txn(run->out, txn, &rec->outcome, refs, rec->write_count,
+				     rec->events, rec->event_count);
+	if (rc)
+		return rc;
+	const bstm_write *outw = run->out->txns[txn].writes;
+	for (uint32_t i = 0; i < rec->write_count; i++) {
+		mvm_entry *e = refs[i].tag;
+		if (!e->user) {
+			if (run->touched_count == run->touched_cap) {
+				size_t cap = run->touched_cap ? run->touched_cap * 2 : 1024;
+				mvm_entry **grown = realloc(run->touched, sizeof *grown * cap);
+				if (!grown)
+					return BSTM_ENOMEM;
+				run->touched = grown;
+				run->touched_cap = cap;
+			}
+			run->touched[run->touched_count++] = e;
+		}
+		e->user = (void *)&outw[i];
+	}
+	return 0;
+}
+
+/* Commit as many transactions as possible; the caller holds the commit lock. */
+static void commit_loop(exec_block_run *run, exec_worker *w)
+{
+	sched *s = &run->ex->sc;
+	for (;;) {
+		uint32_t i = atomic_load_explicit(&s->commit_idx, memory_order_relaxed);
+		if (i >= s->txn_count || sched_stopped(s))
+			return;
+		uint64_t word = sched_load_word(s, i);
+		if (sched_word_status(word) != SCHED_EXECUTED)
+			return;
+		uint32_t inc = sched_word_incarnation(word);
+		exec_record *rec = atomic_load_explicit(&slot_of(run, i)->record, memory_order_acquire);
+		if (!rec || rec->incarnation != inc)
+			return; /* re-executed meanwhile; look again later */
+		if (!rec->final) {
+			w->stats.validations++;
+			if (!mvm_validate(rec->reads, rec->read_count, i)) {
+				if (!sched_try_validation_abort(s, i, inc))
+					return;
+				w->stats.aborts++;
+				mark_estimates(rec);
+				sched_take_over(s, i, inc);
+				(void)run_execution(run, w, i, inc + 1, true);
+				if (sched_stopped(s))
+					return;
+				inc++;
+				rec = atomic_load_explicit(&slot_of(run, i)->record,
+							   memory_order_acquire);
+			}
+		}
+		if (!sched_commit(s, i, inc))
+			return; /* a validator aborted it after our check */
+		if (rec->error) {
+			run->commit_error = rec->error;
+			sched_stop(s);
+			return;
+		}
+		int rc = commit_output(run, w, i, rec);
+		if (rc) {
+			set_failure(run, rc);
+			return;
+		}
+		if (exec_after_commit(run, i)) {
+			sched_stop(s);
+			return;
+		}
+	}
+}
+
+static bool committable(sched *s)
+{
+	uint32_t i = sched_commit_idx(s);
+	return i < s->txn_count &&
+	       sched_word_status(sched_load_word(s, i)) == SCHED_EXECUTED && !sched_stopped(s);
+}
+
+static void try_commit(exec_block_run *run, exec_worker *w)
+{
+	sched *s = &run->ex->sc;
+	while (committable(s) && sched_commit_trylock(s)) {
+		commit_loop(run, w);
+		sched_commit_unlock(s);
+		/* Pairs with the fence in sched_commit_unlock's seq_cst store: a
+		 * status published while we held the lock is seen here. */
+		atomic_thread_fence(memory_order_seq_cst);
+	}
+}
+
+static void worker_loop(void *arg, uint32_t worker)
+{
+	exec_block_run *run = arg;
+	exec_worker *w = &run->ex->workers[worker];
+	sched *s = &run->ex->sc;
+	w->view.arena = &w->arena;
+	sched_task task = {SCHED_TASK_NONE, 0, 0};
+	bstm_backoff idle = BSTM_BACKOFF_INIT;
+	while (!sched_done(s)) {
+		if (task.kind == SCHED_TASK_EXECUTE) {
+			task = run_execution(run, w, task.txn, task.incarnation, false);
+			try_commit(run, w);
+			continue;
+		}
+		if (task.kind == SCHED_TASK_VALIDATE) {
+			task = run_validation(run, w, task.txn, task.incarnation);
+			continue;
+		}
+		task = sched_next_task(s);
+		if (task.kind == SCHED_TASK_NONE) {
+			try_commit(run, w);
+			bstm_backoff_wait(&idle);
+		} else {
+			idle.spins = 1;
+		}
+	}
+}
+
+int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block,
+		      const bstm_base_view *base, exec_output **out_p)
+{
+	uint32_t n = block->txn_count;
+	*out_p = NULL;
+	exec_output *out = exec_output_new(n);
+	if (!out)
+		return BSTM_ENOMEM;
+	int rc = mvm_begin_block(&ex->mv, n);
+	if (!rc)
+		rc = sched_begin_block(&ex->sc, n);
+	if (!rc && n > ex->slot_capacity) {
+		exec_txn_slot *grown = realloc(ex->slots, sizeof *grown * n);
+		if (!grown) {
+			rc = BSTM_ENOMEM;
+		} else {
+			ex->slots = grown;
+			ex->slot_capacity = n;
+		}
+	}
+	if (rc) {
+		bstm_output_free(&out->pub);
+		return rc;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		atomic_init(&ex->slots[i].record, NULL);
+
+	exec_block_run run = {
+		.block = block,
+		.base = base,
+		.base_lock = (base->flags & BSTM_VIEW_THREAD_SAFE) ? NULL : &ex->base_lock,
+		.ex = ex,
+		.out = out,
+		.gas_limit = ex->config.block_gas_limit,
+	};
+	atomic_init(&run.failure, 0);
+	if (n > 0)
+		exec_pool_run(&ex->pool, worker_loop, &run);
+
+	rc = atomic_load_explicit(&run.failure, memory_order_acquire);
+	if (!rc)
+		rc = run.commit_error;
+	if (!rc) {
+		exec_output_retry_rest(out, out->committed);
+		bstm_write *merged = malloc(sizeof *merged * (run.touched_count ? run.touched_count : 1));
+		if (!merged) {
+			rc = BSTM_ENOMEM;
+		} else {
+			for (size_t i = 0; i < run.touched_count; i++)
+				merged[i] = *(const bstm_write *)run.touched[i]->user;
+			rc = exec_output_set_merged(out, merged, run.touched_count);
+			free(merged);
+		}
+	}
+	for (uint32_t i = 0; i < ex->config.threads; i++) {
+		exec_stats *st = &ex->workers[i].stats;
+		out->pub.stats.executions += st->executions;
+		out->pub.stats.validations += st->validations;
+		out->pub.stats.aborts += st->aborts;
+		out->pub.stats.dependency_waits += st->dependency_waits;
+		memset(st, 0, sizeof *st);
+		bstm_arena_reset(&ex->workers[i].arena);
+	}
+	free(run.touched);
+	mvm_end_block(&ex->mv, n);
+	if (rc) {
+		bstm_output_free(&out->pub);
+		return rc;
+	}
+	out->pub.stats.threads = ex->config.threads;
+	*out_p = out;
+	return 0;
+}

@@ -1,0 +1,135 @@
+/*
+ * sequential.c - the baseline: the same transaction function, run in index
+ * order on the calling thread over a plain overlay map of the block's state.
+ * No multi-version memory, no scheduler, no atomics. Its output is the
+ * reference the parallel executor must reproduce byte for byte, and the
+ * timing every speedup is measured against.
+ */
+#include <string.h>
+
+#include "executor/executor.h"
+
+int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,
+			const bstm_base_view *base, exec_output **out_p)
+{
+	uint32_t n = block->txn_count;
+	*out_p = NULL;
+	exec_output *out = exec_output_new(n);
+	if (!out)
+		return BSTM_ENOMEM;
+	exec_block_run run = {
+		.block = block,
+		.base = base,
+		.ex = ex,
+		.out = out,
+		.gas_limit = ex->config.block_gas_limit,
+	};
+	exec_worker *w = &ex->workers[0];
+	bstm_view *v = &w->view;
+	v->arena = &ex->seq_arena;
+	exec_map_clear(&ex->overlay);
+	int rc = 0;
+	uint64_t executed = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		exec_view_begin(v, EXEC_MODE_SEQUENTIAL, &run, i, true);
+		bstm_txn_outcome outcome = {0, 0, 0};
+		int frc = block->execute(block->ctx, i, v, &outcome);
+		executed++;
+		if (v->error) {
+			rc = v->error;
+			break;
+		}
+		if (frc != 0 || outcome.status > BSTM_TXN_DISCARDED) {
+			rc = BSTM_ETXN;
+			break;
+		}
+		bool keep = outcome.status != BSTM_TXN_DISCARDED;
+		if (keep && v->local.count > w->scratch_cap) {
+			exec_write_ref *grown = realloc(w->scratch, sizeof *grown * v->local.count);
+			if (!grown) {
+				rc = BSTM_ENOMEM;
+				break;
+			}
+			w->scratch = grown;
+			w->scratch_cap = v->local.count;
+		}
+		uint32_t count = 0;
+		for (uint32_t k = 0; keep && k < v->local.count; k++) {
+			exec_item *it = &v->local.items[k];
+			if (!(it->flags & EXEC_ITEM_WRITE))
+				continue;
+			exec_item *state = exec_map_find(&ex->overlay, it->key, it->key_len, it->hash);
+			if (!state)
+				state = exec_map_insert(&ex->overlay, it->key, it->key_len, it->hash);
+			if (!state) {
+				rc = BSTM_ENOMEM;
+				break;
+			}
+			state->flags = EXEC_ITEM_WRITE | (it->flags & EXEC_ITEM_DELETED);
+			state->value = it->value;
+			state->value_len = it->value_len;
+			w->scratch[count++] = (exec_write_ref){
+				.key = it->key,
+				.value = it->value,
+				.key_len = it->key_len,
+				.value_len = it->value_len,
+				.is_delete = (it->flags & EXEC_ITEM_DELETED) != 0,
+			};
+		}
+		if (!rc)
+			rc = exec_output_set_txn(out, i, &outcome, w->scratch, count, v->events,
+						 v->event_count);
+		if (rc)
+			break;
+		if (exec_after_commit(&run, i))
+			break;
+	}
+	if (!rc) {
+		exec_output_retry_rest(out, out->committed);
+		/* The merged write set: the overlay's written items. Their bytes
+		 * live in the block arena, reset below, so they are copied. */
+		size_t writes = 0;
+		for (uint32_t k = 0; k < ex->overlay.count; k++)
+			writes += (ex->overlay.items[k].flags & EXEC_ITEM_WRITE) != 0;
+		bstm_write *merged = malloc(sizeof *merged * (writes ? writes : 1));
+		if (!merged) {
+			rc = BSTM_ENOMEM;
+		} else {
+			size_t m = 0;
+			bool oom = false;
+			for (uint32_t k = 0; k < ex->overlay.count && !oom; k++) {
+				const exec_item *it = &ex->overlay.items[k];
+				if (!(it->flags & EXEC_ITEM_WRITE))
+					continue;
+				bool del = (it->flags & EXEC_ITEM_DELETED) != 0;
+				uint8_t *key = bstm_arena_alloc(&out->arena, it->key_len);
+				uint8_t *val = del ? NULL : bstm_arena_alloc(&out->arena, it->value_len);
+				if (!key || (!del && !val)) {
+					oom = true;
+					break;
+				}
+				memcpy(key, it->key, it->key_len);
+				if (!del && it->value_len)
+					memcpy(val, it->value, it->value_len);
+				merged[m++] = (bstm_write){.key = key,
+							   .value = val,
+							   .key_len = it->key_len,
+							   .value_len = del ? 0 : it->value_len,
+							   .is_delete = del};
+			}
+			rc = oom ? BSTM_ENOMEM : exec_output_set_merged(out, merged, m);
+			free(merged);
+		}
+	}
+	exec_map_clear(&ex->overlay);
+	bstm_arena_reset(&ex->seq_arena);
+	if (rc) {
+		bstm_output_free(&out->pub);
+		return rc;
+	}
+	out->pub.stats.executions = executed;
+	out->pub.stats.threads = 1;
+	out->pub.stats.sequential = 1;
+	*out_p = out;
+	return 0;
+}

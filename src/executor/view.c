@@ -1,0 +1,307 @@
+/*
+ * view.c - bstm_view_*: what a transaction function sees.
+ *
+ * Every access first consults the transaction-local map (own writes and
+ * earlier reads, so a key read twice yields the same bytes). A miss goes to
+ * the block state: in parallel mode the multi-version memory (captured with
+ * the version seen, for validation) and then the base view, whose values are
+ * cached once per key in the multi-version entry; in sequential mode the
+ * block overlay and then the base view, cached in the overlay. The two paths
+ * do the same amount of work per access, so the baseline is fair.
+ */
+#include <pthread.h>
+#include <string.h>
+
+#include "common/hash.h"
+#include "executor/executor.h"
+
+static const mvm_version exec_base_absent __attribute__((aligned(16))) = {
+	.value = NULL, .len = 0, .flags = MVM_VERSION_DELETED, .txn_idx = MVM_TXN_STORAGE};
+
+int exec_view_init(bstm_view *v, uint32_t worker_id)
+{
+	memset(v, 0, sizeof *v);
+	v->worker_id = worker_id;
+	return exec_map_init(&v->local, 64);
+}
+
+void exec_view_destroy(bstm_view *v)
+{
+	exec_map_destroy(&v->local);
+	free(v->events);
+	v->events = NULL;
+}
+
+void exec_view_begin(bstm_view *v, enum exec_mode mode, exec_block_run *run, uint32_t txn,
+		     bool final)
+{
+	exec_map_clear(&v->local);
+	v->mode = mode;
+	v->run = run;
+	v->txn = txn;
+	v->final = final;
+	v->blocked = false;
+	v->error = 0;
+	v->event_count = 0;
+}
+
+int exec_base_get(exec_block_run *run, const void *key, size_t len, const void **value,
+		  size_t *value_len)
+{
+	const bstm_base_view *base = run->base;
+	*value = NULL;
+	*value_len = 0;
+	if (run->base_lock)
+		pthread_mutex_lock(run->base_lock);
+	int rc = base->get(base->ctx, key, len, value, value_len);
+	if (run->base_lock)
+		pthread_mutex_unlock(run->base_lock);
+	if (rc == BSTM_ENOTFOUND || rc == 0) {
+		if (rc == 0 && ((*value == NULL && *value_len != 0) || *value_len > BSTM_MAX_VALUE_LEN))
+			return BSTM_ESTORAGE;
+		return rc;
+	}
+	return rc < 0 ? rc : BSTM_ESTORAGE;
+}
+
+static int fail(bstm_view *v, int code)
+{
+	v->error = code;
+	return code;
+}
+
+static int check_key(const void *key, size_t len)
+{
+	if (!key && len)
+		return BSTM_EINVAL;
+	return len > BSTM_MAX_KEY_LEN ? BSTM_ETOOBIG : 0;
+}
+
+static int answer(const exec_item *it, const void **value, size_t *value_len)
+{
+	if (it->flags & EXEC_ITEM_DELETED) {
+		*value = NULL;
+		*value_len = 0;
+		return BSTM_ENOTFOUND;
+	}
+	*value = it->value;
+	*value_len = it->value_len;
+	return 0;
+}
+
+/* The base value of a multi-version entry, fetched once per block. */
+static int entry_base(bstm_view *v, mvm_entry *e, const mvm_version **out)
+{
+	const mvm_version *b = atomic_load_explicit(&e->base, memory_order_acquire);
+	if (b) {
+		*out = b;
+		return 0;
+	}
+	const void *value;
+	size_t len;
+	int rc = exec_base_get(v->run, e->key, e->key_len, &value, &len);
+	if (rc == BSTM_ENOTFOUND) {
+		b = &exec_base_absent;
+	} else if (rc < 0) {
+		return rc;
+	} else {
+		mvm_version *nb = bstm_arena_alloc(v->arena, sizeof *nb);
+		if (!nb)
+			return BSTM_ENOMEM;
+		*nb = (mvm_version){.value = value,
+				    .len = (uint32_t)len,
+				    .flags = 0,
+				    .txn_idx = MVM_TXN_STORAGE};
+		b = nb;
+	}
+	*out = mvm_set_base(e, b);
+	return 0;
+}
+
+static int read_parallel(bstm_view *v, const void *key, uint32_t len, uint64_t hash,
+			 const void **value, size_t *value_len)
+{
+	struct bstm_executor *ex = v->run->ex;
+	mvm_entry *e = mvm_find_or_insert(&ex->mv, v->arena, key, len, hash);
+	if (!e)
+		return fail(v, BSTM_ENOMEM);
+	mvm_read_result r;
+	for (;;) {
+		mvm_read(e, v->txn, &r);
+		if (r.kind != MVM_READ_ESTIMATE)
+			break;
+		if (v->final) /* lower transactions are committed: cannot happen */
+			return fail(v, BSTM_EINTERNAL);
+		if (sched_add_dependency(&ex->sc, v->txn, r.blocking_txn)) {
+			v->blocked = true;
+			return BSTM_DEPENDENCY;
+		}
+		/* The blocking transaction finished meanwhile: read again. */
+	}
+	const mvm_version *ver = r.version;
+	if (r.kind == MVM_READ_STORAGE) {
+		int rc = entry_base(v, e, &ver);
+		if (rc < 0)
+			return fail(v, rc);
+	}
+	exec_item *it = exec_map_insert(&v->local, e->key, len, hash);
+	if (!it)
+		return fail(v, BSTM_ENOMEM);
+	it->flags = EXEC_ITEM_READ | ((ver->flags & MVM_VERSION_DELETED) ? EXEC_ITEM_DELETED : 0);
+	it->value = ver->value;
+	it->value_len = ver->len;
+	it->entry = e;
+	it->observed = r.kind == MVM_READ_STORAGE ? NULL : ver;
+	return answer(it, value, value_len);
+}
+
+static int read_sequential(bstm_view *v, const void *key, uint32_t len, uint64_t hash,
+			   const void **value, size_t *value_len)
+{
+	struct bstm_executor *ex = v->run->ex;
+	exec_item *state = exec_map_find(&ex->overlay, key, len, hash);
+	if (!state) {
+		const void *bv;
+		size_t blen;
+		int rc = exec_base_get(v->run, key, len, &bv, &blen);
+		if (rc < 0 && rc != BSTM_ENOTFOUND)
+			return fail(v, rc);
+		uint8_t *kcopy = bstm_arena_alloc(v->arena, len);
+		if (!kcopy)
+			return fail(v, BSTM_ENOMEM);
+		memcpy(kcopy, key, len);
+		state = exec_map_insert(&ex->overlay, kcopy, len, hash);
+		if (!state)
+			return fail(v, BSTM_ENOMEM);
+		state->flags = EXEC_ITEM_BASE | (rc == BSTM_ENOTFOUND ? EXEC_ITEM_DELETED : 0);
+		state->value = bv;
+		state->value_len = (uint32_t)blen;
+	}
+	exec_item *it = exec_map_insert(&v->local, state->key, len, hash);
+	if (!it)
+		return fail(v, BSTM_ENOMEM);
+	it->flags = EXEC_ITEM_READ | (state->flags & EXEC_ITEM_DELETED);
+	it->value = state->value;
+	it->value_len = state->value_len;
+	return answer(it, value, value_len);
+}
+
+int bstm_view_read(bstm_view *v, const void *key, size_t key_len, const void **value,
+		   size_t *value_len)
+{
+	if (!v || !value || !value_len)
+		return BSTM_EINVAL;
+	int rc = check_key(key, key_len);
+	if (rc)
+		return rc;
+	if (v->error)
+		return v->error;
+	uint32_t len = (uint32_t)key_len;
+	uint64_t hash = bstm_hash_bytes(key, len);
+	exec_item *it = exec_map_find(&v->local, key, len, hash);
+	if (it)
+		return answer(it, value, value_len);
+	if (v->mode == EXEC_MODE_PARALLEL)
+		return read_parallel(v, key, len, hash, value, value_len);
+	return read_sequential(v, key, len, hash, value, value_len);
+}
+
+static int put(bstm_view *v, const void *key, size_t key_len, const void *value, size_t value_len,
+	       bool is_delete)
+{
+	if (!v)
+		return BSTM_EINVAL;
+	int rc = check_key(key, key_len);
+	if (rc)
+		return rc;
+	if (!is_delete && !value && value_len)
+		return BSTM_EINVAL;
+	if (value_len > BSTM_MAX_VALUE_LEN)
+		return BSTM_ETOOBIG;
+	if (v->error)
+		return v->error;
+	uint32_t len = (uint32_t)key_len;
+	uint64_t hash = bstm_hash_bytes(key, len);
+	exec_item *it = exec_map_find(&v->local, key, len, hash);
+	if (!it) {
+		const uint8_t *stable_key;
+		mvm_entry *e = NULL;
+		if (v->mode == EXEC_MODE_PARALLEL) {
+			e = mvm_find_or_insert(&v->run->ex->mv, v->arena, key, len, hash);
+			if (!e)
+				return fail(v, BSTM_ENOMEM);
+			stable_key = e->key;
+		} else {
+			uint8_t *kcopy = bstm_arena_alloc(v->arena, len);
+			if (!kcopy)
+				return fail(v, BSTM_ENOMEM);
+			memcpy(kcopy, key, len);
+			stable_key = kcopy;
+		}
+		it = exec_map_insert(&v->local, stable_key, len, hash);
+		if (!it)
+			return fail(v, BSTM_ENOMEM);
+		it->entry = e;
+	}
+	it->flags = (it->flags & EXEC_ITEM_READ) | EXEC_ITEM_WRITE;
+	if (is_delete) {
+		it->flags |= EXEC_ITEM_DELETED;
+		it->value = NULL;
+		it->value_len = 0;
+		return 0;
+	}
+	uint8_t *copy = bstm_arena_alloc(v->arena, value_len);
+	if (!copy)
+		return fail(v, BSTM_ENOMEM);
+	if (value_len)
+		memcpy(copy, value, value_len);
+	it->value = copy;
+	it->value_len = (uint32_t)value_len;
+	return 0;
+}
+
+int bstm_view_write(bstm_view *v, const void *key, size_t key_len, const void *value,
+		    size_t value_len)
+{
+	return put(v, key, key_len, value, value_len, false);
+}
+
+int bstm_view_delete(bstm_view *v, const void *key, size_t key_len)
+{
+	return put(v, key, key_len, NULL, 0, true);
+}
+
+int bstm_view_emit(bstm_view *v, const void *data, size_t len)
+{
+	if (!v || (!data && len))
+		return BSTM_EINVAL;
+	if (len > BSTM_MAX_VALUE_LEN)
+		return BSTM_ETOOBIG;
+	if (v->error)
+		return v->error;
+	if (v->event_count == v->event_cap) {
+		uint32_t cap = v->event_cap ? v->event_cap * 2 : 8;
+		bstm_event *grown = realloc(v->events, sizeof *grown * cap);
+		if (!grown)
+			return fail(v, BSTM_ENOMEM);
+		v->events = grown;
+		v->event_cap = cap;
+	}
+	uint8_t *copy = bstm_arena_alloc(v->arena, len);
+	if (!copy)
+		return fail(v, BSTM_ENOMEM);
+	if (len)
+		memcpy(copy, data, len);
+	v->events[v->event_count++] = (bstm_event){.data = copy, .len = (uint32_t)len};
+	return 0;
+}
+
+uint32_t bstm_view_txn_index(const bstm_view *v)
+{
+	return v ? v->txn : 0;
+}
+
+uint32_t bstm_view_worker(const bstm_view *v)
+{
+	return v ? v->worker_id : 0;
+}

@@ -1,0 +1,307 @@
+/*
+ * mvmemory.c - lock-free multi-version memory.
+ *
+ * Structure
+ *   An index of buckets maps a key hash to a chain of entries (one per key).
+ *   Each entry holds a skip list of nodes, one per transaction that wrote the
+ *   key during the block, ordered by transaction index, highest first. A
+ *   node's cell is an atomic word: a pointer to the current mvm_version of
+ *   that transaction's write, with bit 0 set for ESTIMATE; the static `absent`
+ *   version means the transaction's latest incarnation does not write the key.
+ *
+ * Invariants
+ *   - Nothing is ever unlinked or freed during a block: chains and skip lists
+ *     only grow, and all memory comes from arenas reset after the block, when
+ *     no reader remains. So readers need no locks, hazard pointers or epochs.
+ *   - The node of transaction t is inserted and its cell written only by the
+ *     thread that owns t's current incarnation (the scheduler guarantees one
+ *     owner at a time, and its status transitions order successive owners).
+ *     The abort winner marks ESTIMATE while it owns t. So each node has a
+ *     single writer at any moment; the skip-list links are the only words
+ *     that several threads CAS (insertions of different transactions).
+ *   - A version is created for exactly one (transaction, incarnation, key);
+ *     its address is therefore a unique version number, and validation
+ *     compares addresses.
+ *
+ * Linearization points
+ *   - entry insert: the release CAS that links it at the bucket head;
+ *   - node insert: the release CAS that links it at level 0;
+ *   - write / absent / estimate: the release store (or RMW) of the cell;
+ *   - read: the acquire load of the cell of the first non-absent node below
+ *     the reader.
+ *
+ * Cost
+ *   Finding the highest writer below i is a skip-list search, O(log w) for w
+ *   writers of the key, plus one step per ABSENT node passed (an ABSENT node
+ *   exists only where a re-execution stopped writing the key).
+ */
+#include <string.h>
+
+#include "common/hash.h"
+#include "mvmemory/mvmemory.h"
+
+#define MVM_CELL_ESTIMATE ((uintptr_t)1)
+#define MVM_MIN_BUCKETS 256u
+
+static const mvm_version mvm_absent_version __attribute__((aligned(16))) = {
+	.value = NULL, .len = 0, .flags = MVM_VERSION_DELETED, .txn_idx = MVM_TXN_STORAGE};
+#define MVM_CELL_ABSENT ((uintptr_t)&mvm_absent_version)
+
+int mvm_init(mvm *m)
+{
+	memset(m, 0, sizeof *m);
+	m->keys_per_txn = 4.0;
+	return 0;
+}
+
+void mvm_destroy(mvm *m)
+{
+	bstm_mem_free(m->buckets, m->capacity * sizeof *m->buckets);
+	memset(m, 0, sizeof *m);
+}
+
+static uint64_t next_pow2(uint64_t x)
+{
+	uint64_t p = 1;
+	while (p < x)
+		p <<= 1;
+	return p;
+}
+
+int mvm_begin_block(mvm *m, uint32_t txn_count)
+{
+	/* Load factor about one half, sized from the keys per transaction seen
+	 * in earlier blocks. Clearing costs O(block), never O(largest block). */
+	uint64_t want = next_pow2((uint64_t)(txn_count * m->keys_per_txn * 2.0) + 1);
+	if (want < MVM_MIN_BUCKETS)
+		want = MVM_MIN_BUCKETS;
+	if (want > m->capacity) {
+		_Atomic(mvm_entry *) *grown = bstm_mem_alloc(want * sizeof *grown);
+		if (!grown)
+			return BSTM_ENOMEM;
+		bstm_mem_free(m->buckets, m->capacity * sizeof *m->buckets);
+		m->buckets = grown;
+		m->capacity = want;
+	}
+	m->mask = want - 1;
+	memset((void *)m->buckets, 0, want * sizeof *m->buckets);
+	atomic_store_explicit(&m->entries, 0, memory_order_relaxed);
+	return 0;
+}
+
+void mvm_end_block(mvm *m, uint32_t txn_count)
+{
+	if (txn_count == 0)
+		return;
+	double seen = (double)atomic_load_explicit(&m->entries, memory_order_relaxed) / txn_count;
+	m->keys_per_txn = 0.5 * m->keys_per_txn + 0.5 * (seen < 1.0 ? 1.0 : seen);
+}
+
+static inline bool entry_matches(const mvm_entry *e, const void *key, uint32_t len, uint64_t hash)
+{
+	return e->hash == hash && e->key_len == len && memcmp(e->key, key, len) == 0;
+}
+
+static mvm_entry *chain_find(mvm_entry *e, mvm_entry *stop, const void *key, uint32_t len,
+			     uint64_t hash)
+{
+	for (; e != stop; e = atomic_load_explicit(&e->chain, memory_order_acquire))
+		if (entry_matches(e, key, len, hash))
+			return e;
+	return NULL;
+}
+
+mvm_entry *mvm_find(mvm *m, const void *key, uint32_t len, uint64_t hash)
+{
+	/* Acquire pairs with the release CAS in mvm_find_or_insert: an entry seen
+	 * here is fully initialized. */
+	mvm_entry *head = atomic_load_explicit(&m->buckets[hash & m->mask], memory_order_acquire);
+	return chain_find(head, NULL, key, len, hash);
+}
+
+mvm_entry *mvm_find_or_insert(mvm *m, bstm_arena *arena, const void *key, uint32_t len,
+			      uint64_t hash)
+{
+	_Atomic(mvm_entry *) *bucket = &m->buckets[hash & m->mask];
+	mvm_entry *head = atomic_load_explicit(bucket, memory_order_acquire);
+	mvm_entry *found = chain_find(head, NULL, key, len, hash);
+	if (found)
+		return found;
+
+	mvm_entry *e = bstm_arena_alloc(arena, sizeof *e + len);
+	if (!e)
+		return NULL;
+	memset(e, 0, sizeof *e);
+	e->hash = hash;
+	e->key_len = len;
+	memcpy(e->key, key, len);
+	for (;;) {
+		atomic_store_explicit(&e->chain, head, memory_order_relaxed);
+		/* Release publishes e's fields with the link; on failure `head`
+		 * is reloaded (acquire) and only the new prefix needs a look. */
+		mvm_entry *old_head = head;
+		if (atomic_compare_exchange_weak_explicit(bucket, &head, e, memory_order_release,
+							  memory_order_acquire)) {
+			atomic_fetch_add_explicit(&m->entries, 1, memory_order_relaxed);
+			return e;
+		}
+		found = chain_find(head, old_head, key, len, hash);
+		if (found)
+			return found; /* e stays unused in the arena: harmless */
+	}
+}
+
+const mvm_version *mvm_set_base(mvm_entry *e, const mvm_version *base)
+{
+	const mvm_version *expected = NULL;
+	/* Release publishes the version; acquire on failure pairs with the
+	 * winner's release so its version is visible. */
+	if (atomic_compare_exchange_strong_explicit(&e->base, &expected, base, memory_order_release,
+						    memory_order_acquire))
+		return base;
+	return expected;
+}
+
+/*
+ * Position of the first node with index < txn_idx: `links` ends as the link
+ * array whose level-0 slot points at it. Acquire loads pair with the release
+ * CAS of insertions, so every node reached is initialized.
+ */
+static inline _Atomic(mvm_node *) *search_below(_Atomic(mvm_node *) *links, uint32_t txn_idx)
+{
+	for (int level = MVM_LEVELS - 1; level >= 0; level--) {
+		mvm_node *n;
+		while ((n = atomic_load_explicit(&links[level], memory_order_acquire)) != NULL &&
+		       n->txn_idx >= txn_idx)
+			links = n->next;
+	}
+	return links;
+}
+
+void mvm_read(const mvm_entry *e, uint32_t txn_idx, mvm_read_result *out)
+{
+	_Atomic(mvm_node *) *links = search_below((_Atomic(mvm_node *) *)e->head, txn_idx);
+	mvm_node *n = atomic_load_explicit(&links[0], memory_order_acquire);
+	for (; n; n = atomic_load_explicit(&n->next[0], memory_order_acquire)) {
+		/* Acquire pairs with the owner's release store of the cell, so the
+		 * version's fields are visible. */
+		/* The link was loaded again after the search: a writer above
+		 * the reader may have been inserted in between. */
+		if (n->txn_idx >= txn_idx)
+			continue;
+		uintptr_t cell = atomic_load_explicit(&n->cell, memory_order_acquire);
+		if (cell == MVM_CELL_ABSENT)
+			continue;
+		if (cell & MVM_CELL_ESTIMATE) {
+			out->kind = MVM_READ_ESTIMATE;
+			out->blocking_txn = n->txn_idx;
+			out->version = NULL;
+			return;
+		}
+		out->kind = MVM_READ_VERSION;
+		out->version = (const mvm_version *)cell;
+		out->blocking_txn = n->txn_idx;
+		return;
+	}
+	out->kind = MVM_READ_STORAGE;
+	out->version = NULL;
+	out->blocking_txn = MVM_TXN_STORAGE;
+}
+
+static uint32_t node_height(uint32_t txn_idx)
+{
+	/* Geometric with p = 1/4, deterministic per index. */
+	uint64_t h = bstm_hash_mix((uint64_t)txn_idx + 0x51ed27u) | (1ull << (2 * MVM_LEVELS));
+	uint32_t height = 1 + (uint32_t)__builtin_ctzll(h) / 2;
+	return height > MVM_LEVELS ? MVM_LEVELS : height;
+}
+
+/* Find txn_idx's node, or the predecessors' link arrays at every level. */
+static mvm_node *search_exact(mvm_entry *e, uint32_t txn_idx, _Atomic(mvm_node *) *preds[])
+{
+	_Atomic(mvm_node *) *links = e->head;
+	mvm_node *found = NULL;
+	for (int level = MVM_LEVELS - 1; level >= 0; level--) {
+		mvm_node *n;
+		while ((n = atomic_load_explicit(&links[level], memory_order_acquire)) != NULL &&
+		       n->txn_idx > txn_idx)
+			links = n->next;
+		if (n && n->txn_idx == txn_idx)
+			found = n;
+		preds[level] = links;
+	}
+	return found;
+}
+
+/* Link `node` at `level` after preds[level], moving forward past concurrent
+ * insertions of higher indices. */
+static void link_level(mvm_node *node, int level, _Atomic(mvm_node *) *links)
+{
+	for (;;) {
+		mvm_node *succ;
+		while ((succ = atomic_load_explicit(&links[level], memory_order_acquire)) != NULL &&
+		       succ->txn_idx > node->txn_idx)
+			links = succ->next;
+		atomic_store_explicit(&node->next[level], succ, memory_order_relaxed);
+		/* Release publishes the node's fields (and lower levels) with the
+		 * link; pairs with the acquire loads of searches. */
+		if (atomic_compare_exchange_weak_explicit(&links[level], &succ, node,
+							  memory_order_release, memory_order_relaxed))
+			return;
+	}
+}
+
+mvm_node *mvm_write(mvm_entry *e, bstm_arena *arena, uint32_t txn_idx, uint32_t incarnation,
+		    const mvm_version *v, bool *new_path)
+{
+	_Atomic(mvm_node *) *preds[MVM_LEVELS];
+	mvm_node *node = search_exact(e, txn_idx, preds);
+	if (node) {
+		uintptr_t cell = atomic_load_explicit(&node->cell, memory_order_relaxed);
+		*new_path = cell == MVM_CELL_ABSENT;
+		node->last_incarnation = incarnation;
+		/* Release pairs with readers' acquire of the cell. */
+		atomic_store_explicit(&node->cell, (uintptr_t)v, memory_order_release);
+		return node;
+	}
+	uint32_t height = node_height(txn_idx);
+	node = bstm_arena_alloc(arena, sizeof *node + height * sizeof node->next[0]);
+	if (!node)
+		return NULL;
+	node->txn_idx = txn_idx;
+	node->height = height;
+	node->last_incarnation = incarnation;
+	atomic_init(&node->cell, (uintptr_t)v);
+	for (uint32_t level = 0; level < height; level++)
+		link_level(node, (int)level, preds[level]);
+	*new_path = true;
+	return node;
+}
+
+void mvm_mark_absent(mvm_node *node)
+{
+	/* Release: a reader that skips the node must not see stale data it
+	 * depended on; pairs with the acquire in mvm_read. */
+	atomic_store_explicit(&node->cell, MVM_CELL_ABSENT, memory_order_release);
+}
+
+void mvm_mark_estimate(mvm_node *node)
+{
+	/* The version pointer stays in the word so validation of readers that
+	 * saw it fails (the word differs) while a later write replaces it. */
+	atomic_fetch_or_explicit(&node->cell, MVM_CELL_ESTIMATE, memory_order_release);
+}
+
+bool mvm_validate(const mvm_capture *reads, uint32_t count, uint32_t txn_idx)
+{
+	for (uint32_t i = 0; i < count; i++) {
+		mvm_read_result r;
+		mvm_read(reads[i].entry, txn_idx, &r);
+		if (r.kind == MVM_READ_ESTIMATE)
+			return false;
+		if (reads[i].observed == NULL ? r.kind != MVM_READ_STORAGE
+					      : r.version != reads[i].observed)
+			return false;
+	}
+	return true;
+}

@@ -1,0 +1,116 @@
+/*
+ * mvmemory.h - the multi-version memory of one executor.
+ *
+ * For every key touched in the block there is one entry; for every
+ * transaction that wrote the key in some incarnation there is one node in the
+ * entry's list, whose cell holds that transaction's latest version of the key
+ * (or an ESTIMATE mark, or ABSENT when its latest incarnation no longer writes
+ * the key). Reads by transaction i return the version of the highest writer
+ * below i. See mvmemory.c for the invariants and the memory ordering.
+ */
+#ifndef BSTM_MVMEMORY_H
+#define BSTM_MVMEMORY_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/arena.h"
+#include "common/common.h"
+
+#define MVM_LEVELS 8
+#define MVM_VERSION_DELETED 0x1u
+#define MVM_TXN_STORAGE UINT32_MAX /* txn_idx of a version read from base storage */
+
+/* One write of one key by one incarnation. Immutable once published. */
+typedef struct mvm_version {
+	const uint8_t *value;
+	uint32_t len;
+	uint32_t flags; /* MVM_VERSION_* */
+	uint32_t txn_idx;
+	uint32_t incarnation;
+} mvm_version;
+
+typedef struct mvm_node mvm_node;
+
+typedef struct mvm_entry {
+	_Atomic(struct mvm_entry *) chain; /* next entry in the bucket, immutable once linked */
+	uint64_t hash;
+	_Atomic(const mvm_version *) base; /* the base value, fetched once; NULL until then */
+	_Atomic(mvm_node *) head[MVM_LEVELS]; /* writers, highest index first */
+	void *user;        /* executor's per-key scratch, single-threaded use only */
+	uint32_t key_len;
+	uint8_t key[];
+} mvm_entry;
+
+struct mvm_node {
+	_Atomic uintptr_t cell; /* const mvm_version * | MVM_CELL_ESTIMATE */
+	uint32_t txn_idx;
+	uint32_t height;
+	uint32_t last_incarnation; /* owner's bookkeeping, see mvm_write */
+	uint32_t pad_;
+	_Atomic(mvm_node *) next[];
+};
+
+enum mvm_read_kind {
+	MVM_READ_STORAGE,  /* no lower transaction wrote the key */
+	MVM_READ_VERSION,  /* version holds the value */
+	MVM_READ_ESTIMATE, /* blocking_txn's write is being redone */
+};
+
+typedef struct mvm_read_result {
+	enum mvm_read_kind kind;
+	uint32_t blocking_txn;
+	const mvm_version *version;
+} mvm_read_result;
+
+/* A captured read: which entry, and which version was seen (NULL: storage). */
+typedef struct mvm_capture {
+	mvm_entry *entry;
+	const mvm_version *observed;
+} mvm_capture;
+
+typedef struct mvm {
+	_Atomic(mvm_entry *) *buckets;
+	uint64_t mask;      /* bucket count - 1, for this block */
+	uint64_t capacity;  /* allocated buckets */
+	_Atomic uint64_t entries; /* statistics: entries created this block */
+	double keys_per_txn;      /* learned across blocks to size the index */
+} mvm;
+
+BSTM_INTERNAL int mvm_init(mvm *m);
+BSTM_INTERNAL void mvm_destroy(mvm *m);
+/* Size and clear the index for a block of txn_count transactions.
+ * Single-threaded, before any other call for the block. */
+BSTM_INTERNAL int mvm_begin_block(mvm *m, uint32_t txn_count);
+BSTM_INTERNAL void mvm_end_block(mvm *m, uint32_t txn_count);
+
+BSTM_INTERNAL mvm_entry *mvm_find(mvm *m, const void *key, uint32_t len, uint64_t hash);
+/* Find or insert the entry for key; its bytes are copied into `arena`.
+ * Returns NULL only when out of memory. Lock-free. */
+BSTM_INTERNAL mvm_entry *mvm_find_or_insert(mvm *m, bstm_arena *arena, const void *key,
+					    uint32_t len, uint64_t hash);
+
+/* The version transaction txn_idx reads: highest writer below it. */
+BSTM_INTERNAL void mvm_read(const mvm_entry *e, uint32_t txn_idx, mvm_read_result *out);
+
+/* Cache the base value of `e`. Returns the version that won (the first). */
+BSTM_INTERNAL const mvm_version *mvm_set_base(mvm_entry *e, const mvm_version *base);
+
+/*
+ * Record txn_idx's (incarnation) write `v` of the key. Only the thread that
+ * owns txn_idx's current incarnation calls this. Returns the node, or NULL when
+ * out of memory; *new_path is set when the previous incarnation did not write
+ * the key (the scheduler must then revalidate higher transactions).
+ */
+BSTM_INTERNAL mvm_node *mvm_write(mvm_entry *e, bstm_arena *arena, uint32_t txn_idx,
+				  uint32_t incarnation, const mvm_version *v, bool *new_path);
+/* The owner's incarnation no longer writes this key. */
+BSTM_INTERNAL void mvm_mark_absent(mvm_node *node);
+/* The owner's incarnation was aborted; readers must wait for the redo. */
+BSTM_INTERNAL void mvm_mark_estimate(mvm_node *node);
+
+/* True if every captured read would see the same version now. */
+BSTM_INTERNAL bool mvm_validate(const mvm_capture *reads, uint32_t count, uint32_t txn_idx);
+
+#endif

@@ -1,0 +1,303 @@
+/*
+ * scheduler.c - Block-STM's collaborative scheduler (Gelashvili et al.,
+ * PPoPP 2023, section 4) with a rolling commit index.
+ *
+ * State
+ *   execution_idx   next transaction to try executing (fetch-and-increment;
+ *                   lowered when a transaction becomes ready again)
+ *   validation_idx  next transaction to validate (lowered to i+1 when i is
+ *                   aborted, to i when i wrote a key its previous
+ *                   incarnation did not)
+ *   commit_idx      every transaction below it is COMMITTED
+ *   per txn         a status word (incarnation, status) and a list of
+ *                   transactions waiting for it to finish executing
+ *
+ * Ownership: the thread that moves a transaction into EXECUTING or wins the
+ * EXECUTED->ABORTING race owns it until it publishes the next status; only
+ * the owner changes its node cells in the multi-version memory. Every
+ * transition is a CAS or a store by the owner, so status words need no lock.
+ * The per-transaction spin lock exists for one race only: a reader that hits
+ * an ESTIMATE of j must not enqueue itself on j after j has published
+ * EXECUTED and drained its waiters (lost wake-up). Setting EXECUTED and
+ * draining, and checking EXECUTED and enqueuing, happen under j's lock.
+ *
+ * Commit design: final validation at commit (DESIGN.md option b).
+ *   The committer (whoever takes the try-lock) looks at commit_idx = i. All
+ *   transactions below i are committed, so their writes are final and one
+ *   more validation of i is final: if it passes, i commits (EXECUTED ->
+ *   COMMITTED by CAS, so a concurrent validator can no longer abort it); if
+ *   it fails and the committer wins the abort, it re-executes i in place.
+ *   That execution reads only committed data, so it cannot be invalidated
+ *   and commits at once. An execution that started when commit_idx was
+ *   already i is final for the same reason and skips the commit validation.
+ *   Why this design: it is simple to prove (the commit validation alone makes
+ *   the output sequential-equivalent, whatever the scheduler did before), it
+ *   gives published modules and block limits an exact commit point, and on a
+ *   fully sequential workload the committer becomes a sequential executor
+ *   instead of ping-ponging aborts between threads.
+ *
+ * Done detection: the block is done when commit_idx reaches the block size
+ *   (or the block was stopped). The paper's num_active_tasks / decrease_cnt
+ *   protocol is not needed: commit_idx is monotonic, and a transaction can
+ *   only commit after every lower one, so commit_idx == n is final by
+ *   construction. Liveness: the transaction at commit_idx is READY (then
+ *   execution_idx <= it and some worker executes it), EXECUTING (its owner
+ *   finishes and tries to commit), ABORTING (its owner makes it READY; it
+ *   cannot wait on a lower transaction, those are committed) or EXECUTED (the
+ *   next committer validates or re-executes it). Idle workers try to commit.
+ */
+#include <string.h>
+
+#include "scheduler/scheduler.h"
+
+int sched_init(sched *s)
+{
+	memset(s, 0, sizeof *s);
+	return 0;
+}
+
+void sched_destroy(sched *s)
+{
+	free(s->txns);
+	s->txns = NULL;
+}
+
+int sched_begin_block(sched *s, uint32_t txn_count)
+{
+	if (txn_count > s->capacity) {
+		sched_txn *grown = NULL;
+		if (posix_memalign((void **)&grown, BSTM_CACHELINE, sizeof *grown * txn_count) != 0)
+			return BSTM_ENOMEM;
+		free(s->txns);
+		s->txns = grown;
+		s->capacity = txn_count;
+	}
+	for (uint32_t i = 0; i < txn_count; i++) {
+		atomic_init(&s->txns[i].word, sched_word(0, SCHED_READY));
+		atomic_init(&s->txns[i].lock, 0);
+		s->txns[i].dependents = SCHED_NONE;
+		s->txns[i].next_dependent = SCHED_NONE;
+	}
+	s->txn_count = txn_count;
+	atomic_init(&s->execution_idx, 0);
+	atomic_init(&s->validation_idx, 0);
+	atomic_init(&s->commit_idx, 0);
+	atomic_init(&s->commit_lock, 0);
+	atomic_init(&s->stop, 0);
+	return 0;
+}
+
+static void txn_lock(sched_txn *t)
+{
+	bstm_backoff b = BSTM_BACKOFF_INIT;
+	/* Acquire pairs with txn_unlock's release. */
+	while (atomic_exchange_explicit(&t->lock, 1, memory_order_acquire) != 0)
+		while (atomic_load_explicit(&t->lock, memory_order_relaxed) != 0)
+			bstm_backoff_wait(&b);
+}
+
+static void txn_unlock(sched_txn *t)
+{
+	atomic_store_explicit(&t->lock, 0, memory_order_release);
+}
+
+/* Lower an index to `target` if it is higher (atomic minimum). */
+static void lower_index(_Atomic uint32_t *idx, uint32_t target)
+{
+	uint32_t cur = atomic_load_explicit(idx, memory_order_relaxed);
+	/* seq_cst: a lowered index must be seen by next_task no later than the
+	 * status change that motivated it (set before, in program order). */
+	while (cur > target && !atomic_compare_exchange_weak_explicit(idx, &cur, target,
+								      memory_order_seq_cst,
+								      memory_order_relaxed))
+		;
+}
+
+/* READY(inc) -> EXECUTING(inc); the winner owns the incarnation. */
+static bool try_incarnate(sched *s, uint32_t txn, uint32_t *incarnation)
+{
+	uint64_t w = atomic_load_explicit(&s->txns[txn].word, memory_order_acquire);
+	if (sched_word_status(w) != SCHED_READY)
+		return false;
+	uint32_t inc = sched_word_incarnation(w);
+	/* Acquire on success: the previous owner's release (set_ready) ordered
+	 * its bookkeeping before; we now own the transaction. */
+	if (!atomic_compare_exchange_strong_explicit(&s->txns[txn].word, &w,
+						     sched_word(inc, SCHED_EXECUTING),
+						     memory_order_acq_rel, memory_order_relaxed))
+		return false;
+	*incarnation = inc;
+	return true;
+}
+
+sched_task sched_next_task(sched *s)
+{
+	sched_task task = {SCHED_TASK_NONE, 0, 0};
+	uint32_t n = s->txn_count;
+	uint32_t v = atomic_load_explicit(&s->validation_idx, memory_order_acquire);
+	uint32_t e = atomic_load_explicit(&s->execution_idx, memory_order_acquire);
+	if (v < e) {
+		/* Committed transactions need no validation: skip past them. */
+		uint32_t c = sched_commit_idx(s);
+		if (v < c)
+			atomic_compare_exchange_strong_explicit(&s->validation_idx, &v, c,
+								memory_order_relaxed,
+								memory_order_relaxed);
+		uint32_t idx = atomic_fetch_add_explicit(&s->validation_idx, 1, memory_order_acq_rel);
+		if (idx < n) {
+			uint64_t w = sched_load_word(s, idx);
+			if (sched_word_status(w) == SCHED_EXECUTED) {
+				task.kind = SCHED_TASK_VALIDATE;
+				task.txn = idx;
+				task.incarnation = sched_word_incarnation(w);
+			}
+		}
+		return task;
+	}
+	if (e >= n)
+		return task;
+	uint32_t idx = atomic_fetch_add_explicit(&s->execution_idx, 1, memory_order_acq_rel);
+	if (idx < n && try_incarnate(s, idx, &task.incarnation)) {
+		task.kind = SCHED_TASK_EXECUTE;
+		task.txn = idx;
+	}
+	return task;
+}
+
+bool sched_add_dependency(sched *s, uint32_t txn, uint32_t blocking)
+{
+	sched_txn *b = &s->txns[blocking];
+	txn_lock(b);
+	enum sched_status bs = sched_word_status(atomic_load_explicit(&b->word, memory_order_acquire));
+	if (bs == SCHED_EXECUTED || bs == SCHED_COMMITTED) {
+		txn_unlock(b);
+		return false;
+	}
+	sched_txn *t = &s->txns[txn];
+	uint64_t w = atomic_load_explicit(&t->word, memory_order_relaxed);
+	BSTM_DASSERT(sched_word_status(w) == SCHED_EXECUTING);
+	/* We own txn (EXECUTING); nobody else changes its word. */
+	atomic_store_explicit(&t->word, sched_word(sched_word_incarnation(w), SCHED_ABORTING),
+			      memory_order_release);
+	t->next_dependent = b->dependents;
+	b->dependents = txn;
+	txn_unlock(b);
+	return true;
+}
+
+/* ABORTING(inc) -> READY(inc + 1), by the owner of the abort. */
+static void set_ready(sched *s, uint32_t txn)
+{
+	uint64_t w = atomic_load_explicit(&s->txns[txn].word, memory_order_relaxed);
+	BSTM_DASSERT(sched_word_status(w) == SCHED_ABORTING);
+	/* Release: hands the transaction (and its estimate marks) to the next
+	 * owner, who acquires in try_incarnate. */
+	atomic_store_explicit(&s->txns[txn].word,
+			      sched_word(sched_word_incarnation(w) + 1, SCHED_READY),
+			      memory_order_release);
+}
+
+sched_task sched_finish_execution(sched *s, uint32_t txn, uint32_t incarnation, bool wrote_new_path)
+{
+	sched_task task = {SCHED_TASK_NONE, 0, 0};
+	sched_txn *t = &s->txns[txn];
+	txn_lock(t);
+	/* Release publishes the recorded read/write sets with the status. */
+	atomic_store_explicit(&t->word, sched_word(incarnation, SCHED_EXECUTED),
+			      memory_order_release);
+	uint32_t dep = t->dependents;
+	t->dependents = SCHED_NONE;
+	txn_unlock(t);
+
+	uint32_t lowest = SCHED_NONE;
+	while (dep != SCHED_NONE) {
+		/* Read the link before set_ready: the dependent may be re-run
+		 * and enqueue itself elsewhere right after. */
+		uint32_t next = s->txns[dep].next_dependent;
+		set_ready(s, dep);
+		if (dep < lowest)
+			lowest = dep;
+		dep = next;
+	}
+	if (lowest != SCHED_NONE)
+		lower_index(&s->execution_idx, lowest);
+
+	if (atomic_load_explicit(&s->validation_idx, memory_order_acquire) > txn) {
+		if (wrote_new_path) {
+			lower_index(&s->validation_idx, txn);
+		} else {
+			task.kind = SCHED_TASK_VALIDATE;
+			task.txn = txn;
+			task.incarnation = incarnation;
+		}
+	}
+	return task;
+}
+
+bool sched_try_validation_abort(sched *s, uint32_t txn, uint32_t incarnation)
+{
+	uint64_t expected = sched_word(incarnation, SCHED_EXECUTED);
+	/* Acquire on success: we now own the transaction and will read its
+	 * write set to mark estimates. */
+	return atomic_compare_exchange_strong_explicit(&s->txns[txn].word, &expected,
+						       sched_word(incarnation, SCHED_ABORTING),
+						       memory_order_acq_rel, memory_order_relaxed);
+}
+
+sched_task sched_finish_validation(sched *s, uint32_t txn, bool aborted)
+{
+	sched_task task = {SCHED_TASK_NONE, 0, 0};
+	if (!aborted)
+		return task;
+	set_ready(s, txn);
+	lower_index(&s->validation_idx, txn + 1);
+	if (atomic_load_explicit(&s->execution_idx, memory_order_acquire) > txn &&
+	    try_incarnate(s, txn, &task.incarnation)) {
+		task.kind = SCHED_TASK_EXECUTE;
+		task.txn = txn;
+	}
+	return task;
+}
+
+bool sched_commit_trylock(sched *s)
+{
+	if (atomic_load_explicit(&s->commit_lock, memory_order_relaxed) != 0)
+		return false;
+	/* Acquire pairs with the previous committer's unlock. */
+	return atomic_exchange_explicit(&s->commit_lock, 1, memory_order_acquire) == 0;
+}
+
+void sched_commit_unlock(sched *s)
+{
+	/* seq_cst: the store-load pattern with a worker that publishes EXECUTED
+	 * and then tries the lock needs a full order on both sides, so that
+	 * either it takes the lock or our re-check sees its status. */
+	atomic_store_explicit(&s->commit_lock, 0, memory_order_seq_cst);
+}
+
+void sched_take_over(sched *s, uint32_t txn, uint32_t incarnation)
+{
+	BSTM_DASSERT(sched_word_status(sched_load_word(s, txn)) == SCHED_ABORTING);
+	/* Straight to EXECUTING (never READY), so no worker can incarnate it. */
+	atomic_store_explicit(&s->txns[txn].word, sched_word(incarnation + 1, SCHED_EXECUTING),
+			      memory_order_release);
+	lower_index(&s->validation_idx, txn + 1);
+}
+
+bool sched_commit(sched *s, uint32_t txn, uint32_t incarnation)
+{
+	BSTM_DASSERT(txn == atomic_load_explicit(&s->commit_idx, memory_order_relaxed));
+	uint64_t expected = sched_word(incarnation, SCHED_EXECUTED);
+	if (!atomic_compare_exchange_strong_explicit(&s->txns[txn].word, &expected,
+						     sched_word(incarnation, SCHED_COMMITTED),
+						     memory_order_acq_rel, memory_order_relaxed))
+		return false;
+	/* Release pairs with sched_commit_idx's acquire. */
+	atomic_store_explicit(&s->commit_idx, txn + 1, memory_order_release);
+	return true;
+}
+
+void sched_stop(sched *s)
+{
+	atomic_store_explicit(&s->stop, 1, memory_order_release);
+}

@@ -1,0 +1,115 @@
+/*
+ * scheduler.h - the Block-STM collaborative scheduler with a rolling commit
+ * index. See scheduler.c for the protocol, its invariants and the choice of
+ * commit design.
+ */
+#ifndef BSTM_SCHEDULER_H
+#define BSTM_SCHEDULER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/common.h"
+
+enum sched_status {
+	SCHED_READY = 0,     /* waiting to run incarnation `inc` */
+	SCHED_EXECUTING = 1, /* incarnation `inc` is running */
+	SCHED_EXECUTED = 2,  /* incarnation `inc` finished, writes recorded */
+	SCHED_ABORTING = 3,  /* incarnation `inc` aborted or waiting on a dependency */
+	SCHED_COMMITTED = 4, /* final; never changes again */
+};
+
+#define SCHED_NONE UINT32_MAX
+
+/* The status word: incarnation << 8 | status. */
+static inline uint64_t sched_word(uint32_t incarnation, enum sched_status status)
+{
+	return (uint64_t)incarnation << 8 | (uint64_t)status;
+}
+static inline enum sched_status sched_word_status(uint64_t w)
+{
+	return (enum sched_status)(w & 0xff);
+}
+static inline uint32_t sched_word_incarnation(uint64_t w)
+{
+	return (uint32_t)(w >> 8);
+}
+
+typedef struct sched_txn {
+	_Atomic uint64_t word;
+	_Atomic uint32_t lock;     /* guards EXECUTED vs. dependency registration */
+	uint32_t dependents;       /* head of the waiting list (txn indices), under lock */
+	uint32_t next_dependent;   /* link while this txn waits on another */
+} BSTM_ALIGNED_CACHELINE sched_txn;
+
+enum sched_task_kind { SCHED_TASK_NONE, SCHED_TASK_EXECUTE, SCHED_TASK_VALIDATE };
+
+typedef struct sched_task {
+	enum sched_task_kind kind;
+	uint32_t txn;
+	uint32_t incarnation;
+} sched_task;
+
+typedef struct sched {
+	/* Each hot counter on its own cache line: every worker touches them. */
+	_Atomic uint32_t execution_idx BSTM_ALIGNED_CACHELINE;
+	_Atomic uint32_t validation_idx BSTM_ALIGNED_CACHELINE;
+	_Atomic uint32_t commit_idx BSTM_ALIGNED_CACHELINE;
+	_Atomic uint32_t commit_lock;
+	_Atomic uint32_t stop; /* block halted (gas limit) or failed */
+	uint32_t txn_count BSTM_ALIGNED_CACHELINE;
+	uint32_t capacity;
+	sched_txn *txns;
+} sched;
+
+BSTM_INTERNAL int sched_init(sched *s);
+BSTM_INTERNAL void sched_destroy(sched *s);
+BSTM_INTERNAL int sched_begin_block(sched *s, uint32_t txn_count);
+
+BSTM_INTERNAL sched_task sched_next_task(sched *s);
+/* txn's execution read an ESTIMATE of `blocking`. True: txn now waits (its
+ * status is ABORTING) and the caller drops the execution; false: blocking has
+ * already finished, read again. */
+BSTM_INTERNAL bool sched_add_dependency(sched *s, uint32_t txn, uint32_t blocking);
+BSTM_INTERNAL sched_task sched_finish_execution(sched *s, uint32_t txn, uint32_t incarnation,
+						bool wrote_new_path);
+BSTM_INTERNAL bool sched_try_validation_abort(sched *s, uint32_t txn, uint32_t incarnation);
+BSTM_INTERNAL sched_task sched_finish_validation(sched *s, uint32_t txn, bool aborted);
+
+/* Rolling commit (single committer at a time). */
+BSTM_INTERNAL bool sched_commit_trylock(sched *s);
+BSTM_INTERNAL void sched_commit_unlock(sched *s);
+/* The committer takes over an aborted txn (it won the abort of `incarnation`)
+ * to re-execute it in place: status becomes EXECUTING incarnation + 1. */
+BSTM_INTERNAL void sched_take_over(sched *s, uint32_t txn, uint32_t incarnation);
+/* EXECUTED(incarnation) -> COMMITTED; false if it was aborted meanwhile. */
+BSTM_INTERNAL bool sched_commit(sched *s, uint32_t txn, uint32_t incarnation);
+
+static inline uint64_t sched_load_word(sched *s, uint32_t txn)
+{
+	/* Acquire pairs with the release that set the status, so the owner's
+	 * recorded read and write sets are visible to whoever sees EXECUTED. */
+	return atomic_load_explicit(&s->txns[txn].word, memory_order_acquire);
+}
+
+static inline uint32_t sched_commit_idx(sched *s)
+{
+	/* Acquire pairs with the committer's release: everything committed
+	 * below the index is visible. */
+	return atomic_load_explicit(&s->commit_idx, memory_order_acquire);
+}
+
+static inline bool sched_stopped(sched *s)
+{
+	return atomic_load_explicit(&s->stop, memory_order_acquire) != 0;
+}
+
+static inline bool sched_done(sched *s)
+{
+	return sched_commit_idx(s) >= s->txn_count || sched_stopped(s);
+}
+
+BSTM_INTERNAL void sched_stop(sched *s);
+
+#endif
