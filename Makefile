@@ -25,6 +25,9 @@ OPT     ?= -O2 -g
 SAN     ?=
 # Sanitizer builds use the system allocator so the sanitizer sees every block.
 JEMALLOC ?= 1
+# Debug-only invariant checks (BSTM_DASSERT) are compiled out of the library
+# in normal builds and kept in the sanitizer builds.
+LIB_DEFS ?= -DNDEBUG
 
 WARN    := -Wall -Wextra -Wshadow -Werror -Wno-unused-parameter
 CFLAGS_BASE := -std=gnu11 $(OPT) $(WARN) -fPIC -pthread -Iinclude -Isrc \
@@ -72,6 +75,8 @@ deps-test:
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB_OBJ): CFLAGS_BASE += $(LIB_DEFS)
 
 $(STATIC_LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -138,14 +143,14 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 TSAN_FLAGS := -fsanitize=thread
 
 asan-test: deps-test
-	$(MAKE) BUILD=build-asan JEMALLOC=0 OPT="-O1 -g" SAN="$(ASAN_FLAGS)" \
+	$(MAKE) BUILD=build-asan JEMALLOC=0 LIB_DEFS= OPT="-O1 -g" SAN="$(ASAN_FLAGS)" \
 		unit-test fuzz-replay
-	$(MAKE) BUILD=build-asan JEMALLOC=0 OPT="-O1 -g" SAN="$(ASAN_FLAGS)" \
+	$(MAKE) BUILD=build-asan JEMALLOC=0 LIB_DEFS= OPT="-O1 -g" SAN="$(ASAN_FLAGS)" \
 		DIFF_ARGS="--quick" diff-test
 
 tsan-test: deps-test
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
-	$(MAKE) BUILD=build-tsan JEMALLOC=0 OPT="-O1 -g" SAN="$(TSAN_FLAGS)" \
+	$(MAKE) BUILD=build-tsan JEMALLOC=0 LIB_DEFS= OPT="-O1 -g" SAN="$(TSAN_FLAGS)" \
 		DIFF_ARGS="--quick" STRESS_ARGS="--quick" diff-test stress-test
 
 # --- benchmark, fuzzing, install ---------------------------------------------

@@ -55,7 +55,7 @@ typedef struct bstm_backoff {
 } bstm_backoff;
 
 #define BSTM_BACKOFF_INIT {1}
-#define BSTM_BACKOFF_SPIN_LIMIT 64u
+#define BSTM_BACKOFF_SPIN_LIMIT 512u
 
 static inline void bstm_backoff_wait(bstm_backoff *b)
 {
@@ -68,10 +68,40 @@ static inline void bstm_backoff_wait(bstm_backoff *b)
 	}
 }
 
+/* Equality of two byte strings of length len, inlined for short keys (the
+ * common case is a few words: a libc call would cost more than the compare). */
+static inline int bstm_bytes_equal(const void *a, const void *b, uint32_t len)
+{
+	const uint8_t *x = a, *y = b;
+	if (len > 32)
+		return __builtin_memcmp(x, y, len) == 0;
+	uint64_t diff = 0;
+	while (len >= 8) {
+		uint64_t u, v;
+		__builtin_memcpy(&u, x, 8);
+		__builtin_memcpy(&v, y, 8);
+		diff |= u ^ v;
+		x += 8;
+		y += 8;
+		len -= 8;
+	}
+	while (len--)
+		diff |= (uint64_t)(*x++ ^ *y++);
+	return diff == 0;
+}
+
 /* Key order everywhere: unsigned bytes, a prefix before its extensions. */
 static inline int bstm_key_compare(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen)
 {
 	uint32_t n = alen < blen ? alen : blen;
+	if (n >= 8) {
+		/* Most keys differ in their first word: compare it as an integer. */
+		uint64_t x, y;
+		__builtin_memcpy(&x, a, 8);
+		__builtin_memcpy(&y, b, 8);
+		if (x != y)
+			return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
+	}
 	int c = n ? __builtin_memcmp(a, b, n) : 0;
 	if (c)
 		return c;

@@ -46,7 +46,7 @@ exec_item *exec_map_find(const exec_map *m, const void *key, uint32_t len, uint6
 		if (ix == 0)
 			return NULL;
 		exec_item *it = &m->items[ix - 1];
-		if (it->hash == hash && it->key_len == len && memcmp(it->key, key, len) == 0)
+		if (it->hash == hash && it->key_len == len && bstm_bytes_equal(it->key, key, len))
 			return it;
 	}
 }

@@ -8,6 +8,7 @@
  */
 #include <string.h>
 
+#include "common/sort.h"
 #include "executor/executor.h"
 
 #define EXEC_OUTPUT_CHUNK (256u << 10)
@@ -123,15 +124,10 @@ void exec_output_retry_rest(exec_output *out, uint32_t from)
 	out->pub.stats.gas_used = out->cumulative_gas;
 }
 
-static int compare_writes(const void *a, const void *b)
-{
-	const bstm_write *x = a, *y = b;
-	return bstm_key_compare(x->key, x->key_len, y->key, y->key_len);
-}
-
 int exec_output_set_merged(exec_output *out, bstm_write *writes, size_t count)
 {
-	qsort(writes, count, sizeof *writes, compare_writes);
+	if (bstm_sort_writes(writes, count) != 0)
+		return BSTM_ENOMEM;
 	bstm_write *copy = bstm_arena_alloc(&out->arena, sizeof *copy * count);
 	if (!copy)
 		return BSTM_ENOMEM;

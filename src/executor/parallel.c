@@ -290,9 +290,6 @@ static void try_commit(exec_block_run *run, exec_worker *w)
 	while (committable(s) && sched_commit_trylock(s)) {
 		commit_loop(run, w);
 		sched_commit_unlock(s);
-		/* Pairs with the fence in sched_commit_unlock's seq_cst store: a
-		 * status published while we held the lock is seen here. */
-		atomic_thread_fence(memory_order_seq_cst);
 	}
 }
 
@@ -317,6 +314,7 @@ static void worker_loop(void *arg, uint32_t worker)
 		task = sched_next_task(s);
 		if (task.kind == SCHED_TASK_NONE) {
 			try_commit(run, w);
+			sched_ensure_progress(s);
 			bstm_backoff_wait(&idle);
 		} else {
 			idle.spins = 1;

@@ -99,7 +99,7 @@ void mvm_end_block(mvm *m, uint32_t txn_count)
 
 static inline bool entry_matches(const mvm_entry *e, const void *key, uint32_t len, uint64_t hash)
 {
-	return e->hash == hash && e->key_len == len && memcmp(e->key, key, len) == 0;
+	return e->hash == hash && e->key_len == len && bstm_bytes_equal(e->key, key, len);
 }
 
 static mvm_entry *chain_find(mvm_entry *e, mvm_entry *stop, const void *key, uint32_t len,

@@ -116,7 +116,8 @@ static void lower_index(_Atomic uint32_t *idx, uint32_t target)
 /* READY(inc) -> EXECUTING(inc); the winner owns the incarnation. */
 static bool try_incarnate(sched *s, uint32_t txn, uint32_t *incarnation)
 {
-	uint64_t w = atomic_load_explicit(&s->txns[txn].word, memory_order_acquire);
+	/* seq_cst: pairs with the fence in sched_finish_validation. */
+	uint64_t w = atomic_load_explicit(&s->txns[txn].word, memory_order_seq_cst);
 	if (sched_word_status(w) != SCHED_READY)
 		return false;
 	uint32_t inc = sched_word_incarnation(w);
@@ -156,7 +157,7 @@ sched_task sched_next_task(sched *s)
 	}
 	if (e >= n)
 		return task;
-	uint32_t idx = atomic_fetch_add_explicit(&s->execution_idx, 1, memory_order_acq_rel);
+	uint32_t idx = atomic_fetch_add_explicit(&s->execution_idx, 1, memory_order_seq_cst);
 	if (idx < n && try_incarnate(s, idx, &task.incarnation)) {
 		task.kind = SCHED_TASK_EXECUTE;
 		task.txn = idx;
@@ -251,7 +252,12 @@ sched_task sched_finish_validation(sched *s, uint32_t txn, bool aborted)
 		return task;
 	set_ready(s, txn);
 	lower_index(&s->validation_idx, txn + 1);
-	if (atomic_load_explicit(&s->execution_idx, memory_order_acquire) > txn &&
+	/* Store-load order against next_task: there a thread fetch-adds
+	 * execution_idx past txn and then loads txn's status. Without a full
+	 * fence we could miss its increment while it misses our READY, and txn
+	 * would be stranded. With it, one of the two sees the other. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&s->execution_idx, memory_order_seq_cst) > txn &&
 	    try_incarnate(s, txn, &task.incarnation)) {
 		task.kind = SCHED_TASK_EXECUTE;
 		task.txn = txn;
@@ -269,10 +275,11 @@ bool sched_commit_trylock(sched *s)
 
 void sched_commit_unlock(sched *s)
 {
-	/* seq_cst: the store-load pattern with a worker that publishes EXECUTED
-	 * and then tries the lock needs a full order on both sides, so that
-	 * either it takes the lock or our re-check sees its status. */
-	atomic_store_explicit(&s->commit_lock, 0, memory_order_seq_cst);
+	/* Release pairs with the next committer's acquire. A worker that
+	 * published EXECUTED while we held the lock and failed to take it is
+	 * not lost: every worker retries the commit after each execution and
+	 * while idle, so the commit is at worst delayed to the next attempt. */
+	atomic_store_explicit(&s->commit_lock, 0, memory_order_release);
 }
 
 void sched_take_over(sched *s, uint32_t txn, uint32_t incarnation)
@@ -295,6 +302,13 @@ bool sched_commit(sched *s, uint32_t txn, uint32_t incarnation)
 	/* Release pairs with sched_commit_idx's acquire. */
 	atomic_store_explicit(&s->commit_idx, txn + 1, memory_order_release);
 	return true;
+}
+
+void sched_ensure_progress(sched *s)
+{
+	uint32_t c = sched_commit_idx(s);
+	if (c < s->txn_count && sched_word_status(sched_load_word(s, c)) == SCHED_READY)
+		lower_index(&s->execution_idx, c);
 }
 
 void sched_stop(sched *s)

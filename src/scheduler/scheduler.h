@@ -111,5 +111,10 @@ static inline bool sched_done(sched *s)
 }
 
 BSTM_INTERNAL void sched_stop(sched *s);
+/* Idle workers call this: if the transaction every commit waits for is
+ * READY, make sure execution_idx will reach it. A guard for liveness only;
+ * the protocol keeps "READY implies execution_idx <= it or being incarnated"
+ * on its own. */
+BSTM_INTERNAL void sched_ensure_progress(sched *s);
 
 #endif

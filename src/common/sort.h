@@ -1,0 +1,30 @@
+/*
+ * sort.h - sorting byte-string keys: the merged write set of a block is
+ * sorted once per block, by the parallel and the sequential executor alike,
+ * and with thousands of keys a comparison sort calling memcmp is a visible
+ * share of a block's time. Keys are radix-sorted on their first 16 bytes
+ * (as big-endian words, so integer order is byte order), and only runs with
+ * equal prefixes fall back to full comparisons.
+ */
+#ifndef BSTM_SORT_H
+#define BSTM_SORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/common.h"
+
+/* The first 8 bytes of a key as a big-endian integer, zero padded. */
+static inline uint64_t bstm_key_prefix(const uint8_t *key, uint32_t len)
+{
+	uint8_t b[8] = {0};
+	__builtin_memcpy(b, key, len < 8 ? len : 8);
+	uint64_t v;
+	__builtin_memcpy(&v, b, 8);
+	return __builtin_bswap64(v);
+}
+
+/* Sort `writes` by key (bstm_key_compare order). Returns 0 or BSTM_ENOMEM. */
+BSTM_INTERNAL int bstm_sort_writes(bstm_write *writes, size_t count);
+
+#endif
