@@ -61,7 +61,7 @@ STATIC_LIB := $(BUILD)/lib/libblockstm.a
 SHARED_LIB := $(BUILD)/lib/libblockstm.so
 
 .PHONY: all deps deps-test test unit-test diff-test stress-test fuzz-replay \
-	asan-test tsan-test bench fuzz install clean format check-format
+	asan-test tsan-test bench fuzz install example clean format check-format
 
 all: deps $(STATIC_LIB) $(SHARED_LIB) $(TOOL_BIN) $(BENCH_BIN) \
 	$(UNIT_BIN) $(DIFF_BIN) $(STRESS_BIN) $(FUZZ_BIN)
@@ -175,6 +175,16 @@ install: all
 	install -m 755 $(SHARED_LIB) $(DESTDIR)$(PREFIX)/lib/
 	$(if $(TOOL_BIN),install -m 755 $(TOOL_BIN) $(DESTDIR)$(PREFIX)/bin/)
 	sed -e 's|@PREFIX@|$(PREFIX)|' blockstm.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/blockstm.pc
+
+# Install into a scratch prefix and build examples/node.c through pkg-config,
+# as a node would.
+example: all
+	rm -rf $(BUILD)/stage
+	$(MAKE) install PREFIX=$(CURDIR)/$(BUILD)/stage
+	PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/stage/lib/pkgconfig $(CC) -std=gnu11 -Wall -Wextra -Werror \
+		examples/node.c $$(PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/stage/lib/pkgconfig \
+		pkg-config --cflags --libs --static blockstm) -o $(BUILD)/bin/example-node
+	LD_LIBRARY_PATH=$(CURDIR)/$(BUILD)/stage/lib $(BUILD)/bin/example-node
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

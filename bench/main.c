@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "bench.h"
@@ -70,6 +71,15 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Process CPU time (all threads): work done, whatever the scheduling. */
+static uint64_t cpu_ns(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -97,6 +107,7 @@ static void usage(void)
 
 typedef struct result {
 	uint64_t seq_ns, par_ns;
+	uint64_t seq_cpu_ns, par_cpu_ns; /* medians of process CPU time */
 	double exec_per_txn, val_per_txn;
 	uint32_t committed;
 } result;
@@ -111,18 +122,18 @@ static int measure(const bench_instance *inst, uint32_t threads, int runs, resul
 	int rc = bstm_executor_create(&cfg, &ex);
 	if (rc)
 		return rc;
-	uint64_t seq[64], par[64];
+	uint64_t seq[64], par[64], seq_cpu[64], par_cpu[64];
 	uint64_t executions = 0, validations = 0;
 	if (runs > 64)
 		runs = 64;
 	for (int r = -1; r < runs; r++) {
 		bstm_output *so = NULL, *po = NULL;
-		uint64_t t0 = now_ns();
+		uint64_t c0 = cpu_ns(), t0 = now_ns();
 		rc = bstm_execute_block_sequential(ex, &inst->block, &inst->base, &so);
-		uint64_t t1 = now_ns();
+		uint64_t c1 = cpu_ns(), t1 = now_ns();
 		if (!rc)
 			rc = bstm_execute_block(ex, &inst->block, &inst->base, &po);
-		uint64_t t2 = now_ns();
+		uint64_t c2 = cpu_ns(), t2 = now_ns();
 		if (rc) {
 			bstm_output_free(so);
 			break;
@@ -134,6 +145,8 @@ static int measure(const bench_instance *inst, uint32_t threads, int runs, resul
 		if (r >= 0) {
 			seq[r] = t1 - t0;
 			par[r] = t2 - t1;
+			seq_cpu[r] = c1 - c0;
+			par_cpu[r] = c2 - c1;
 			executions += po->stats.executions;
 			validations += po->stats.validations;
 			res->committed = po->stats.committed;
@@ -148,6 +161,8 @@ static int measure(const bench_instance *inst, uint32_t threads, int runs, resul
 		return rc;
 	res->seq_ns = median(seq, runs);
 	res->par_ns = median(par, runs);
+	res->seq_cpu_ns = median(seq_cpu, runs);
+	res->par_cpu_ns = median(par_cpu, runs);
 	double txns = (double)inst->block.txn_count * runs;
 	res->exec_per_txn = txns ? executions / txns : 0;
 	res->val_per_txn = txns ? validations / txns : 0;
@@ -168,6 +183,10 @@ int main(int argc, char **argv)
 		if (!strcmp(a, "--json")) {
 			json = 1;
 			continue;
+		}
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			usage();
+			return 0;
 		}
 		if (!v) {
 			usage();
@@ -225,10 +244,10 @@ int main(int argc, char **argv)
 	if (!json)
 		printf("# workload %s, reads %u, writes %u, hot-ratio %.3f, runs %d (medians), "
 		       "SHA-256(32 B) = %.0f ns\n"
-		       "# %-8s %6s %7s %3s %12s %12s %8s %8s %8s %10s\n",
+		       "# %-8s %6s %7s %3s %12s %12s %8s %8s %8s %10s %8s\n",
 		       workload, p.reads, p.writes, p.hot_ratio, runs, sha_ns, "accounts", "txns",
 		       "compute", "thr", "seq_tps", "par_tps", "speedup", "exec/tx", "val/tx",
-		       "ovh_ns/tx");
+		       "ovh_ns/tx", "cpu_x");
 	int failed = 0;
 	for (int ai = 0; ai < accounts.n; ai++)
 		for (int ti = 0; ti < txns.n; ti++)
@@ -269,19 +288,21 @@ int main(int argc, char **argv)
 						       "\"executions_per_txn\":%.4f,"
 						       "\"validations_per_txn\":%.4f,\"seq_ns\":%llu,"
 						       "\"par_ns\":%llu,\"overhead_ns_per_txn\":%.1f,"
-						       "\"sha256_ns\":%.1f}\n",
+						       "\"sha256_ns\":%.1f,\"cpu_ratio\":%.3f}\n",
 						       workload, (unsigned long long)p.accounts, p.txns,
 						       (unsigned long long)threads.v[h], p.compute, p.reads,
 						       p.writes, p.hot_ratio, runs, seq_tps, par_tps,
 						       speedup, r.exec_per_txn, r.val_per_txn,
 						       (unsigned long long)r.seq_ns,
-						       (unsigned long long)r.par_ns, ovh, sha_ns);
+						       (unsigned long long)r.par_ns, ovh, sha_ns,
+						       (double)r.par_cpu_ns / (double)r.seq_cpu_ns);
 					else
 						printf("  %-8llu %6u %7u %3llu %12.0f %12.0f %8.3f %8.3f "
-						       "%8.3f %10.1f\n",
+						       "%8.3f %10.1f %8.2f\n",
 						       (unsigned long long)p.accounts, p.txns, p.compute,
 						       (unsigned long long)threads.v[h], seq_tps, par_tps,
-						       speedup, r.exec_per_txn, r.val_per_txn, ovh);
+						       speedup, r.exec_per_txn, r.val_per_txn, ovh,
+						       (double)r.par_cpu_ns / (double)r.seq_cpu_ns);
 					fflush(stdout);
 				}
 				wl->teardown(&inst);
