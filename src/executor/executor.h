@@ -154,6 +154,9 @@ typedef struct exec_record {
 	uint32_t event_count;
 	int error;  /* the execution failed (deferred to commit) */
 	bool final; /* read only committed data: valid by construction */
+	/* Set by a validation that passed after every lower transaction had
+	 * committed: the commit need not validate again. */
+	_Atomic uint32_t validated_final;
 	bstm_txn_outcome outcome;
 	mvm_capture *reads;
 	mvm_entry **write_entries;

@@ -53,15 +53,22 @@ static exec_record *record_incarnation(exec_block_run *run, exec_worker *w, uint
 		writes += keep_writes && (f & EXEC_ITEM_WRITE) != 0;
 	}
 	uint32_t events = keep_writes ? v->event_count : 0;
-	exec_record *rec = bstm_arena_alloc(arena, sizeof *rec);
-	mvm_capture *cap = bstm_arena_alloc(arena, sizeof *cap * reads);
-	mvm_entry **entries = bstm_arena_alloc(arena, sizeof *entries * writes);
-	mvm_node **nodes = bstm_arena_alloc(arena, sizeof *nodes * writes);
-	const mvm_version **versions = bstm_arena_alloc(arena, sizeof *versions * writes);
-	bstm_event *ev = bstm_arena_alloc(arena, sizeof *ev * events);
-	if (!rec || !cap || !entries || !nodes || !versions || !ev)
+	/* One allocation for the record and its arrays (and the versions). */
+	size_t size = sizeof(exec_record) + sizeof(mvm_capture) * reads +
+		      (sizeof(mvm_entry *) + sizeof(mvm_node *) + sizeof(mvm_version *)) * writes +
+		      sizeof(bstm_event) * events + sizeof(mvm_version) * writes;
+	uint8_t *mem = bstm_arena_alloc(arena, size);
+	if (!mem)
 		return NULL;
+	exec_record *rec = (exec_record *)mem;
+	mvm_version *ver_store = (mvm_version *)(rec + 1);
+	mvm_capture *cap = (mvm_capture *)(ver_store + writes);
+	bstm_event *ev = (bstm_event *)(cap + reads);
+	mvm_entry **entries = (mvm_entry **)(ev + events);
+	mvm_node **nodes = (mvm_node **)(entries + writes);
+	const mvm_version **versions = (const mvm_version **)(nodes + writes);
 	*rec = (exec_record){.incarnation = incarnation,
+			     .validated_final = 0,
 			     .read_count = reads,
 			     .write_count = writes,
 			     .event_count = events,
@@ -86,9 +93,7 @@ static exec_record *record_incarnation(exec_block_run *run, exec_worker *w, uint
 			cap[r++] = (mvm_capture){.entry = it->entry, .observed = it->observed};
 		if (!keep_writes || !(it->flags & EXEC_ITEM_WRITE))
 			continue;
-		mvm_version *ver = bstm_arena_alloc(arena, sizeof *ver);
-		if (!ver)
-			return NULL;
+		mvm_version *ver = &ver_store[k];
 		*ver = (mvm_version){
 			.value = it->value,
 			.len = it->value_len,
@@ -173,7 +178,13 @@ static sched_task run_validation(exec_block_run *run, exec_worker *w, uint32_t t
 	if (!rec || rec->incarnation != incarnation)
 		return sched_finish_validation(s, txn, false); /* superseded */
 	w->stats.validations++;
+	/* Loaded before reading: if every lower transaction was committed
+	 * already, a passing validation is final (see commit_loop). */
+	bool prefix_committed = sched_commit_idx(s) == txn;
 	bool valid = rec->final || mvm_validate(rec->reads, rec->read_count, txn);
+	if (valid && prefix_committed)
+		/* Release pairs with the committer's acquire load. */
+		atomic_store_explicit(&rec->validated_final, 1, memory_order_release);
 	bool aborted = !valid && sched_try_validation_abort(s, txn, incarnation);
 	if (aborted) {
 		w->stats.aborts++;
@@ -242,7 +253,8 @@ static void commit_loop(exec_block_run *run, exec_worker *w)
 		exec_record *rec = atomic_load_explicit(&slot_of(run, i)->record, memory_order_acquire);
 		if (!rec || rec->incarnation != inc)
 			return; /* re-executed meanwhile; look again later */
-		if (!rec->final) {
+		if (!rec->final &&
+		    !atomic_load_explicit(&rec->validated_final, memory_order_acquire)) {
 			w->stats.validations++;
 			if (!mvm_validate(rec->reads, rec->read_count, i)) {
 				if (!sched_try_validation_abort(s, i, inc))
@@ -308,7 +320,10 @@ static void worker_loop(void *arg, uint32_t worker)
 			continue;
 		}
 		if (task.kind == SCHED_TASK_VALIDATE) {
+			uint32_t validated = task.txn;
 			task = run_validation(run, w, task.txn, task.incarnation);
+			if (validated == sched_commit_idx(s))
+				try_commit(run, w);
 			continue;
 		}
 		task = sched_next_task(s);
