@@ -347,7 +347,7 @@ int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block,
 		return BSTM_ENOMEM;
 	int rc = mvm_begin_block(&ex->mv, n);
 	if (!rc)
-		rc = sched_begin_block(&ex->sc, n);
+		rc = sched_begin_block(&ex->sc, n, ex->config.threads);
 	if (!rc && n > ex->slot_capacity) {
 		exec_txn_slot *grown = realloc(ex->slots, sizeof *grown * n);
 		if (!grown) {

@@ -36,6 +36,17 @@
  *   fully sequential workload the committer becomes a sequential executor
  *   instead of ping-ponging aborts between threads.
  *
+ * Speculation window (not in the paper): a worker starts executing i only
+ *   if i < commit_idx + window. The committer halves the window whenever it
+ *   commits a transaction that needed more than one incarnation, and grows
+ *   it by a quarter transaction on every clean commit (AIMD, as in TCP).
+ *   When every transaction conflicts with its predecessor, speculation past
+ *   the commit point is wasted work that also aborts and slows the
+ *   transaction being committed; the window then settles near 1 and the
+ *   block runs close to sequential speed. Without conflicts it opens up to
+ *   window_max and costs nothing. It changes only which work is done when,
+ *   never an output.
+ *
  * Done detection: the block is done when commit_idx reaches the block size
  *   (or the block was stopped). The paper's num_active_tasks / decrease_cnt
  *   protocol is not needed: commit_idx is monotonic, and a transaction can
@@ -62,7 +73,9 @@ void sched_destroy(sched *s)
 	s->txns = NULL;
 }
 
-int sched_begin_block(sched *s, uint32_t txn_count)
+#define SCHED_WINDOW_PER_THREAD 16u
+
+int sched_begin_block(sched *s, uint32_t txn_count, uint32_t threads)
 {
 	if (txn_count > s->capacity) {
 		sched_txn *grown = NULL;
@@ -84,6 +97,9 @@ int sched_begin_block(sched *s, uint32_t txn_count)
 	atomic_init(&s->commit_idx, 0);
 	atomic_init(&s->commit_lock, 0);
 	atomic_init(&s->stop, 0);
+	s->window_max = SCHED_WINDOW_PER_THREAD * (threads ? threads : 1);
+	s->window_quarters = 4 * s->window_max;
+	atomic_init(&s->window, s->window_max);
 	return 0;
 }
 
@@ -156,6 +172,11 @@ sched_task sched_next_task(sched *s)
 		return task;
 	}
 	if (e >= n)
+		return task;
+	/* Relaxed: the window is a hint; a stale value only changes timing. */
+	uint64_t limit = (uint64_t)sched_commit_idx(s) +
+			 atomic_load_explicit(&s->window, memory_order_relaxed);
+	if (e >= limit)
 		return task;
 	uint32_t idx = atomic_fetch_add_explicit(&s->execution_idx, 1, memory_order_seq_cst);
 	if (idx < n && try_incarnate(s, idx, &task.incarnation)) {
@@ -299,6 +320,11 @@ bool sched_commit(sched *s, uint32_t txn, uint32_t incarnation)
 						     sched_word(incarnation, SCHED_COMMITTED),
 						     memory_order_acq_rel, memory_order_relaxed))
 		return false;
+	if (incarnation > 0)
+		s->window_quarters = s->window_quarters / 2 > 4 ? s->window_quarters / 2 : 4;
+	else if (s->window_quarters < 4 * s->window_max)
+		s->window_quarters++;
+	atomic_store_explicit(&s->window, s->window_quarters / 4, memory_order_relaxed);
 	/* Release pairs with sched_commit_idx's acquire. */
 	atomic_store_explicit(&s->commit_idx, txn + 1, memory_order_release);
 	return true;

@@ -58,6 +58,12 @@ typedef struct sched {
 	_Atomic uint32_t commit_idx BSTM_ALIGNED_CACHELINE;
 	_Atomic uint32_t commit_lock;
 	_Atomic uint32_t stop; /* block halted (gas limit) or failed */
+	/* Speculation window: executions start only below commit_idx + window.
+	 * Written by the committer only (window_quarters is its private state,
+	 * the window in quarter transactions), read by every worker. */
+	_Atomic uint32_t window BSTM_ALIGNED_CACHELINE;
+	uint32_t window_quarters;
+	uint32_t window_max;
 	uint32_t txn_count BSTM_ALIGNED_CACHELINE;
 	uint32_t capacity;
 	sched_txn *txns;
@@ -65,7 +71,7 @@ typedef struct sched {
 
 BSTM_INTERNAL int sched_init(sched *s);
 BSTM_INTERNAL void sched_destroy(sched *s);
-BSTM_INTERNAL int sched_begin_block(sched *s, uint32_t txn_count);
+BSTM_INTERNAL int sched_begin_block(sched *s, uint32_t txn_count, uint32_t threads);
 
 BSTM_INTERNAL sched_task sched_next_task(sched *s);
 /* txn's execution read an ESTIMATE of `blocking`. True: txn now waits (its
@@ -83,7 +89,9 @@ BSTM_INTERNAL void sched_commit_unlock(sched *s);
 /* The committer takes over an aborted txn (it won the abort of `incarnation`)
  * to re-execute it in place: status becomes EXECUTING incarnation + 1. */
 BSTM_INTERNAL void sched_take_over(sched *s, uint32_t txn, uint32_t incarnation);
-/* EXECUTED(incarnation) -> COMMITTED; false if it was aborted meanwhile. */
+/* EXECUTED(incarnation) -> COMMITTED; false if it was aborted meanwhile.
+ * Adapts the speculation window: a transaction that needed more than one
+ * incarnation shrinks it, a clean one grows it. */
 BSTM_INTERNAL bool sched_commit(sched *s, uint32_t txn, uint32_t incarnation);
 
 static inline uint64_t sched_load_word(sched *s, uint32_t txn)

@@ -1,10 +1,13 @@
 /*
  * kvmap.c - a plain byte-string map for genesis state, tests and benchmarks.
  *
- * Chained hashing with power-of-two buckets, one allocation per entry
- * holding key and value. It is not on any hot path of the executor: as a
- * base view it is only read, which is safe from many threads at once
- * because nothing is modified while a block runs.
+ * As a benchmark's base view it is read on every transaction from every
+ * worker, so lookups are built for cache misses: open addressing with
+ * linear probing over slots that hold the full hash next to the entry
+ * pointer (a probe touches one slot line; only a hash match follows the
+ * pointer), at most half full. One allocation per entry holds key and
+ * value. As a base view it is only read, which is safe from many threads
+ * at once because nothing is modified while a block runs.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,14 +15,17 @@
 #include "vm/internal.h"
 
 typedef struct kv_entry {
-	struct kv_entry *next;
-	uint64_t hash;
 	uint32_t key_len, value_len;
 	uint8_t bytes[]; /* key, then value */
 } kv_entry;
 
+typedef struct kv_slot {
+	uint64_t hash;
+	kv_entry *entry; /* NULL: empty */
+} kv_slot;
+
 struct vm_kvmap {
-	kv_entry **buckets;
+	kv_slot *slots;
 	size_t mask;
 	size_t count;
 };
@@ -30,8 +36,8 @@ int vm_kvmap_create(vm_kvmap **map)
 	if (!m)
 		return BSTM_ENOMEM;
 	m->mask = 255;
-	m->buckets = calloc(m->mask + 1, sizeof *m->buckets);
-	if (!m->buckets) {
+	m->slots = calloc(m->mask + 1, sizeof *m->slots);
+	if (!m->slots) {
 		free(m);
 		return BSTM_ENOMEM;
 	}
@@ -43,91 +49,99 @@ void vm_kvmap_destroy(vm_kvmap *m)
 {
 	if (!m)
 		return;
-	for (size_t i = 0; i <= m->mask; i++) {
-		kv_entry *e = m->buckets[i];
-		while (e) {
-			kv_entry *next = e->next;
-			free(e);
-			e = next;
-		}
-	}
-	free(m->buckets);
+	for (size_t i = 0; i <= m->mask; i++)
+		free(m->slots[i].entry);
+	free(m->slots);
 	free(m);
 }
 
-static kv_entry **find(const vm_kvmap *m, const void *key, size_t len, uint64_t h)
+static size_t find(const vm_kvmap *m, const void *key, size_t len, uint64_t h)
 {
-	kv_entry **at = &m->buckets[h & m->mask];
-	while (*at &&
-	       !((*at)->hash == h && (*at)->key_len == len && memcmp((*at)->bytes, key, len) == 0))
-		at = &(*at)->next;
-	return at;
+	size_t i = h & m->mask;
+	for (;;) {
+		const kv_slot *s = &m->slots[i];
+		if (!s->entry || (s->hash == h && s->entry->key_len == len &&
+				  memcmp(s->entry->bytes, key, len) == 0))
+			return i;
+		i = (i + 1) & m->mask;
+	}
 }
 
-static void grow(vm_kvmap *m)
+static int grow(vm_kvmap *m)
 {
 	size_t mask = m->mask * 2 + 1;
-	kv_entry **buckets = calloc(mask + 1, sizeof *buckets);
-	if (!buckets)
-		return; /* stay at this size; chains get longer, nothing breaks */
+	kv_slot *slots = calloc(mask + 1, sizeof *slots);
+	if (!slots)
+		return BSTM_ENOMEM;
 	for (size_t i = 0; i <= m->mask; i++) {
-		kv_entry *e = m->buckets[i];
-		while (e) {
-			kv_entry *next = e->next;
-			e->next = buckets[e->hash & mask];
-			buckets[e->hash & mask] = e;
-			e = next;
-		}
+		if (!m->slots[i].entry)
+			continue;
+		size_t j = m->slots[i].hash & mask;
+		while (slots[j].entry)
+			j = (j + 1) & mask;
+		slots[j] = m->slots[i];
 	}
-	free(m->buckets);
-	m->buckets = buckets;
+	free(m->slots);
+	m->slots = slots;
 	m->mask = mask;
+	return 0;
 }
 
 int vm_kvmap_put(vm_kvmap *m, const void *key, size_t key_len, const void *value, size_t value_len)
 {
 	if (key_len > BSTM_MAX_KEY_LEN || value_len > BSTM_MAX_VALUE_LEN)
 		return BSTM_ETOOBIG;
+	if ((m->count + 1) * 2 > m->mask + 1 && grow(m) != 0)
+		return BSTM_ENOMEM;
 	uint64_t h = vm_hash_bytes(key, key_len);
-	kv_entry **at = find(m, key, key_len, h);
+	kv_slot *s = &m->slots[find(m, key, key_len, h)];
 	kv_entry *e = malloc(sizeof *e + key_len + value_len);
 	if (!e)
 		return BSTM_ENOMEM;
-	e->hash = h;
 	e->key_len = (uint32_t)key_len;
 	e->value_len = (uint32_t)value_len;
 	memcpy(e->bytes, key, key_len);
 	if (value_len)
 		memcpy(e->bytes + key_len, value, value_len);
-	if (*at) {
-		e->next = (*at)->next;
-		free(*at);
-		*at = e;
-		return 0;
-	}
-	e->next = NULL;
-	*at = e;
-	if (++m->count > m->mask)
-		grow(m);
+	if (s->entry)
+		free(s->entry);
+	else
+		m->count++;
+	s->hash = h;
+	s->entry = e;
 	return 0;
 }
 
 int vm_kvmap_remove(vm_kvmap *m, const void *key, size_t key_len)
 {
-	kv_entry **at = find(m, key, key_len, vm_hash_bytes(key, key_len));
-	if (!*at)
+	size_t i = find(m, key, key_len, vm_hash_bytes(key, key_len));
+	if (!m->slots[i].entry)
 		return BSTM_ENOTFOUND;
-	kv_entry *e = *at;
-	*at = e->next;
-	free(e);
+	free(m->slots[i].entry);
+	m->slots[i].entry = NULL;
 	m->count--;
+	/* Backward-shift deletion: re-place the rest of the probe run so no
+	 * lookup stops early at the hole. */
+	size_t j = i;
+	for (;;) {
+		j = (j + 1) & m->mask;
+		if (!m->slots[j].entry)
+			break;
+		size_t home = m->slots[j].hash & m->mask;
+		/* move j back to i unless its home lies cyclically in (i, j] */
+		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+			m->slots[i] = m->slots[j];
+			m->slots[j].entry = NULL;
+			i = j;
+		}
+	}
 	return 0;
 }
 
 int vm_kvmap_get(const vm_kvmap *m, const void *key, size_t key_len, const void **value,
 		 size_t *value_len)
 {
-	kv_entry *e = *find(m, key, key_len, vm_hash_bytes(key, key_len));
+	const kv_entry *e = m->slots[find(m, key, key_len, vm_hash_bytes(key, key_len))].entry;
 	if (!e)
 		return BSTM_ENOTFOUND;
 	*value = e->bytes + e->key_len;
