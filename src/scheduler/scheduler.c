@@ -153,13 +153,16 @@ sched_task sched_next_task(sched *s)
 	uint32_t n = s->txn_count;
 	uint32_t v = atomic_load_explicit(&s->validation_idx, memory_order_acquire);
 	uint32_t e = atomic_load_explicit(&s->execution_idx, memory_order_acquire);
+	uint32_t c = sched_commit_idx(s);
+	if (v < c) {
+		/* Committed transactions need no validation: skip past them. On
+		 * failure v holds the current value, which is just as good. */
+		if (atomic_compare_exchange_strong_explicit(&s->validation_idx, &v, c,
+							    memory_order_relaxed,
+							    memory_order_relaxed))
+			v = c;
+	}
 	if (v < e) {
-		/* Committed transactions need no validation: skip past them. */
-		uint32_t c = sched_commit_idx(s);
-		if (v < c)
-			atomic_compare_exchange_strong_explicit(&s->validation_idx, &v, c,
-								memory_order_relaxed,
-								memory_order_relaxed);
 		uint32_t idx = atomic_fetch_add_explicit(&s->validation_idx, 1, memory_order_acq_rel);
 		if (idx < n) {
 			uint64_t w = sched_load_word(s, idx);
@@ -174,8 +177,7 @@ sched_task sched_next_task(sched *s)
 	if (e >= n)
 		return task;
 	/* Relaxed: the window is a hint; a stale value only changes timing. */
-	uint64_t limit = (uint64_t)sched_commit_idx(s) +
-			 atomic_load_explicit(&s->window, memory_order_relaxed);
+	uint64_t limit = (uint64_t)c + atomic_load_explicit(&s->window, memory_order_relaxed);
 	if (e >= limit)
 		return task;
 	uint32_t idx = atomic_fetch_add_explicit(&s->execution_idx, 1, memory_order_seq_cst);
