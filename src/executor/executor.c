@@ -132,11 +132,15 @@ int bstm_execute_block(bstm_executor *ex, const bstm_block *block, const bstm_ba
 	uint64_t start = bstm_now_ns();
 	exec_output *out = NULL;
 	if (block->txn_count < ex->config.small_block_threshold)
-		return finish(exec_run_sequential(ex, block, base, &out), out, start, output);
-	rc = exec_run_parallel(ex, block, base, &out);
+		return finish(exec_run_sequential(ex, block, base, &out, 0), out, start, output);
+	uint32_t hooked = 0;
+	rc = exec_run_parallel(ex, block, base, &out, &hooked);
 	bool internal = rc == BSTM_ENOMEM || rc == BSTM_EINTERNAL || rc == BSTM_ETXN;
-	if (rc && internal && ex->config.sequential_fallback && !block->commit_hook) {
-		rc = exec_run_sequential(ex, block, base, &out);
+	if (rc && internal && ex->config.sequential_fallback) {
+		/* The committed prefix is identical in both executors, so the hook
+		 * has already seen it: it continues where the parallel run
+		 * stopped. */
+		rc = exec_run_sequential(ex, block, base, &out, hooked);
 		if (!rc)
 			out->pub.stats.fallback = 1;
 	}
@@ -151,6 +155,6 @@ int bstm_execute_block_sequential(bstm_executor *ex, const bstm_block *block,
 		return rc;
 	uint64_t start = bstm_now_ns();
 	exec_output *out = NULL;
-	rc = exec_run_sequential(ex, block, base, &out);
+	rc = exec_run_sequential(ex, block, base, &out, 0);
 	return finish(rc, out, start, output);
 }

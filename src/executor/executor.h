@@ -176,6 +176,7 @@ struct exec_block_run {
 	struct bstm_executor *ex;
 	exec_output *out;
 	uint64_t gas_limit;
+	uint32_t hooked;     /* commit hook already called for txns below this */
 	_Atomic int failure; /* first internal failure, 0 if none */
 	int commit_error;    /* the committed incarnation failed with this */
 	mvm_entry **touched; /* committer: entries written by committed txns */
@@ -205,10 +206,14 @@ BSTM_INTERNAL int exec_base_get(exec_block_run *run, const void *key, size_t len
 				const void **value, size_t *value_len);
 
 /* parallel.c / sequential.c */
+/* On failure, *hooked tells how many transactions the commit hook has seen. */
 BSTM_INTERNAL int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block,
-				    const bstm_base_view *base, exec_output **out);
+				    const bstm_base_view *base, exec_output **out,
+				    uint32_t *hooked);
+/* Calls the commit hook only from transaction `hooked` on. */
 BSTM_INTERNAL int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,
-				      const bstm_base_view *base, exec_output **out);
+				      const bstm_base_view *base, exec_output **out,
+				      uint32_t hooked);
 /* Shared by both: the block-limit and hook step of committing txn idx.
  * Returns true if the block must end after idx. */
 BSTM_INTERNAL bool exec_after_commit(exec_block_run *run, uint32_t idx);

@@ -143,7 +143,7 @@ bool exec_after_commit(exec_block_run *run, uint32_t idx)
 	exec_output *out = run->out;
 	out->committed = idx + 1;
 	out->cumulative_gas += out->txns[idx].gas_used;
-	if (run->block->commit_hook)
+	if (run->block->commit_hook && idx >= run->hooked)
 		run->block->commit_hook(run->block->hook_ctx, idx, &out->txns[idx]);
 	return run->gas_limit != 0 && out->cumulative_gas >= run->gas_limit;
 }

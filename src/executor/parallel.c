@@ -338,10 +338,11 @@ static void worker_loop(void *arg, uint32_t worker)
 }
 
 int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block,
-		      const bstm_base_view *base, exec_output **out_p)
+		      const bstm_base_view *base, exec_output **out_p, uint32_t *hooked)
 {
 	uint32_t n = block->txn_count;
 	*out_p = NULL;
+	*hooked = 0;
 	exec_output *out = exec_output_new(n);
 	if (!out)
 		return BSTM_ENOMEM;
@@ -403,6 +404,7 @@ int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block,
 	free(run.touched);
 	mvm_end_block(&ex->mv, n);
 	if (rc) {
+		*hooked = out->committed;
 		bstm_output_free(&out->pub);
 		return rc;
 	}

@@ -10,7 +10,7 @@
 #include "executor/executor.h"
 
 int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,
-			const bstm_base_view *base, exec_output **out_p)
+			const bstm_base_view *base, exec_output **out_p, uint32_t hooked)
 {
 	uint32_t n = block->txn_count;
 	*out_p = NULL;
@@ -23,6 +23,7 @@ int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,
 		.ex = ex,
 		.out = out,
 		.gas_limit = ex->config.block_gas_limit,
+		.hooked = hooked,
 	};
 	exec_worker *w = &ex->workers[0];
 	bstm_view *v = &w->view;
