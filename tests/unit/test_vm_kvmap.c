@@ -1,0 +1,71 @@
+/*
+ * test_vm_kvmap.c - the in-memory map behind genesis, tests and benchmarks,
+ * against a trivially correct model under random puts and removes.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vm/vm.h"
+
+#define KEYS 3000
+
+Test(vm_kvmap, random_operations_match_a_model)
+{
+	static uint32_t model[KEYS]; /* 0: absent, else value */
+	vm_kvmap *m;
+	cr_assert_eq(vm_kvmap_create(&m), 0);
+	uint64_t r = 12345;
+	for (int step = 0; step < 200000; step++) {
+		r = r * 6364136223846793005ull + 1442695040888963407ull;
+		uint32_t k = (uint32_t)(r >> 33) % KEYS, op = (uint32_t)(r >> 20) % 10;
+		char key[32];
+		int klen = snprintf(key, sizeof key, "key-%u", k * 7919u);
+		if (op < 6) {
+			uint32_t v = (uint32_t)(r >> 40) | 1;
+			cr_assert_eq(vm_kvmap_put(m, key, (size_t)klen, &v, sizeof v), 0);
+			model[k] = v;
+		} else if (op < 8) {
+			int rc = vm_kvmap_remove(m, key, (size_t)klen);
+			cr_assert_eq(rc, model[k] ? 0 : BSTM_ENOTFOUND);
+			model[k] = 0;
+		} else {
+			const void *v;
+			size_t len;
+			int rc = vm_kvmap_get(m, key, (size_t)klen, &v, &len);
+			if (model[k]) {
+				cr_assert_eq(rc, 0);
+				cr_assert_eq(len, 4);
+				cr_assert_eq(memcmp(v, &model[k], 4), 0);
+			} else {
+				cr_assert_eq(rc, BSTM_ENOTFOUND, "key %u", k);
+			}
+		}
+	}
+	size_t present = 0;
+	for (uint32_t k = 0; k < KEYS; k++) {
+		char key[32];
+		int klen = snprintf(key, sizeof key, "key-%u", k * 7919u);
+		const void *v;
+		size_t len;
+		int rc = vm_kvmap_get(m, key, (size_t)klen, &v, &len);
+		cr_assert_eq(rc, model[k] ? 0 : BSTM_ENOTFOUND, "key %u", k);
+		present += model[k] != 0;
+	}
+	cr_expect_eq(vm_kvmap_count(m), present);
+	vm_kvmap_destroy(m);
+}
+
+Test(vm_kvmap, empty_keys_and_values)
+{
+	vm_kvmap *m;
+	cr_assert_eq(vm_kvmap_create(&m), 0);
+	cr_assert_eq(vm_kvmap_put(m, "", 0, "", 0), 0);
+	const void *v;
+	size_t len = 9;
+	cr_expect_eq(vm_kvmap_get(m, "", 0, &v, &len), 0);
+	cr_expect_eq(len, 0);
+	cr_expect_eq(vm_kvmap_remove(m, "", 0), 0);
+	cr_expect_eq(vm_kvmap_get(m, "", 0, &v, &len), BSTM_ENOTFOUND);
+	vm_kvmap_destroy(m);
+}

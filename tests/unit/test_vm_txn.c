@@ -1,0 +1,554 @@
+/*
+ * test_vm_txn.c - transactions: format, prologue, body, epilogue.
+ *
+ * Runs transactions on an in-memory genesis state through vm_execute_txn
+ * (the same path the executor adapter takes, minus the view), and a few
+ * through the executor itself to check the adapter.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm/internal.h"
+
+static vm_kvmap *map;
+static vm_instance *inst;
+
+#define BALANCE 1000000000ull
+#define GAS	100000ull
+
+static void setup(void)
+{
+	cr_assert_eq(vm_kvmap_create(&map), 0);
+	cr_assert_eq(vm_genesis(map, 10, BALANCE), 0);
+	cr_assert_eq(vm_instance_create(NULL, &inst), 0);
+}
+
+static void teardown(void)
+{
+	vm_instance_destroy(inst);
+	vm_kvmap_destroy(map);
+}
+
+TestSuite(vm_txn, .init = setup, .fini = teardown);
+
+static uint64_t get(uint64_t account, const char *module, const char *resource, unsigned field,
+		    bool *found)
+{
+	uint8_t key[VM_MAX_KEY];
+	size_t klen = vm_resource_key(key, account, 1, module, resource);
+	const void *v;
+	size_t len;
+	*found = vm_kvmap_get(map, key, klen, &v, &len) == 0;
+	if (!*found || len < 8 * (field + 1))
+		return 0;
+	uint64_t x = 0;
+	for (int i = 7; i >= 0; i--)
+		x = x << 8 | ((const uint8_t *)v)[8 * field + i];
+	return x;
+}
+
+static uint64_t balance(uint64_t account)
+{
+	bool found;
+	uint64_t b = get(account, "account", "Coin", 0, &found);
+	cr_assert(found, "account %lu has no Coin", account);
+	return b;
+}
+
+static uint64_t seqno(uint64_t account)
+{
+	bool found;
+	return get(account, "account", "Account", 0, &found);
+}
+
+static bstm_txn_outcome run(const vm_txn *t)
+{
+	bstm_txn_outcome o;
+	cr_assert_eq(vm_execute_txn(inst, t, &vm_kvmap_ops, map, &o), 0);
+	return o;
+}
+
+static vm_txn transfer(uint64_t from, uint64_t seq, uint64_t to, uint64_t amount)
+{
+	vm_txn t;
+	uint64_t args[2] = {to, amount};
+	cr_assert_eq(vm_txn_call(&t, from, seq, GAS, 1, 1, "account", "transfer", args, 2), 0);
+	return t;
+}
+
+Test(vm_txn, transfer_moves_coins_and_pays_gas)
+{
+	vm_txn t = transfer(2, 0, 3, 500);
+	bstm_txn_outcome o = run(&t);
+	cr_assert_eq(o.status, BSTM_TXN_SUCCESS, "status %u code %lu", o.status, o.code);
+	cr_expect_gt(o.gas_used, VM_GAS_TXN_BASE);
+	cr_expect_eq(balance(2), BALANCE - 500 - o.gas_used);
+	cr_expect_eq(balance(3), BALANCE + 500);
+	cr_expect_eq(seqno(2), 1);
+	cr_expect_eq(seqno(3), 0);
+	/* same gas again: gas does not depend on the module cache */
+	t = transfer(2, 1, 3, 500);
+	bstm_txn_outcome o2 = run(&t);
+	cr_expect_eq(o2.gas_used, o.gas_used);
+	/* a fresh instance charges the same */
+	vm_instance_destroy(inst);
+	cr_assert_eq(vm_instance_create(NULL, &inst), 0);
+	t = transfer(2, 2, 3, 500);
+	cr_expect_eq(run(&t).gas_used, o.gas_used);
+}
+
+Test(vm_txn, transfer_to_self)
+{
+	vm_txn t = transfer(4, 0, 4, 500);
+	bstm_txn_outcome o = run(&t);
+	cr_assert_eq(o.status, BSTM_TXN_SUCCESS);
+	cr_expect_eq(balance(4), BALANCE - o.gas_used);
+}
+
+Test(vm_txn, short_balance_aborts_with_code)
+{
+	vm_txn t = transfer(2, 0, 3, BALANCE + 1);
+	bstm_txn_outcome o = run(&t);
+	cr_assert_eq(o.status, BSTM_TXN_ABORTED);
+	cr_expect_eq(o.code, 1);
+	cr_expect_eq(balance(2), BALANCE - o.gas_used);
+	cr_expect_eq(balance(3), BALANCE);
+	cr_expect_eq(seqno(2), 1);
+}
+
+Test(vm_txn, fee_that_the_body_made_unpayable_fails_the_body)
+{
+	vm_txn t = transfer(2, 0, 3, BALANCE);
+	bstm_txn_outcome o = run(&t);
+	cr_assert_eq(o.status, BSTM_TXN_FAILED);
+	cr_expect_eq(o.code, VM_FAIL_CANNOT_PAY);
+	cr_expect_eq(balance(2), BALANCE - o.gas_used);
+	cr_expect_eq(balance(3), BALANCE);
+	cr_expect_eq(seqno(2), 1);
+}
+
+Test(vm_txn, missing_recipient_aborts)
+{
+	vm_txn t = transfer(2, 0, 999, 5);
+	bstm_txn_outcome o = run(&t);
+	cr_expect_eq(o.status, BSTM_TXN_ABORTED);
+	cr_expect_eq(o.code, 2);
+}
+
+Test(vm_txn, out_of_gas_charges_the_limit)
+{
+	vm_txn t;
+	uint64_t n = 1000000;
+	cr_assert_eq(vm_txn_call(&t, 5, 0, 2000, 3, 1, "compute", "hash", &n, 1), 0);
+	bstm_txn_outcome o = run(&t);
+	cr_assert_eq(o.status, BSTM_TXN_OUT_OF_GAS);
+	cr_expect_eq(o.gas_used, 2000);
+	cr_expect_eq(balance(5), BALANCE - 2000 * 3);
+	cr_expect_eq(seqno(5), 1);
+}
+
+Test(vm_txn, prologue_failures_are_discarded_without_writes)
+{
+	size_t before = vm_kvmap_count(map);
+	vm_txn t = transfer(2, 7, 3, 1); /* wrong sequence */
+	bstm_txn_outcome o = run(&t);
+	cr_expect_eq(o.status, BSTM_TXN_DISCARDED);
+	cr_expect_eq(o.code, VM_DISCARD_BAD_SEQUENCE);
+	cr_expect_eq(o.gas_used, 0);
+	t = transfer(77, 0, 3, 1); /* no such account */
+	o = run(&t);
+	cr_expect_eq(o.code, VM_DISCARD_NO_ACCOUNT);
+	t = transfer(2, 0, 3, 1);
+	t.gas_price = BALANCE; /* gas_limit * price > balance */
+	o = run(&t);
+	cr_expect_eq(o.code, VM_DISCARD_CANNOT_PAY);
+	t.gas_price = UINT64_MAX; /* the product overflows */
+	o = run(&t);
+	cr_expect_eq(o.code, VM_DISCARD_CANNOT_PAY);
+	t = transfer(2, 0, 3, 1);
+	t.gas_limit = VM_GAS_TXN_BASE - 1;
+	o = run(&t);
+	cr_expect_eq(o.code, VM_DISCARD_GAS_TOO_LOW);
+	t.gas_limit = UINT64_MAX;
+	o = run(&t);
+	cr_expect_eq(o.code, VM_DISCARD_GAS_TOO_HIGH);
+	vm_txn bad = {0};
+	o = run(&bad);
+	cr_expect_eq(o.status, BSTM_TXN_DISCARDED);
+	cr_expect_eq(o.code, VM_DISCARD_MALFORMED);
+	cr_expect_eq(balance(2), BALANCE);
+	cr_expect_eq(seqno(2), 0);
+	cr_expect_eq(vm_kvmap_count(map), before);
+}
+
+Test(vm_txn, payload_failures_are_statuses)
+{
+	vm_txn t;
+	cr_assert_eq(vm_txn_call(&t, 2, 0, GAS, 1, 1, "account", "nothing", NULL, 0), 0);
+	cr_expect_eq(run(&t).code, VM_FAIL_FUNCTION_NOT_FOUND);
+	cr_assert_eq(vm_txn_call(&t, 2, 1, GAS, 1, 1, "account", "deposit", NULL, 0), 0);
+	cr_expect_eq(run(&t).code, VM_FAIL_NOT_ENTRY);
+	cr_assert_eq(vm_txn_call(&t, 2, 2, GAS, 1, 1, "account", "transfer", NULL, 0), 0);
+	cr_expect_eq(run(&t).code, VM_FAIL_ARG_COUNT);
+	cr_assert_eq(vm_txn_call(&t, 2, 3, GAS, 1, 9, "nomodule", "f", NULL, 0), 0);
+	bstm_txn_outcome o = run(&t);
+	cr_expect_eq(o.status, BSTM_TXN_FAILED);
+	cr_expect_eq(o.code, VM_FAIL_MODULE_NOT_FOUND);
+	cr_expect_eq(seqno(2), 4);
+}
+
+Test(vm_txn, mint_is_for_0x1_only)
+{
+	vm_txn t;
+	uint64_t args[2] = {3, 10};
+	cr_assert_eq(vm_txn_call(&t, 2, 0, GAS, 0, 1, "account", "mint", args, 2), 0);
+	bstm_txn_outcome o = run(&t);
+	cr_expect_eq(o.status, BSTM_TXN_ABORTED);
+	cr_expect_eq(o.code, 4);
+	cr_assert_eq(vm_txn_call(&t, 1, 0, GAS, 0, 1, "account", "mint", args, 2), 0);
+	cr_expect_eq(run(&t).status, BSTM_TXN_SUCCESS);
+	cr_expect_eq(balance(3), BALANCE + 10);
+}
+
+Test(vm_txn, counter_and_amm)
+{
+	vm_txn t;
+	cr_assert_eq(vm_txn_call(&t, 2, 0, GAS, 1, 1, "counter", "increment", NULL, 0), 0);
+	cr_assert_eq(run(&t).status, BSTM_TXN_SUCCESS);
+	bool found;
+	cr_expect_eq(get(1, "counter", "Counter", 0, &found), 1);
+	uint64_t fund[2] = {1000, 1000};
+	cr_assert_eq(vm_txn_call(&t, 3, 0, GAS, 1, 1, "amm", "faucet", fund, 2), 0);
+	cr_assert_eq(run(&t).status, BSTM_TXN_SUCCESS);
+	uint64_t swap[2] = {100, 1};
+	cr_assert_eq(vm_txn_call(&t, 3, 1, GAS, 1, 1, "amm", "swap_a", swap, 2), 0);
+	bstm_txn_outcome o = run(&t);
+	cr_assert_eq(o.status, BSTM_TXN_SUCCESS, "code %lu", o.code);
+	cr_expect_eq(get(3, "amm", "Tokens", 0, &found), 900);
+	uint64_t out = 1000000000ull * 100 * 997 / (1000000000ull * 1000 + 100 * 997);
+	cr_expect_eq(get(3, "amm", "Tokens", 1, &found), 1000 + out);
+	cr_expect_eq(get(1, "amm", "Pool", 0, &found), 1000000000ull + 100);
+	cr_expect_eq(get(1, "amm", "Pool", 1, &found), 1000000000ull - out);
+	uint64_t greedy[2] = {100, 1000};
+	cr_assert_eq(vm_txn_call(&t, 3, 2, GAS, 1, 1, "amm", "swap_b", greedy, 2), 0);
+	o = run(&t);
+	cr_expect_eq(o.status, BSTM_TXN_ABORTED);
+	cr_expect_eq(o.code, 1);
+}
+
+static const char publish_v1[] = "module 0x2 hello\n"
+				 "resource Greeting n\n"
+				 "function private init () -> () locals 0\n"
+				 "\tpush 2\n\tpush 7\n\trnew Greeting\n\tret\nend\n"
+				 "function public get () -> (u64) locals 0\n"
+				 "\tpush 2\n\trget Greeting n\n\tret\nend\n";
+static const char publish_user[] = "module 0x2 user\n"
+				   "import 0x2 hello get () -> (u64)\n"
+				   "function entry bump () -> () locals 0\n"
+				   "\tcallx hello.get\n\temit 1\n\tret\nend\n";
+
+static vm_txn publish(uint64_t sender, uint64_t seq, uint8_t **bins, size_t *lens,
+		      const char *const *sources, unsigned n)
+{
+	vm_txn t = {0};
+	t.sender = sender;
+	t.sequence = seq;
+	t.gas_limit = GAS;
+	t.gas_price = 1;
+	t.kind = VM_PAYLOAD_PUBLISH;
+	t.module_count = n;
+	for (unsigned i = 0; i < n; i++) {
+		cr_assert_eq(vm_assemble(sources[i], &bins[i], &lens[i], NULL, NULL), 0);
+		t.modules[i] = bins[i];
+		t.module_lens[i] = lens[i];
+	}
+	return t;
+}
+
+Test(vm_txn, publish_bundle_runs_init_and_links)
+{
+	uint8_t *bins[2];
+	size_t lens[2];
+	const char *sources[2] = {publish_user, publish_v1};
+	vm_txn t = publish(2, 0, bins, lens, sources, 2);
+	bstm_txn_outcome o = run(&t);
+	cr_assert_eq(o.status, BSTM_TXN_SUCCESS, "status %u code %s", o.status,
+		     vm_fail_name(o.code));
+	bool found;
+	cr_expect_eq(get(2, "hello", "Greeting", 0, &found), 0); /* key uses module 0x1 */
+	uint8_t key[VM_MAX_KEY];
+	size_t klen = vm_resource_key(key, 2, 2, "hello", "Greeting");
+	const void *v;
+	size_t len;
+	cr_expect_eq(vm_kvmap_get(map, key, klen, &v, &len), 0);
+	vm_txn call;
+	cr_assert_eq(vm_txn_call(&call, 3, 0, GAS, 1, 2, "user", "bump", NULL, 0), 0);
+	cr_expect_eq(run(&call).status, BSTM_TXN_SUCCESS);
+	/* republishing does not run init again (it would abort: exists) */
+	free(bins[1]);
+	vm_txn again = publish(2, 1, bins + 1 /* unused */, lens + 1, sources + 1, 1);
+	o = run(&again);
+	cr_expect_eq(o.status, BSTM_TXN_SUCCESS, "code %s", vm_fail_name(o.code));
+	free(bins[0]);
+	free(bins[1]);
+}
+
+Test(vm_txn, publish_failures)
+{
+	uint8_t *bins[1];
+	size_t lens[1];
+	const char *user[1] = {publish_user};
+	vm_txn t = publish(2, 0, bins, lens, user, 1); /* its import is missing */
+	bstm_txn_outcome o = run(&t);
+	cr_expect_eq(o.status, BSTM_TXN_FAILED);
+	cr_expect_eq(o.code, VM_FAIL_MODULE_NOT_FOUND);
+	cr_expect_eq(seqno(2), 1);
+	free(bins[0]);
+	const char *hello[1] = {publish_v1};
+	t = publish(3, 0, bins, lens, hello, 1); /* 0x2 module sent by 0x3 */
+	o = run(&t);
+	cr_expect_eq(o.code, VM_FAIL_PUBLISH_ADDRESS);
+	/* corrupted bytes: the module's own verifier error */
+	bins[0][lens[0] - 1] ^= 1;
+	t.sequence = 1;
+	o = run(&t);
+	cr_expect_eq(o.code, VM_FAIL_VERIFY_BASE + VM_VERR_BAD_HASH);
+	free(bins[0]);
+	uint8_t key[VM_MAX_KEY];
+	const void *v;
+	size_t len;
+	cr_expect_eq(vm_kvmap_get(map, key, vm_module_key(key, 2, "user"), &v, &len),
+		     BSTM_ENOTFOUND);
+}
+
+Test(vm_txn, wire_format_round_trip)
+{
+	vm_txn t = transfer(2, 0, 3, 77), d;
+	uint8_t buf[512];
+	long n = vm_txn_encode(&t, buf, sizeof buf);
+	cr_assert_gt(n, 0);
+	cr_expect_eq(vm_txn_encode(&t, NULL, 0), n);
+	cr_assert_eq(vm_txn_decode(buf, (size_t)n, &d), 0);
+	cr_expect_eq(d.sender, 2);
+	cr_expect_eq(d.sequence, 0);
+	cr_expect_eq(d.gas_limit, GAS);
+	cr_expect_str_eq(d.module, "account");
+	cr_expect_str_eq(d.function, "transfer");
+	cr_expect_eq(d.arg_count, 2);
+	cr_expect_eq(d.args[1], 77);
+	cr_expect_eq(run(&d).status, BSTM_TXN_SUCCESS);
+}
+
+Test(vm_txn, malformed_transactions_are_rejected)
+{
+	vm_txn t = transfer(2, 0, 3, 77), d;
+	uint8_t buf[512];
+	long n = vm_txn_encode(&t, buf, sizeof buf);
+	for (long cut = 0; cut < n; cut++)
+		cr_expect_eq(vm_txn_decode(buf, (size_t)cut, &d), BSTM_EFORMAT, "cut %ld", cut);
+	buf[n] = 0;
+	cr_expect_eq(vm_txn_decode(buf, (size_t)n + 1, &d), BSTM_EFORMAT);
+	uint8_t bad[512];
+	memcpy(bad, buf, (size_t)n);
+	bad[0] = 9; /* version */
+	cr_expect_eq(vm_txn_decode(bad, (size_t)n, &d), BSTM_EFORMAT);
+	memcpy(bad, buf, (size_t)n);
+	bad[33] = 7; /* payload kind */
+	cr_expect_eq(vm_txn_decode(bad, (size_t)n, &d), BSTM_EFORMAT);
+	memcpy(bad, buf, (size_t)n);
+	bad[43] = '-'; /* module name character */
+	cr_expect_eq(vm_txn_decode(bad, (size_t)n, &d), BSTM_EFORMAT);
+	/* a decode failure leaves a transaction that is DISCARDED as MALFORMED */
+	bstm_txn_outcome o = run(&d);
+	cr_expect_eq(o.status, BSTM_TXN_DISCARDED);
+	cr_expect_eq(o.code, VM_DISCARD_MALFORMED);
+	cr_expect_eq(vm_txn_call(&t, 1, 0, 1, 1, 1, "a_name_that_is_far_too_long_to_fit_in", "f",
+				 NULL, 0),
+		     BSTM_EINVAL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Through the executor                                                      */
+
+Test(vm_txn, executor_adapter_matches_direct_execution)
+{
+	enum { N = 200 };
+	vm_txn txns[N];
+	uint64_t seq[11] = {0};
+	for (unsigned i = 0; i < N; i++) {
+		uint64_t from = 1 + i % 10, to = 1 + (i * 7 + 3) % 10;
+		txns[i] = transfer(from, seq[from]++, to, i);
+	}
+	bstm_config cfg;
+	bstm_config_init(&cfg);
+	cfg.threads = 2;
+	bstm_executor *ex;
+	cr_assert_eq(bstm_executor_create(&cfg, &ex), 0);
+	vm_engine *engine;
+	cr_assert_eq(vm_engine_create(NULL, 2, &engine), 0);
+	vm_engine_begin_block(engine, txns, N);
+	bstm_block block = {
+		.size = sizeof block, .txn_count = N, .execute = vm_txn_execute, .ctx = engine};
+	bstm_base_view base;
+	vm_kvmap_base_view(map, &base);
+	bstm_output *seq_out, *par_out;
+	cr_assert_eq(bstm_execute_block_sequential(ex, &block, &base, &seq_out), 0);
+	vm_engine_begin_block(engine, txns, N);
+	cr_assert_eq(bstm_execute_block(ex, &block, &base, &par_out), 0);
+	cr_expect(bstm_output_equal(seq_out, par_out));
+	/* the same transactions directly on the map */
+	for (unsigned i = 0; i < N; i++) {
+		bstm_txn_outcome o = run(&txns[i]);
+		cr_expect_eq(o.status, seq_out->txns[i].status);
+		cr_expect_eq(o.gas_used, seq_out->txns[i].gas_used);
+	}
+	bstm_output_free(seq_out);
+	bstm_output_free(par_out);
+	vm_engine_destroy(engine);
+	bstm_executor_destroy(ex);
+}
+
+/* ------------------------------------------------------------------------ */
+/* What the view may do to a transaction                                     */
+
+typedef struct hostile {
+	uint64_t rng;
+	unsigned reads, fail_at;
+	int fail_with;
+	unsigned writes;
+	uint8_t junk[64];
+} hostile;
+
+static int hostile_read(void *ctx, const void *key, size_t key_len, const void **value,
+			size_t *value_len)
+{
+	hostile *h = ctx;
+	if (++h->reads == h->fail_at)
+		return h->fail_with;
+	/* code comes from the real state, so the body runs */
+	if (((const uint8_t *)key)[0] == 'M' || h->fail_with)
+		return vm_kvmap_get(map, key, key_len, value, value_len);
+	/* resources: any bytes at all, as a speculative read may return */
+	h->rng = h->rng * 6364136223846793005ull + 1442695040888963407ull;
+	uint64_t r = h->rng >> 17;
+	if (r % 5 == 0)
+		return BSTM_ENOTFOUND;
+	for (unsigned i = 0; i < sizeof h->junk; i++)
+		h->junk[i] = (uint8_t)(r >> (i % 7 * 8)) ^ (uint8_t)i;
+	*value = h->junk;
+	*value_len = r % 3 == 0 ? (r >> 8) % 24 : 8;
+	return 0;
+}
+
+static int hostile_write(void *ctx, const void *key, size_t key_len, const void *value,
+			 size_t value_len)
+{
+	((hostile *)ctx)->writes++;
+	return 0;
+}
+
+static int hostile_remove(void *ctx, const void *key, size_t key_len)
+{
+	((hostile *)ctx)->writes++;
+	return 0;
+}
+
+static int hostile_emit(void *ctx, const void *data, size_t len)
+{
+	return 0;
+}
+
+static const vm_state_ops hostile_ops = {hostile_read, hostile_write, hostile_remove, hostile_emit};
+
+Test(vm_txn, any_read_value_gives_a_status)
+{
+	hostile h = {.rng = 1};
+	const char *fns[][2] = {{"account", "transfer"},
+				{"amm", "swap_a"},
+				{"counter", "increment"},
+				{"compute", "hash"}};
+	for (unsigned i = 0; i < 4000; i++) {
+		vm_txn t;
+		uint64_t args[2] = {1 + i % 10, i % 50};
+		const char **f = fns[i % 4];
+		uint32_t argc = i % 4 == 2 ? 0 : i % 4 == 3 ? 1 : 2;
+		cr_assert_eq(vm_txn_call(&t, 2, 0, GAS, 1, 1, f[0], f[1], args, argc), 0);
+		h.rng = h.rng * 31 + i;
+		bstm_txn_outcome o;
+		int rc = vm_execute_txn(inst, &t, &hostile_ops, &h, &o);
+		cr_assert_eq(rc, 0);
+		cr_assert_leq(o.status, BSTM_TXN_DISCARDED);
+		cr_assert_leq(o.gas_used, GAS);
+	}
+}
+
+Test(vm_txn, dependency_and_storage_errors_stop_at_once)
+{
+	static const int errors[] = {BSTM_DEPENDENCY, BSTM_ESTORAGE, BSTM_ENOMEM};
+	for (unsigned e = 0; e < 3; e++) {
+		for (unsigned at = 1; at <= 4; at++) { /* a transfer reads 4 keys */
+			hostile h = {.fail_at = at, .fail_with = errors[e]};
+			vm_txn t = transfer(2, 0, 3, 10);
+			bstm_txn_outcome o;
+			int rc = vm_execute_txn(inst, &t, &hostile_ops, &h, &o);
+			cr_expect_eq(rc, errors[e], "read %u: rc %d", at, rc);
+			cr_expect_eq(h.writes, 0, "read %u: wrote before failing", at);
+			cr_expect_eq(h.reads, at, "read %u: kept reading", at);
+		}
+	}
+}
+
+Test(vm_txn, prologue_keys_match_the_resource_layout)
+{
+	/* The prologue spells its keys out. Genesis wrote the accounts under
+	 * vm_resource_key: a transfer that is not DISCARDED found them, and the
+	 * epilogue's writes must land under the same keys. */
+	vm_txn t = transfer(0x0102030405060708ull % 10 + 1, 0, 3, 1);
+	bstm_txn_outcome o = run(&t);
+	cr_assert_eq(o.status, BSTM_TXN_SUCCESS, "status %u code %lu", o.status, o.code);
+	cr_expect_eq(seqno(t.sender), 1);
+	cr_expect_eq(balance(t.sender), BALANCE - 1 - o.gas_used);
+}
+
+Test(vm_txn, upgrades_keep_public_functions_and_resources)
+{
+	uint8_t *bins[1];
+	size_t lens[1];
+	const char *v1[1] = {publish_v1};
+	vm_txn t = publish(2, 0, bins, lens, v1, 1);
+	cr_assert_eq(run(&t).status, BSTM_TXN_SUCCESS);
+	free(bins[0]);
+	static const char *const bad[] = {
+		/* get dropped */
+		"module 0x2 hello\nresource Greeting n\n"
+		"function public other () -> (u64) locals 0\npush 1\nret\nend\n",
+		/* get's signature changed */
+		"module 0x2 hello\nresource Greeting n\n"
+		"function public get (u64) -> (u64) locals 0\nload 0\nret\nend\n",
+		/* get made private */
+		"module 0x2 hello\nresource Greeting n\n"
+		"function private get () -> (u64) locals 0\npush 1\nret\nend\n",
+		/* Greeting's layout changed */
+		"module 0x2 hello\nresource Greeting n m\n"
+		"function public get () -> (u64) locals 0\npush 1\nret\nend\n",
+	};
+	uint64_t seq = 1;
+	for (unsigned i = 0; i < 4; i++) {
+		const char *src[1] = {bad[i]};
+		t = publish(2, seq++, bins, lens, src, 1);
+		bstm_txn_outcome o = run(&t);
+		cr_expect_eq(o.status, BSTM_TXN_FAILED, "case %u", i);
+		cr_expect_eq(o.code, VM_FAIL_INCOMPATIBLE_UPGRADE, "case %u: %s", i,
+			     vm_fail_name(o.code));
+		free(bins[0]);
+	}
+	/* adding functions and resources is fine */
+	const char *good[1] = {"module 0x2 hello\nresource Greeting n\nresource Extra a\n"
+			       "function public get () -> (u64) locals 0\npush 9\nret\nend\n"
+			       "function public more () -> () locals 0\nret\nend\n"};
+	t = publish(2, seq++, bins, lens, good, 1);
+	bstm_txn_outcome o = run(&t);
+	cr_expect_eq(o.status, BSTM_TXN_SUCCESS, "code %s", vm_fail_name(o.code));
+	free(bins[0]);
+}
