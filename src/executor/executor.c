@@ -131,8 +131,10 @@ int bstm_execute_block(bstm_executor *ex, const bstm_block *block, const bstm_ba
 		return rc;
 	uint64_t start = bstm_now_ns();
 	exec_output *out = NULL;
-	if (block->txn_count < ex->config.small_block_threshold)
-		return finish(exec_run_sequential(ex, block, base, &out, 0), out, start, output);
+	if (block->txn_count < ex->config.small_block_threshold) {
+		rc = exec_run_sequential(ex, block, base, &out, 0);
+		return finish(rc, out, start, output);
+	}
 	uint32_t hooked = 0;
 	rc = exec_run_parallel(ex, block, base, &out, &hooked);
 	bool internal = rc == BSTM_ENOMEM || rc == BSTM_EINTERNAL || rc == BSTM_ETXN;
