@@ -85,6 +85,7 @@ void bstm_executor_destroy(bstm_executor *ex)
 			exec_view_destroy(&ex->workers[i].view);
 			bstm_arena_destroy(&ex->workers[i].arena);
 			free(ex->workers[i].scratch);
+			free(ex->workers[i].touched);
 		}
 		bstm_mem_free(ex->workers, sizeof *ex->workers * ex->config.threads);
 	}

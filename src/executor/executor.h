@@ -69,23 +69,25 @@ typedef struct exec_write_ref {
 
 typedef struct exec_output {
 	bstm_output pub;
-	bstm_arena arena;            /* owns every byte the output points at */
+	bstm_arena *arenas;          /* own every byte the output points at; */
+	uint32_t arena_count;        /* one per thread that builds it */
 	bstm_txn_output *txns;       /* pub.txns */
 	uint64_t cumulative_gas;
 	uint32_t committed;          /* transactions with a final output */
 } exec_output;
 
-BSTM_INTERNAL exec_output *exec_output_new(uint32_t txn_count);
-/* Record transaction idx's final output (writes in any order, one per key).
- * Returns 0 or BSTM_ENOMEM. */
-BSTM_INTERNAL int exec_output_set_txn(exec_output *out, uint32_t idx,
+BSTM_INTERNAL exec_output *exec_output_new(uint32_t txn_count, uint32_t arena_count);
+/* Record transaction idx's final output (writes in any order, one per key),
+ * copying its bytes into `arena` (one of out->arenas, owned by the calling
+ * thread). Returns 0 or BSTM_ENOMEM. */
+BSTM_INTERNAL int exec_output_set_txn(exec_output *out, bstm_arena *arena, uint32_t idx,
 				      const bstm_txn_outcome *outcome, exec_write_ref *writes,
 				      uint32_t write_count, const bstm_event *events,
 				      uint32_t event_count);
 /* Mark txns [from, txn_count) RETRY. */
 BSTM_INTERNAL void exec_output_retry_rest(exec_output *out, uint32_t from);
 /* The merged write set from `writes` (any order, unique keys, pointers into
- * the output's own memory). */
+ * the output's own memory); sorts `writes`. */
 BSTM_INTERNAL int exec_output_set_merged(exec_output *out, bstm_write *writes, size_t count);
 
 /* ---- worker pool ---------------------------------------------------------- */
@@ -142,8 +144,11 @@ struct exec_worker {
 	bstm_view view;
 	bstm_arena arena;
 	exec_stats stats;
-	exec_write_ref *scratch; /* sorting buffer for the committer */
+	exec_write_ref *scratch; /* sorting buffer for output building */
 	uint32_t scratch_cap;
+	mvm_entry **touched;     /* keys this worker found written by a committed txn */
+	size_t touched_count;
+	size_t touched_cap;
 } BSTM_ALIGNED_CACHELINE;
 
 /* One finished incarnation of a transaction; immutable once published. */
@@ -179,9 +184,7 @@ struct exec_block_run {
 	uint32_t hooked;     /* commit hook already called for txns below this */
 	_Atomic int failure; /* first internal failure, 0 if none */
 	int commit_error;    /* the committed incarnation failed with this */
-	mvm_entry **touched; /* committer: entries written by committed txns */
-	size_t touched_count;
-	size_t touched_cap;
+	_Atomic uint32_t output_next; /* next chunk of outputs to build */
 };
 
 struct bstm_executor {
@@ -214,9 +217,11 @@ BSTM_INTERNAL int exec_run_parallel(struct bstm_executor *ex, const bstm_block *
 BSTM_INTERNAL int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,
 				      const bstm_base_view *base, exec_output **out,
 				      uint32_t hooked);
-/* Shared by both: the block-limit and hook step of committing txn idx.
- * Returns true if the block must end after idx. */
-BSTM_INTERNAL bool exec_after_commit(exec_block_run *run, uint32_t idx);
+/* Shared by both: the block-limit and hook step of committing txn idx with
+ * `gas`; `hooked` is its output when a commit hook is set. Returns true if the
+ * block must end after idx. */
+BSTM_INTERNAL bool exec_after_commit(exec_block_run *run, uint32_t idx, uint64_t gas,
+				     const bstm_txn_output *hooked);
 /* Sort a transaction's writes by key (insertion sort for the common tiny
  * sets, qsort beyond). */
 BSTM_INTERNAL void exec_sort_writes(exec_write_ref *w, uint32_t n);

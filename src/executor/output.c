@@ -2,9 +2,10 @@
  * output.c - building, comparing and freeing block outputs.
  *
  * An output owns all its bytes: keys, values and events are copied into the
- * output's own arena when a transaction commits, so the executor can reset
- * its block memory as soon as the block returns and the caller can keep the
- * output as long as it likes. Freeing it releases a handful of chunks.
+ * output's own arenas (one per thread that builds part of it), so the
+ * executor can reset its block memory as soon as the block returns and the
+ * caller can keep the output as long as it likes. Freeing it releases a
+ * handful of chunks.
  */
 #include <string.h>
 
@@ -13,17 +14,22 @@
 
 #define EXEC_OUTPUT_CHUNK (256u << 10)
 
-exec_output *exec_output_new(uint32_t txn_count)
+exec_output *exec_output_new(uint32_t txn_count, uint32_t arena_count)
 {
 	exec_output *out = calloc(1, sizeof *out);
 	if (!out)
 		return NULL;
 	out->txns = calloc(txn_count ? txn_count : 1, sizeof *out->txns);
-	if (!out->txns) {
+	out->arenas = calloc(arena_count, sizeof *out->arenas);
+	if (!out->txns || !out->arenas) {
+		free(out->txns);
+		free(out->arenas);
 		free(out);
 		return NULL;
 	}
-	bstm_arena_init(&out->arena, EXEC_OUTPUT_CHUNK);
+	out->arena_count = arena_count;
+	for (uint32_t i = 0; i < arena_count; i++)
+		bstm_arena_init(&out->arenas[i], EXEC_OUTPUT_CHUNK);
 	out->pub.txn_count = txn_count;
 	out->pub.txns = out->txns;
 	return out;
@@ -34,7 +40,9 @@ void bstm_output_free(bstm_output *output)
 	if (!output)
 		return;
 	exec_output *out = (exec_output *)output;
-	bstm_arena_destroy(&out->arena);
+	for (uint32_t i = 0; i < out->arena_count; i++)
+		bstm_arena_destroy(&out->arenas[i]);
+	free(out->arenas);
 	free(out->txns);
 	free(out);
 }
@@ -76,7 +84,8 @@ static const uint8_t *copy_bytes(bstm_arena *a, const uint8_t *p, uint32_t len, 
 	return c;
 }
 
-int exec_output_set_txn(exec_output *out, uint32_t idx, const bstm_txn_outcome *outcome,
+int exec_output_set_txn(exec_output *out, bstm_arena *arena, uint32_t idx,
+			const bstm_txn_outcome *outcome,
 			exec_write_ref *writes, uint32_t write_count, const bstm_event *events,
 			uint32_t event_count)
 {
@@ -86,22 +95,22 @@ int exec_output_set_txn(exec_output *out, uint32_t idx, const bstm_txn_outcome *
 		write_count = event_count = 0;
 	exec_sort_writes(writes, write_count);
 	bool oom = false;
-	bstm_write *w = bstm_arena_alloc(&out->arena, sizeof *w * write_count);
-	bstm_event *ev = bstm_arena_alloc(&out->arena, sizeof *ev * event_count);
+	bstm_write *w = bstm_arena_alloc(arena, sizeof *w * write_count);
+	bstm_event *ev = bstm_arena_alloc(arena, sizeof *ev * event_count);
 	if (!w || !ev)
 		return BSTM_ENOMEM;
 	for (uint32_t i = 0; i < write_count; i++) {
 		const exec_write_ref *r = &writes[i];
-		w[i] = (bstm_write){.key = copy_bytes(&out->arena, r->key, r->key_len, &oom),
+		w[i] = (bstm_write){.key = copy_bytes(arena, r->key, r->key_len, &oom),
 				    .value = r->is_delete ? NULL
-							  : copy_bytes(&out->arena, r->value ? r->value : (const uint8_t *)"",
+							  : copy_bytes(arena, r->value ? r->value : (const uint8_t *)"",
 								       r->value_len, &oom),
 				    .key_len = r->key_len,
 				    .value_len = r->is_delete ? 0 : r->value_len,
 				    .is_delete = r->is_delete};
 	}
 	for (uint32_t i = 0; i < event_count; i++)
-		ev[i] = (bstm_event){.data = copy_bytes(&out->arena, events[i].data ? events[i].data : (const uint8_t *)"",
+		ev[i] = (bstm_event){.data = copy_bytes(arena, events[i].data ? events[i].data : (const uint8_t *)"",
 							  events[i].len, &oom),
 				     .len = events[i].len};
 	if (oom)
@@ -128,7 +137,7 @@ int exec_output_set_merged(exec_output *out, bstm_write *writes, size_t count)
 {
 	if (bstm_sort_writes(writes, count) != 0)
 		return BSTM_ENOMEM;
-	bstm_write *copy = bstm_arena_alloc(&out->arena, sizeof *copy * count);
+	bstm_write *copy = bstm_arena_alloc(&out->arenas[0], sizeof *copy * count);
 	if (!copy)
 		return BSTM_ENOMEM;
 	if (count)
@@ -138,13 +147,14 @@ int exec_output_set_merged(exec_output *out, bstm_write *writes, size_t count)
 	return 0;
 }
 
-bool exec_after_commit(exec_block_run *run, uint32_t idx)
+bool exec_after_commit(exec_block_run *run, uint32_t idx, uint64_t gas,
+		       const bstm_txn_output *hooked)
 {
 	exec_output *out = run->out;
 	out->committed = idx + 1;
-	out->cumulative_gas += out->txns[idx].gas_used;
-	if (run->block->commit_hook && idx >= run->hooked)
-		run->block->commit_hook(run->block->hook_ctx, idx, &out->txns[idx]);
+	out->cumulative_gas += gas;
+	if (hooked && idx >= run->hooked)
+		run->block->commit_hook(run->block->hook_ctx, idx, hooked);
 	return run->gas_limit != 0 && out->cumulative_gas >= run->gas_limit;
 }
 

@@ -193,8 +193,24 @@ static sched_task run_validation(exec_block_run *run, exec_worker *w, uint32_t t
 	return sched_finish_validation(s, txn, aborted);
 }
 
-/* Copy committed txn's output into the block output; remember the keys. */
-static int commit_output(exec_block_run *run, exec_worker *w, uint32_t txn, const exec_record *rec)
+static int push_touched(exec_worker *w, mvm_entry *e)
+{
+	if (w->touched_count == w->touched_cap) {
+		size_t cap = w->touched_cap ? w->touched_cap * 2 : 1024;
+		mvm_entry **grown = realloc(w->touched, sizeof *grown * cap);
+		if (!grown)
+			return BSTM_ENOMEM;
+		w->touched = grown;
+		w->touched_cap = cap;
+	}
+	w->touched[w->touched_count++] = e;
+	return 0;
+}
+
+/* Copy committed txn's output into the block output (into w's output arena)
+ * and claim the keys it wrote for the merged write set. */
+static int build_txn_output(exec_block_run *run, exec_worker *w, uint32_t worker, uint32_t txn,
+			    const exec_record *rec)
 {
 	if (rec->write_count > w->scratch_cap) {
 		uint32_t cap = rec->write_count * 2;
@@ -206,36 +222,21 @@ static int commit_output(exec_block_run *run, exec_worker *w, uint32_t txn, cons
 	}
 	exec_write_ref *refs = w->scratch;
 	for (uint32_t i = 0; i < rec->write_count; i++) {
-		const mvm_entry *e = rec->write_entries[i];
+		mvm_entry *e = rec->write_entries[i];
 		const mvm_version *ver = rec->write_versions[i];
 		refs[i] = (exec_write_ref){.key = e->key,
 					   .value = ver->value,
 					   .key_len = e->key_len,
 					   .value_len = ver->len,
-					   .is_delete = (ver->flags & MVM_VERSION_DELETED) != 0,
-					   .tag = rec->write_entries[i]};
+					   .is_delete = (ver->flags & MVM_VERSION_DELETED) != 0};
+		/* The first thread to see a key lists it; relaxed is enough, the
+		 * list is read after the pool has joined. */
+		if (atomic_exchange_explicit(&e->mark, 1, memory_order_relaxed) == 0 &&
+		    push_touched(w, e) != 0)
+			return BSTM_ENOMEM;
 	}
-	int rc = exec_output_set_txn(run->out, txn, &rec->outcome, refs, rec->write_count,
-				     rec->events, rec->event_count);
-	if (rc)
-		return rc;
-	const bstm_write *outw = run->out->txns[txn].writes;
-	for (uint32_t i = 0; i < rec->write_count; i++) {
-		mvm_entry *e = refs[i].tag;
-		if (!e->user) {
-			if (run->touched_count == run->touched_cap) {
-				size_t cap = run->touched_cap ? run->touched_cap * 2 : 1024;
-				mvm_entry **grown = realloc(run->touched, sizeof *grown * cap);
-				if (!grown)
-					return BSTM_ENOMEM;
-				run->touched = grown;
-				run->touched_cap = cap;
-			}
-			run->touched[run->touched_count++] = e;
-		}
-		e->user = (void *)&outw[i];
-	}
-	return 0;
+	return exec_output_set_txn(run->out, &run->out->arenas[worker], txn, &rec->outcome, refs,
+				   rec->write_count, rec->events, rec->event_count);
 }
 
 /* Commit as many transactions as possible; the caller holds the commit lock. */
@@ -270,19 +271,25 @@ static void commit_loop(exec_block_run *run, exec_worker *w)
 							   memory_order_acquire);
 			}
 		}
-		if (!sched_commit(s, i, inc))
-			return; /* a validator aborted it after our check */
 		if (rec->error) {
+			/* This incarnation is final: the sequential executor fails
+			 * here too. */
 			run->commit_error = rec->error;
 			sched_stop(s);
 			return;
 		}
-		int rc = commit_output(run, w, i, rec);
-		if (rc) {
-			set_failure(run, rc);
-			return;
+		if (!sched_commit(s, i, inc))
+			return; /* a validator aborted it after our check */
+		const bstm_txn_output *hooked = NULL;
+		if (run->block->commit_hook) {
+			int rc = build_txn_output(run, w, w->view.worker_id, i, rec);
+			if (rc) {
+				set_failure(run, rc);
+				return;
+			}
+			hooked = &run->out->txns[i];
 		}
-		if (exec_after_commit(run, i)) {
+		if (exec_after_commit(run, i, rec->outcome.gas_used, hooked)) {
 			sched_stop(s);
 			return;
 		}
@@ -302,6 +309,42 @@ static void try_commit(exec_block_run *run, exec_worker *w)
 	while (committable(s) && sched_commit_trylock(s)) {
 		commit_loop(run, w);
 		sched_commit_unlock(s);
+	}
+}
+
+#define EXEC_OUTPUT_CHUNK_TXNS 64u
+
+/*
+ * After the last commit, every worker builds outputs for chunks of committed
+ * transactions (unless the commit hook already made them at commit time).
+ * Records of committed transactions are immutable, so this can overlap with
+ * stragglers still finishing speculative work above the committed prefix.
+ */
+static void build_outputs(exec_block_run *run, exec_worker *w, uint32_t worker)
+{
+	sched *s = &run->ex->sc;
+	if (run->block->commit_hook || atomic_load_explicit(&run->failure, memory_order_acquire))
+		return;
+	/* commit_idx is final now: the loop ended on it or on a stop, which the
+	 * committer publishes after its last commit. */
+	uint32_t committed = sched_commit_idx(s);
+	for (;;) {
+		uint32_t start = atomic_fetch_add_explicit(&run->output_next, EXEC_OUTPUT_CHUNK_TXNS,
+							   memory_order_relaxed);
+		if (start >= committed)
+			return;
+		uint32_t end = committed - start > EXEC_OUTPUT_CHUNK_TXNS
+				       ? start + EXEC_OUTPUT_CHUNK_TXNS
+				       : committed;
+		for (uint32_t i = start; i < end; i++) {
+			const exec_record *rec =
+				atomic_load_explicit(&slot_of(run, i)->record, memory_order_acquire);
+			int rc = build_txn_output(run, w, worker, i, rec);
+			if (rc) {
+				set_failure(run, rc);
+				return;
+			}
+		}
 	}
 }
 
@@ -335,6 +378,52 @@ static void worker_loop(void *arg, uint32_t worker)
 			idle.spins = 1;
 		}
 	}
+	if (!run->commit_error)
+		build_outputs(run, w, worker);
+}
+
+static int bytes_cmp(const uint8_t *key, uint32_t len, const bstm_write *w)
+{
+	return bstm_key_compare(key, len, w->key, w->key_len);
+}
+
+/* The merged write set: for every key some committed transaction wrote, the
+ * write of the last one, found in that transaction's (sorted) output. */
+static int build_merged(exec_block_run *run)
+{
+	struct bstm_executor *ex = run->ex;
+	uint32_t committed = run->out->committed;
+	size_t total = 0;
+	for (uint32_t t = 0; t < ex->config.threads; t++)
+		total += ex->workers[t].touched_count;
+	bstm_write *merged = malloc(sizeof *merged * (total ? total : 1));
+	if (!merged)
+		return BSTM_ENOMEM;
+	size_t m = 0;
+	for (uint32_t t = 0; t < ex->config.threads; t++) {
+		exec_worker *w = &ex->workers[t];
+		for (size_t k = 0; k < w->touched_count; k++) {
+			mvm_entry *e = w->touched[k];
+			mvm_read_result r;
+			mvm_read(e, committed, &r);
+			BSTM_CHECK(r.kind == MVM_READ_VERSION);
+			const bstm_txn_output *last = &run->out->txns[r.version->txn_idx];
+			uint32_t lo = 0, hi = last->write_count;
+			while (lo < hi) {
+				uint32_t mid = (lo + hi) / 2;
+				if (bytes_cmp(e->key, e->key_len, &last->writes[mid]) > 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			BSTM_CHECK(lo < last->write_count);
+			merged[m++] = last->writes[lo];
+		}
+		w->touched_count = 0;
+	}
+	int rc = exec_output_set_merged(run->out, merged, m);
+	free(merged);
+	return rc;
 }
 
 int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block,
@@ -343,7 +432,7 @@ int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block,
 	uint32_t n = block->txn_count;
 	*out_p = NULL;
 	*hooked = 0;
-	exec_output *out = exec_output_new(n);
+	exec_output *out = exec_output_new(n, ex->config.threads);
 	if (!out)
 		return BSTM_ENOMEM;
 	int rc = mvm_begin_block(&ex->mv, n);
@@ -374,6 +463,7 @@ int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block,
 		.gas_limit = ex->config.block_gas_limit,
 	};
 	atomic_init(&run.failure, 0);
+	atomic_init(&run.output_next, 0);
 	if (n > 0)
 		exec_pool_run(&ex->pool, worker_loop, &run);
 
@@ -382,17 +472,10 @@ int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block,
 		rc = run.commit_error;
 	if (!rc) {
 		exec_output_retry_rest(out, out->committed);
-		bstm_write *merged = malloc(sizeof *merged * (run.touched_count ? run.touched_count : 1));
-		if (!merged) {
-			rc = BSTM_ENOMEM;
-		} else {
-			for (size_t i = 0; i < run.touched_count; i++)
-				merged[i] = *(const bstm_write *)run.touched[i]->user;
-			rc = exec_output_set_merged(out, merged, run.touched_count);
-			free(merged);
-		}
+		rc = build_merged(&run);
 	}
 	for (uint32_t i = 0; i < ex->config.threads; i++) {
+		ex->workers[i].touched_count = 0;
 		exec_stats *st = &ex->workers[i].stats;
 		out->pub.stats.executions += st->executions;
 		out->pub.stats.validations += st->validations;
@@ -401,7 +484,6 @@ int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block,
 		memset(st, 0, sizeof *st);
 		bstm_arena_reset(&ex->workers[i].arena);
 	}
-	free(run.touched);
 	mvm_end_block(&ex->mv, n);
 	if (rc) {
 		*hooked = out->committed;

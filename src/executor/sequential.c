@@ -14,7 +14,7 @@ int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,
 {
 	uint32_t n = block->txn_count;
 	*out_p = NULL;
-	exec_output *out = exec_output_new(n);
+	exec_output *out = exec_output_new(n, 1);
 	if (!out)
 		return BSTM_ENOMEM;
 	exec_block_run run = {
@@ -78,11 +78,12 @@ int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,
 			};
 		}
 		if (!rc)
-			rc = exec_output_set_txn(out, i, &outcome, w->scratch, count, v->events,
-						 v->event_count);
+			rc = exec_output_set_txn(out, &out->arenas[0], i, &outcome, w->scratch,
+						 count, v->events, v->event_count);
 		if (rc)
 			break;
-		if (exec_after_commit(&run, i))
+		const bstm_txn_output *t = &out->txns[i];
+		if (exec_after_commit(&run, i, t->gas_used, block->commit_hook ? t : NULL))
 			break;
 	}
 	if (!rc) {
@@ -103,8 +104,9 @@ int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,
 				if (!(it->flags & EXEC_ITEM_WRITE))
 					continue;
 				bool del = (it->flags & EXEC_ITEM_DELETED) != 0;
-				uint8_t *key = bstm_arena_alloc(&out->arena, it->key_len);
-				uint8_t *val = del ? NULL : bstm_arena_alloc(&out->arena, it->value_len);
+				uint8_t *key = bstm_arena_alloc(&out->arenas[0], it->key_len);
+				uint8_t *val = del ? NULL
+						   : bstm_arena_alloc(&out->arenas[0], it->value_len);
 				if (!key || (!del && !val)) {
 					oom = true;
 					break;

@@ -38,7 +38,7 @@ typedef struct mvm_entry {
 	uint64_t hash;
 	_Atomic(const mvm_version *) base; /* the base value, fetched once; NULL until then */
 	_Atomic(mvm_node *) head[MVM_LEVELS]; /* writers, highest index first */
-	void *user;        /* executor's per-key scratch, single-threaded use only */
+	_Atomic uint32_t mark; /* the executor's per-key claim flag for output */
 	uint32_t key_len;
 	uint8_t key[];
 } mvm_entry;
