@@ -93,7 +93,6 @@ void bstm_executor_destroy(bstm_executor *ex)
 	bstm_arena_destroy(&ex->seq_arena);
 	mvm_destroy(&ex->mv);
 	sched_destroy(&ex->sc);
-	free(ex->slots);
 	pthread_mutex_destroy(&ex->base_lock);
 	free(ex);
 }

@@ -170,10 +170,6 @@ typedef struct exec_record {
 	bstm_event *events;
 } exec_record;
 
-typedef struct exec_txn_slot {
-	_Atomic(exec_record *) record;
-} exec_txn_slot;
-
 struct exec_block_run {
 	const bstm_block *block;
 	const bstm_base_view *base;
@@ -193,8 +189,6 @@ struct bstm_executor {
 	exec_worker *workers; /* config.threads of them; 0 is the caller */
 	mvm mv;
 	sched sc;
-	exec_txn_slot *slots;
-	uint32_t slot_capacity;
 	exec_map overlay;      /* sequential: the block's state overlay */
 	bstm_arena seq_arena;  /* sequential: block-lifetime memory */
 	pthread_mutex_t base_lock;

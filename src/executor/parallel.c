@@ -4,7 +4,7 @@
  * Every thread of the pool (the caller is worker 0) runs worker_loop: take a
  * task from the scheduler, run it, report back, and between tasks try to
  * advance the commit index. Executions record their read and write sets in
- * an exec_record (published through the transaction's slot with the status
+ * an exec_record (published next to the transaction's status word, with the status
  * change that makes it visible), and their writes in the multi-version
  * memory. The committer (scheduler.c explains the design) validates the
  * transaction at commit_idx once more, or re-executes it in place, then
@@ -31,9 +31,10 @@ static void set_failure(exec_block_run *run, int code)
 	sched_stop(&run->ex->sc);
 }
 
-static exec_txn_slot *slot_of(exec_block_run *run, uint32_t txn)
+/* The record slot of a transaction: next to its status word. */
+static _Atomic(void *) *record_of(exec_block_run *run, uint32_t txn)
 {
-	return &run->ex->slots[txn];
+	return &run->ex->sc.txns[txn].record;
 }
 
 /* Build the record of the incarnation that just ran in w's view and apply its
@@ -112,7 +113,7 @@ static exec_record *record_incarnation(exec_block_run *run, exec_worker *w, uint
 		k++;
 	}
 	/* Keys the previous recorded incarnation wrote and this one did not. */
-	exec_record *prev = atomic_load_explicit(&slot_of(run, txn)->record, memory_order_relaxed);
+	exec_record *prev = atomic_load_explicit(record_of(run, txn), memory_order_relaxed);
 	if (prev)
 		for (uint32_t i = 0; i < prev->write_count; i++)
 			if (prev->write_nodes[i]->last_incarnation != incarnation)
@@ -160,7 +161,7 @@ static sched_task run_execution(exec_block_run *run, exec_worker *w, uint32_t tx
 	}
 	/* Release: the record's contents before its pointer; readers also
 	 * acquire the status word, which sched_finish_execution releases. */
-	atomic_store_explicit(&slot_of(run, txn)->record, rec, memory_order_release);
+	atomic_store_explicit(record_of(run, txn), rec, memory_order_release);
 	return sched_finish_execution(&ex->sc, txn, incarnation, new_path);
 }
 
@@ -174,7 +175,7 @@ static sched_task run_validation(exec_block_run *run, exec_worker *w, uint32_t t
 				 uint32_t incarnation)
 {
 	sched *s = &run->ex->sc;
-	exec_record *rec = atomic_load_explicit(&slot_of(run, txn)->record, memory_order_acquire);
+	exec_record *rec = atomic_load_explicit(record_of(run, txn), memory_order_acquire);
 	if (!rec || rec->incarnation != incarnation)
 		return sched_finish_validation(s, txn, false); /* superseded */
 	w->stats.validations++;
@@ -251,7 +252,7 @@ static void commit_loop(exec_block_run *run, exec_worker *w)
 		if (sched_word_status(word) != SCHED_EXECUTED)
 			return;
 		uint32_t inc = sched_word_incarnation(word);
-		exec_record *rec = atomic_load_explicit(&slot_of(run, i)->record, memory_order_acquire);
+		exec_record *rec = atomic_load_explicit(record_of(run, i), memory_order_acquire);
 		if (!rec || rec->incarnation != inc)
 			return; /* re-executed meanwhile; look again later */
 		if (!rec->final &&
@@ -267,8 +268,7 @@ static void commit_loop(exec_block_run *run, exec_worker *w)
 				if (sched_stopped(s))
 					return;
 				inc++;
-				rec = atomic_load_explicit(&slot_of(run, i)->record,
-							   memory_order_acquire);
+				rec = atomic_load_explicit(record_of(run, i), memory_order_acquire);
 			}
 		}
 		if (rec->error) {
@@ -338,7 +338,7 @@ static void build_outputs(exec_block_run *run, exec_worker *w, uint32_t worker)
 				       : committed;
 		for (uint32_t i = start; i < end; i++) {
 			const exec_record *rec =
-				atomic_load_explicit(&slot_of(run, i)->record, memory_order_acquire);
+				atomic_load_explicit(record_of(run, i), memory_order_acquire);
 			int rc = build_txn_output(run, w, worker, i, rec);
 			if (rc) {
 				set_failure(run, rc);
@@ -438,21 +438,10 @@ int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block,
 	int rc = mvm_begin_block(&ex->mv, n);
 	if (!rc)
 		rc = sched_begin_block(&ex->sc, n, ex->config.threads);
-	if (!rc && n > ex->slot_capacity) {
-		exec_txn_slot *grown = realloc(ex->slots, sizeof *grown * n);
-		if (!grown) {
-			rc = BSTM_ENOMEM;
-		} else {
-			ex->slots = grown;
-			ex->slot_capacity = n;
-		}
-	}
 	if (rc) {
 		bstm_output_free(&out->pub);
 		return rc;
 	}
-	for (uint32_t i = 0; i < n; i++)
-		atomic_init(&ex->slots[i].record, NULL);
 
 	exec_block_run run = {
 		.block = block,

@@ -90,6 +90,7 @@ int sched_begin_block(sched *s, uint32_t txn_count, uint32_t threads)
 		atomic_init(&s->txns[i].lock, 0);
 		s->txns[i].dependents = SCHED_NONE;
 		s->txns[i].next_dependent = SCHED_NONE;
+		atomic_init(&s->txns[i].record, NULL);
 	}
 	s->txn_count = txn_count;
 	atomic_init(&s->execution_idx, 0);

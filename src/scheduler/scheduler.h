@@ -41,6 +41,9 @@ typedef struct sched_txn {
 	_Atomic uint32_t lock;     /* guards EXECUTED vs. dependency registration */
 	uint32_t dependents;       /* head of the waiting list (txn indices), under lock */
 	uint32_t next_dependent;   /* link while this txn waits on another */
+	/* The executor's record of the latest finished incarnation, kept on the
+	 * status word's cache line because both are read together. */
+	_Atomic(void *) record;
 } BSTM_ALIGNED_CACHELINE sched_txn;
 
 enum sched_task_kind { SCHED_TASK_NONE, SCHED_TASK_EXECUTE, SCHED_TASK_VALIDATE };
