@@ -38,6 +38,10 @@ typedef struct bench_workload {
 	/* Build the block and base for `params`. Return 0 or a negative code. */
 	int (*setup)(const bench_params *params, bench_instance *instance);
 	void (*teardown)(bench_instance *instance);
+	/* Optional: total work / critical path of the block's read-after-write
+	 * dependencies (transactions weigh the same). No executor beats
+	 * min(threads, bound). */
+	double (*dependency_bound)(const bench_instance *instance);
 	struct bench_workload *next; /* registry link, set by bench_register */
 } bench_workload;
 

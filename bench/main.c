@@ -244,10 +244,10 @@ int main(int argc, char **argv)
 	if (!json)
 		printf("# workload %s, reads %u, writes %u, hot-ratio %.3f, runs %d (medians), "
 		       "SHA-256(32 B) = %.0f ns\n"
-		       "# %-8s %6s %7s %3s %12s %12s %8s %8s %8s %10s %8s\n",
+		       "# %-8s %6s %7s %3s %12s %12s %8s %8s %8s %10s %8s %8s\n",
 		       workload, p.reads, p.writes, p.hot_ratio, runs, sha_ns, "accounts", "txns",
 		       "compute", "thr", "seq_tps", "par_tps", "speedup", "exec/tx", "val/tx",
-		       "ovh_ns/tx", "cpu_x");
+		       "ovh_ns/tx", "cpu_x", "bound");
 	int failed = 0;
 	for (int ai = 0; ai < accounts.n; ai++)
 		for (int ti = 0; ti < txns.n; ti++)
@@ -266,6 +266,7 @@ int main(int argc, char **argv)
 					fprintf(stderr, "bench: setup failed: %s\n", bstm_strerror(rc));
 					return 1;
 				}
+				double bound = wl->dependency_bound ? wl->dependency_bound(&inst) : 0;
 				for (int h = 0; h < threads.n; h++) {
 					result r;
 					memset(&r, 0, sizeof r);
@@ -280,6 +281,11 @@ int main(int argc, char **argv)
 					double speedup = (double)r.seq_ns / (double)r.par_ns;
 					double ovh = p.txns ? ((double)r.par_ns - (double)r.seq_ns) / p.txns
 							    : 0;
+					/* Efficiency against what the dependencies allow. */
+					double limit = (double)threads.v[h];
+					if (bound > 0 && bound < limit)
+						limit = bound;
+					double efficiency = speedup / limit;
 					if (json)
 						printf("{\"workload\":\"%s\",\"accounts\":%llu,\"txns\":%u,"
 						       "\"threads\":%llu,\"compute\":%u,\"reads\":%u,"
@@ -288,21 +294,23 @@ int main(int argc, char **argv)
 						       "\"executions_per_txn\":%.4f,"
 						       "\"validations_per_txn\":%.4f,\"seq_ns\":%llu,"
 						       "\"par_ns\":%llu,\"overhead_ns_per_txn\":%.1f,"
-						       "\"sha256_ns\":%.1f,\"cpu_ratio\":%.3f}\n",
+						       "\"sha256_ns\":%.1f,\"cpu_ratio\":%.3f,"
+						       "\"dependency_bound\":%.2f,\"efficiency\":%.3f}\n",
 						       workload, (unsigned long long)p.accounts, p.txns,
 						       (unsigned long long)threads.v[h], p.compute, p.reads,
 						       p.writes, p.hot_ratio, runs, seq_tps, par_tps,
 						       speedup, r.exec_per_txn, r.val_per_txn,
 						       (unsigned long long)r.seq_ns,
 						       (unsigned long long)r.par_ns, ovh, sha_ns,
-						       (double)r.par_cpu_ns / (double)r.seq_cpu_ns);
+						       (double)r.par_cpu_ns / (double)r.seq_cpu_ns, bound,
+						       efficiency);
 					else
 						printf("  %-8llu %6u %7u %3llu %12.0f %12.0f %8.3f %8.3f "
-						       "%8.3f %10.1f %8.2f\n",
+						       "%8.3f %10.1f %8.2f %8.1f\n",
 						       (unsigned long long)p.accounts, p.txns, p.compute,
 						       (unsigned long long)threads.v[h], seq_tps, par_tps,
 						       speedup, r.exec_per_txn, r.val_per_txn, ovh,
-						       (double)r.par_cpu_ns / (double)r.seq_cpu_ns);
+						       (double)r.par_cpu_ns / (double)r.seq_cpu_ns, bound);
 					fflush(stdout);
 				}
 				wl->teardown(&inst);

@@ -12,15 +12,17 @@ trap 'rm -f "$tmp"' EXIT
 table() {
 	awk -F'[:,{}"]+' '
 	BEGIN {
-		print "| accounts | txns | compute | threads | seq tps | par tps | speedup | exec/txn | valid/txn | overhead ns/txn |"
-		print "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+		print "| accounts | txns | compute | threads | seq tps | par tps | speedup | exec/txn | valid/txn | overhead ns/txn | dep. bound | efficiency |"
+		print "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	}
 	{
 		for (i = 2; i < NF; i += 2) v[$i] = $(i + 1)
-		printf "| %s | %s | %s | %s | %.0f | %.0f | %.3f | %.3f | %.3f | %.0f |\n",
+		printf "| %s | %s | %s | %s | %.0f | %.0f | %.3f | %.3f | %.3f | %.0f | %s | %s |\n",
 			v["accounts"], v["txns"], v["compute"], v["threads"], v["seq_tps"],
 			v["par_tps"], v["speedup"], v["executions_per_txn"],
-			v["validations_per_txn"], v["overhead_ns_per_txn"]
+			v["validations_per_txn"], v["overhead_ns_per_txn"],
+			(v["dependency_bound"] > 0 ? v["dependency_bound"] : "-"),
+			(v["dependency_bound"] > 0 ? v["efficiency"] : "-")
 	}' "$1"
 }
 

@@ -132,6 +132,32 @@ fail:
 	return BSTM_ENOMEM;
 }
 
+/* Every transaction's keys are fixed at setup, so the read-after-write
+ * chains are known without running it: depth(t) = 1 + the deepest last
+ * writer of any key t reads. */
+static double synthetic_bound(const bench_instance *inst)
+{
+	const synthetic *s = inst->state;
+	uint32_t *depth = calloc(s->p.accounts, sizeof *depth);
+	if (!depth)
+		return 0;
+	uint32_t longest = 0;
+	for (uint32_t t = 0; t < s->p.txns; t++) {
+		const uint64_t *keys = &s->keys[(uint64_t)t * s->per_txn];
+		uint32_t d = 0;
+		for (uint32_t r = 0; r < s->p.reads; r++)
+			if (depth[keys[r]] > d)
+				d = depth[keys[r]];
+		d++;
+		for (uint32_t w = 0; w < s->p.writes; w++)
+			depth[keys[w]] = d;
+		if (d > longest)
+			longest = d;
+	}
+	free(depth);
+	return longest ? (double)s->p.txns / longest : 0;
+}
+
 static void synthetic_teardown(bench_instance *inst)
 {
 	synthetic *s = inst->state;
@@ -145,5 +171,6 @@ static bench_workload synthetic_workload = {
 	.help = "reads/writes over --accounts with --compute SHA-256 rounds and --hot-ratio",
 	.setup = synthetic_setup,
 	.teardown = synthetic_teardown,
+	.dependency_bound = synthetic_bound,
 };
 BENCH_REGISTER(synthetic_workload)
