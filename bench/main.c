@@ -263,10 +263,12 @@ int main(int argc, char **argv)
 				memset(&inst, 0, sizeof inst);
 				int rc = wl->setup(&p, &inst);
 				if (rc) {
-					fprintf(stderr, "bench: setup failed: %s\n", bstm_strerror(rc));
+					fprintf(stderr, "bench: setup failed: %s\n",
+						bstm_strerror(rc));
 					return 1;
 				}
-				double bound = wl->dependency_bound ? wl->dependency_bound(&inst) : 0;
+				double bound =
+					wl->dependency_bound ? wl->dependency_bound(&inst) : 0;
 				for (int h = 0; h < threads.n; h++) {
 					result r;
 					memset(&r, 0, sizeof r);
@@ -279,38 +281,51 @@ int main(int argc, char **argv)
 					double seq_tps = p.txns / (r.seq_ns / 1e9);
 					double par_tps = p.txns / (r.par_ns / 1e9);
 					double speedup = (double)r.seq_ns / (double)r.par_ns;
-					double ovh = p.txns ? ((double)r.par_ns - (double)r.seq_ns) / p.txns
-							    : 0;
+					double ovh =
+						p.txns ? ((double)r.par_ns - (double)r.seq_ns) /
+								 p.txns
+						       : 0;
 					/* Efficiency against what the dependencies allow. */
 					double limit = (double)threads.v[h];
 					if (bound > 0 && bound < limit)
 						limit = bound;
 					double efficiency = speedup / limit;
 					if (json)
-						printf("{\"workload\":\"%s\",\"accounts\":%llu,\"txns\":%u,"
-						       "\"threads\":%llu,\"compute\":%u,\"reads\":%u,"
-						       "\"writes\":%u,\"hot_ratio\":%.4f,\"runs\":%d,"
-						       "\"seq_tps\":%.0f,\"par_tps\":%.0f,\"speedup\":%.4f,"
+						printf("{\"workload\":\"%s\",\"accounts\":%llu,"
+						       "\"txns\":%u,"
+						       "\"threads\":%llu,\"compute\":%u,\"reads\":%"
+						       "u,"
+						       "\"writes\":%u,\"hot_ratio\":%.4f,\"runs\":%"
+						       "d,"
+						       "\"seq_tps\":%.0f,\"par_tps\":%.0f,"
+						       "\"speedup\":%.4f,"
 						       "\"executions_per_txn\":%.4f,"
-						       "\"validations_per_txn\":%.4f,\"seq_ns\":%llu,"
-						       "\"par_ns\":%llu,\"overhead_ns_per_txn\":%.1f,"
+						       "\"validations_per_txn\":%.4f,\"seq_ns\":%"
+						       "llu,"
+						       "\"par_ns\":%llu,\"overhead_ns_per_txn\":%."
+						       "1f,"
 						       "\"sha256_ns\":%.1f,\"cpu_ratio\":%.3f,"
-						       "\"dependency_bound\":%.2f,\"efficiency\":%.3f}\n",
-						       workload, (unsigned long long)p.accounts, p.txns,
-						       (unsigned long long)threads.v[h], p.compute, p.reads,
-						       p.writes, p.hot_ratio, runs, seq_tps, par_tps,
-						       speedup, r.exec_per_txn, r.val_per_txn,
+						       "\"dependency_bound\":%.2f,\"efficiency\":%."
+						       "3f}\n",
+						       workload, (unsigned long long)p.accounts,
+						       p.txns, (unsigned long long)threads.v[h],
+						       p.compute, p.reads, p.writes, p.hot_ratio,
+						       runs, seq_tps, par_tps, speedup,
+						       r.exec_per_txn, r.val_per_txn,
 						       (unsigned long long)r.seq_ns,
 						       (unsigned long long)r.par_ns, ovh, sha_ns,
-						       (double)r.par_cpu_ns / (double)r.seq_cpu_ns, bound,
-						       efficiency);
+						       (double)r.par_cpu_ns / (double)r.seq_cpu_ns,
+						       bound, efficiency);
 					else
-						printf("  %-8llu %6u %7u %3llu %12.0f %12.0f %8.3f %8.3f "
+						printf("  %-8llu %6u %7u %3llu %12.0f %12.0f %8.3f "
+						       "%8.3f "
 						       "%8.3f %10.1f %8.2f %8.1f\n",
-						       (unsigned long long)p.accounts, p.txns, p.compute,
-						       (unsigned long long)threads.v[h], seq_tps, par_tps,
-						       speedup, r.exec_per_txn, r.val_per_txn, ovh,
-						       (double)r.par_cpu_ns / (double)r.seq_cpu_ns, bound);
+						       (unsigned long long)p.accounts, p.txns,
+						       p.compute, (unsigned long long)threads.v[h],
+						       seq_tps, par_tps, speedup, r.exec_per_txn,
+						       r.val_per_txn, ovh,
+						       (double)r.par_cpu_ns / (double)r.seq_cpu_ns,
+						       bound);
 					fflush(stdout);
 				}
 				wl->teardown(&inst);

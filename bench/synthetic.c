@@ -16,7 +16,7 @@
 
 typedef struct synthetic {
 	bench_params p;
-	uint64_t *keys;     /* txns x max(reads, writes) account indices */
+	uint64_t *keys; /* txns x max(reads, writes) account indices */
 	uint32_t per_txn;
 	uint64_t *balances; /* base state */
 } synthetic;

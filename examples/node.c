@@ -12,7 +12,7 @@
 #include <blockstm.h>
 
 #define ACCOUNTS 100
-#define TXNS 5000
+#define TXNS	 5000
 
 static uint64_t balances[ACCOUNTS];
 
@@ -77,7 +77,8 @@ int main(void)
 		return 1;
 	}
 	bstm_block block = {.size = sizeof block, .txn_count = TXNS, .execute = transfer};
-	bstm_base_view base = {.size = sizeof base, .get = base_get, .flags = BSTM_VIEW_THREAD_SAFE};
+	bstm_base_view base = {
+		.size = sizeof base, .get = base_get, .flags = BSTM_VIEW_THREAD_SAFE};
 	bstm_output *parallel = NULL, *sequential = NULL;
 	rc = bstm_execute_block(ex, &block, &base, &parallel);
 	if (!rc)

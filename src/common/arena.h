@@ -27,7 +27,7 @@ typedef struct bstm_arena {
 	uint8_t *cursor;
 	uint8_t *limit;
 	bstm_arena_chunk *current; /* chunk cursor points into */
-	bstm_arena_chunk *used;    /* full standard chunks, this block */
+	bstm_arena_chunk *used;	   /* full standard chunks, this block */
 	bstm_arena_chunk *spare;   /* standard chunks kept for reuse */
 	bstm_arena_chunk *large;   /* oversize allocations, freed at reset */
 	size_t chunk_size;

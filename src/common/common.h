@@ -19,11 +19,11 @@
 
 #include "blockstm.h"
 
-#define BSTM_CACHELINE 64
+#define BSTM_CACHELINE	       64
 #define BSTM_ALIGNED_CACHELINE __attribute__((aligned(BSTM_CACHELINE)))
-#define BSTM_LIKELY(x) __builtin_expect(!!(x), 1)
-#define BSTM_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define BSTM_INTERNAL __attribute__((visibility("hidden")))
+#define BSTM_LIKELY(x)	       __builtin_expect(!!(x), 1)
+#define BSTM_UNLIKELY(x)       __builtin_expect(!!(x), 0)
+#define BSTM_INTERNAL	       __attribute__((visibility("hidden")))
 
 #define BSTM_DASSERT(cond) assert(cond)
 
@@ -54,7 +54,10 @@ typedef struct bstm_backoff {
 	uint32_t spins;
 } bstm_backoff;
 
-#define BSTM_BACKOFF_INIT {1}
+#define BSTM_BACKOFF_INIT                                                                          \
+	{                                                                                          \
+		1                                                                                  \
+	}
 #define BSTM_BACKOFF_SPIN_LIMIT 512u
 
 static inline void bstm_backoff_wait(bstm_backoff *b)

@@ -11,7 +11,7 @@ const char *bstm_strerror(int code)
 	switch (code) {
 	case BSTM_OK:
 		return "success";
-#define BSTM_STRERROR_CASE_(name, value, message)                                                   \
+#define BSTM_STRERROR_CASE_(name, value, message)                                                  \
 	case BSTM_##name:                                                                          \
 		return message;
 		BSTM_ERRNO_MAP(BSTM_STRERROR_CASE_)
@@ -25,7 +25,7 @@ const char *bstm_errname(int code)
 	switch (code) {
 	case BSTM_OK:
 		return "OK";
-#define BSTM_ERRNAME_CASE_(name, value, message)                                                    \
+#define BSTM_ERRNAME_CASE_(name, value, message)                                                   \
 	case BSTM_##name:                                                                          \
 		return #name;
 		BSTM_ERRNO_MAP(BSTM_ERRNAME_CASE_)
@@ -37,7 +37,7 @@ const char *bstm_errname(int code)
 const char *bstm_version(void)
 {
 #define BSTM_STR2_(x) #x
-#define BSTM_STR_(x) BSTM_STR2_(x)
+#define BSTM_STR_(x)  BSTM_STR2_(x)
 	return BSTM_STR_(BSTM_VERSION_MAJOR) "." BSTM_STR_(BSTM_VERSION_MINOR) "." BSTM_STR_(
 		BSTM_VERSION_PATCH);
 }

@@ -19,10 +19,10 @@
 
 /* ---- transaction-local key map ----------------------------------------- */
 
-#define EXEC_ITEM_READ 0x1u    /* read from outside the transaction */
-#define EXEC_ITEM_WRITE 0x2u   /* written by the transaction */
+#define EXEC_ITEM_READ	  0x1u /* read from outside the transaction */
+#define EXEC_ITEM_WRITE	  0x2u /* written by the transaction */
 #define EXEC_ITEM_DELETED 0x4u /* current value is "absent" */
-#define EXEC_ITEM_BASE 0x8u    /* overlay only: cached base value, not a write */
+#define EXEC_ITEM_BASE	  0x8u /* overlay only: cached base value, not a write */
 
 typedef struct exec_item {
 	uint64_t hash;
@@ -31,8 +31,8 @@ typedef struct exec_item {
 	uint32_t key_len;
 	uint32_t value_len;
 	uint32_t flags;
-	uint32_t slot;               /* index in the probe table, for O(1) clearing */
-	mvm_entry *entry;            /* parallel mode */
+	uint32_t slot;		     /* index in the probe table, for O(1) clearing */
+	mvm_entry *entry;	     /* parallel mode */
 	const mvm_version *observed; /* parallel mode: captured version, NULL = storage */
 } exec_item;
 
@@ -69,11 +69,11 @@ typedef struct exec_write_ref {
 
 typedef struct exec_output {
 	bstm_output pub;
-	bstm_arena *arenas;          /* own every byte the output points at; */
-	uint32_t arena_count;        /* one per thread that builds it */
-	bstm_txn_output *txns;       /* pub.txns */
+	bstm_arena *arenas;    /* own every byte the output points at; */
+	uint32_t arena_count;  /* one per thread that builds it */
+	bstm_txn_output *txns; /* pub.txns */
 	uint64_t cumulative_gas;
-	uint32_t committed;          /* transactions with a final output */
+	uint32_t committed; /* transactions with a final output */
 } exec_output;
 
 BSTM_INTERNAL exec_output *exec_output_new(uint32_t txn_count, uint32_t arena_count);
@@ -122,14 +122,14 @@ struct bstm_view {
 	enum exec_mode mode;
 	uint32_t txn;
 	uint32_t worker_id;
-	bool final;          /* parallel: every lower transaction is committed */
-	bool blocked;        /* parallel: a dependency was registered */
-	int error;           /* sticky: storage error or out of memory */
+	bool final;   /* parallel: every lower transaction is committed */
+	bool blocked; /* parallel: a dependency was registered */
+	int error;    /* sticky: storage error or out of memory */
 	exec_map local;
 	bstm_event *events;
 	uint32_t event_count;
 	uint32_t event_cap;
-	bstm_arena *arena;   /* block-lifetime memory of this thread */
+	bstm_arena *arena; /* block-lifetime memory of this thread */
 	exec_block_run *run;
 };
 
@@ -146,7 +146,7 @@ struct exec_worker {
 	exec_stats stats;
 	exec_write_ref *scratch; /* sorting buffer for output building */
 	uint32_t scratch_cap;
-	mvm_entry **touched;     /* keys this worker found written by a committed txn */
+	mvm_entry **touched; /* keys this worker found written by a committed txn */
 	size_t touched_count;
 	size_t touched_cap;
 } BSTM_ALIGNED_CACHELINE;
@@ -177,9 +177,9 @@ struct exec_block_run {
 	struct bstm_executor *ex;
 	exec_output *out;
 	uint64_t gas_limit;
-	uint32_t hooked;     /* commit hook already called for txns below this */
-	_Atomic int failure; /* first internal failure, 0 if none */
-	int commit_error;    /* the committed incarnation failed with this */
+	uint32_t hooked;	      /* commit hook already called for txns below this */
+	_Atomic int failure;	      /* first internal failure, 0 if none */
+	int commit_error;	      /* the committed incarnation failed with this */
 	_Atomic uint32_t output_next; /* next chunk of outputs to build */
 };
 
@@ -189,8 +189,8 @@ struct bstm_executor {
 	exec_worker *workers; /* config.threads of them; 0 is the caller */
 	mvm mv;
 	sched sc;
-	exec_map overlay;      /* sequential: the block's state overlay */
-	bstm_arena seq_arena;  /* sequential: block-lifetime memory */
+	exec_map overlay;     /* sequential: the block's state overlay */
+	bstm_arena seq_arena; /* sequential: block-lifetime memory */
 	pthread_mutex_t base_lock;
 };
 

@@ -85,9 +85,8 @@ static const uint8_t *copy_bytes(bstm_arena *a, const uint8_t *p, uint32_t len, 
 }
 
 int exec_output_set_txn(exec_output *out, bstm_arena *arena, uint32_t idx,
-			const bstm_txn_outcome *outcome,
-			exec_write_ref *writes, uint32_t write_count, const bstm_event *events,
-			uint32_t event_count)
+			const bstm_txn_outcome *outcome, exec_write_ref *writes,
+			uint32_t write_count, const bstm_event *events, uint32_t event_count)
 {
 	bstm_txn_output *t = &out->txns[idx];
 	bool discarded = outcome->status == BSTM_TXN_DISCARDED;
@@ -101,18 +100,23 @@ int exec_output_set_txn(exec_output *out, bstm_arena *arena, uint32_t idx,
 		return BSTM_ENOMEM;
 	for (uint32_t i = 0; i < write_count; i++) {
 		const exec_write_ref *r = &writes[i];
-		w[i] = (bstm_write){.key = copy_bytes(arena, r->key, r->key_len, &oom),
-				    .value = r->is_delete ? NULL
-							  : copy_bytes(arena, r->value ? r->value : (const uint8_t *)"",
-								       r->value_len, &oom),
-				    .key_len = r->key_len,
-				    .value_len = r->is_delete ? 0 : r->value_len,
-				    .is_delete = r->is_delete};
+		w[i] = (bstm_write){
+			.key = copy_bytes(arena, r->key, r->key_len, &oom),
+			.value = r->is_delete
+					 ? NULL
+					 : copy_bytes(arena,
+						      r->value ? r->value : (const uint8_t *)"",
+						      r->value_len, &oom),
+			.key_len = r->key_len,
+			.value_len = r->is_delete ? 0 : r->value_len,
+			.is_delete = r->is_delete};
 	}
 	for (uint32_t i = 0; i < event_count; i++)
-		ev[i] = (bstm_event){.data = copy_bytes(arena, events[i].data ? events[i].data : (const uint8_t *)"",
-							  events[i].len, &oom),
-				     .len = events[i].len};
+		ev[i] = (bstm_event){
+			.data = copy_bytes(arena,
+					   events[i].data ? events[i].data : (const uint8_t *)"",
+					   events[i].len, &oom),
+			.len = events[i].len};
 	if (oom)
 		return BSTM_ENOMEM;
 	*t = (bstm_txn_output){.status = outcome->status,

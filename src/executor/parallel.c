@@ -82,7 +82,8 @@ static exec_record *record_incarnation(exec_block_run *run, exec_worker *w, uint
 			     .write_versions = versions,
 			     .events = ev};
 	if (!keep_writes)
-		rec->outcome.gas_used = outcome->status == BSTM_TXN_DISCARDED ? 0 : outcome->gas_used;
+		rec->outcome.gas_used =
+			outcome->status == BSTM_TXN_DISCARDED ? 0 : outcome->gas_used;
 	if (events)
 		memcpy(ev, v->events, sizeof *ev * events);
 
@@ -299,8 +300,8 @@ static void commit_loop(exec_block_run *run, exec_worker *w)
 static bool committable(sched *s)
 {
 	uint32_t i = sched_commit_idx(s);
-	return i < s->txn_count &&
-	       sched_word_status(sched_load_word(s, i)) == SCHED_EXECUTED && !sched_stopped(s);
+	return i < s->txn_count && sched_word_status(sched_load_word(s, i)) == SCHED_EXECUTED &&
+	       !sched_stopped(s);
 }
 
 static void try_commit(exec_block_run *run, exec_worker *w)
@@ -329,8 +330,8 @@ static void build_outputs(exec_block_run *run, exec_worker *w, uint32_t worker)
 	 * committer publishes after its last commit. */
 	uint32_t committed = sched_commit_idx(s);
 	for (;;) {
-		uint32_t start = atomic_fetch_add_explicit(&run->output_next, EXEC_OUTPUT_CHUNK_TXNS,
-							   memory_order_relaxed);
+		uint32_t start = atomic_fetch_add_explicit(
+			&run->output_next, EXEC_OUTPUT_CHUNK_TXNS, memory_order_relaxed);
 		if (start >= committed)
 			return;
 		uint32_t end = committed - start > EXEC_OUTPUT_CHUNK_TXNS
@@ -426,8 +427,8 @@ static int build_merged(exec_block_run *run)
 	return rc;
 }
 
-int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block,
-		      const bstm_base_view *base, exec_output **out_p, uint32_t *hooked)
+int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block, const bstm_base_view *base,
+		      exec_output **out_p, uint32_t *hooked)
 {
 	uint32_t n = block->txn_count;
 	*out_p = NULL;

@@ -59,9 +59,11 @@ int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,
 			exec_item *it = &v->local.items[k];
 			if (!(it->flags & EXEC_ITEM_WRITE))
 				continue;
-			exec_item *state = exec_map_find(&ex->overlay, it->key, it->key_len, it->hash);
+			exec_item *state =
+				exec_map_find(&ex->overlay, it->key, it->key_len, it->hash);
 			if (!state)
-				state = exec_map_insert(&ex->overlay, it->key, it->key_len, it->hash);
+				state = exec_map_insert(&ex->overlay, it->key, it->key_len,
+							it->hash);
 			if (!state) {
 				rc = BSTM_ENOMEM;
 				break;
@@ -105,8 +107,9 @@ int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,
 					continue;
 				bool del = (it->flags & EXEC_ITEM_DELETED) != 0;
 				uint8_t *key = bstm_arena_alloc(&out->arenas[0], it->key_len);
-				uint8_t *val = del ? NULL
-						   : bstm_arena_alloc(&out->arenas[0], it->value_len);
+				uint8_t *val =
+					del ? NULL
+					    : bstm_arena_alloc(&out->arenas[0], it->value_len);
 				if (!key || (!del && !val)) {
 					oom = true;
 					break;

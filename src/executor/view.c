@@ -57,7 +57,8 @@ int exec_base_get(exec_block_run *run, const void *key, size_t len, const void *
 	if (run->base_lock)
 		pthread_mutex_unlock(run->base_lock);
 	if (rc == BSTM_ENOTFOUND || rc == 0) {
-		if (rc == 0 && ((*value == NULL && *value_len != 0) || *value_len > BSTM_MAX_VALUE_LEN))
+		if (rc == 0 &&
+		    ((*value == NULL && *value_len != 0) || *value_len > BSTM_MAX_VALUE_LEN))
 			return BSTM_ESTORAGE;
 		return rc;
 	}
@@ -169,7 +170,8 @@ static int read_sequential(bstm_view *v, const void *key, uint32_t len, uint64_t
 		uint8_t *kcopy = bstm_arena_alloc(v->arena, len);
 		if (!kcopy)
 			return fail(v, BSTM_ENOMEM);
-		memcpy(kcopy, key, len);
+		if (len)
+			memcpy(kcopy, key, len);
 		state = exec_map_insert(&ex->overlay, kcopy, len, hash);
 		if (!state)
 			return fail(v, BSTM_ENOMEM);
@@ -235,7 +237,8 @@ static int put(bstm_view *v, const void *key, size_t key_len, const void *value,
 			uint8_t *kcopy = bstm_arena_alloc(v->arena, len);
 			if (!kcopy)
 				return fail(v, BSTM_ENOMEM);
-			memcpy(kcopy, key, len);
+			if (len)
+				memcpy(kcopy, key, len);
 			stable_key = kcopy;
 		}
 		it = exec_map_insert(&v->local, stable_key, len, hash);

@@ -41,7 +41,12 @@
 #include "mvmemory/mvmemory.h"
 
 #define MVM_CELL_ESTIMATE ((uintptr_t)1)
-#define MVM_MIN_BUCKETS 256u
+#define MVM_MIN_BUCKETS	  256u
+/* Bounds on the learned sizing: a block of a few transactions that touch
+ * very many keys must not make the next large block allocate gigabytes.
+ * Past the cap, chains grow longer (still correct, a little slower). */
+#define MVM_MAX_KEYS_PER_TXN 64.0
+#define MVM_MAX_BUCKETS	     (1u << 22)
 
 static const mvm_version mvm_absent_version __attribute__((aligned(16))) = {
 	.value = NULL, .len = 0, .flags = MVM_VERSION_DELETED, .txn_idx = MVM_TXN_STORAGE};
@@ -72,9 +77,13 @@ int mvm_begin_block(mvm *m, uint32_t txn_count)
 {
 	/* Load factor about one half, sized from the keys per transaction seen
 	 * in earlier blocks. Clearing costs O(block), never O(largest block). */
-	uint64_t want = next_pow2((uint64_t)(txn_count * m->keys_per_txn * 2.0) + 1);
+	double per_txn =
+		m->keys_per_txn < MVM_MAX_KEYS_PER_TXN ? m->keys_per_txn : MVM_MAX_KEYS_PER_TXN;
+	uint64_t want = next_pow2((uint64_t)(txn_count * per_txn * 2.0) + 1);
 	if (want < MVM_MIN_BUCKETS)
 		want = MVM_MIN_BUCKETS;
+	if (want > MVM_MAX_BUCKETS)
+		want = MVM_MAX_BUCKETS;
 	if (want > m->capacity) {
 		_Atomic(mvm_entry *) *grown = bstm_mem_alloc(want * sizeof *grown);
 		if (!grown)
@@ -134,7 +143,8 @@ mvm_entry *mvm_find_or_insert(mvm *m, bstm_arena *arena, const void *key, uint32
 	memset(e, 0, sizeof *e);
 	e->hash = hash;
 	e->key_len = len;
-	memcpy(e->key, key, len);
+	if (len)
+		memcpy(e->key, key, len);
 	for (;;) {
 		atomic_store_explicit(&e->chain, head, memory_order_relaxed);
 		/* Release publishes e's fields with the link; on failure `head`
@@ -245,8 +255,8 @@ static void link_level(mvm_node *node, int level, _Atomic(mvm_node *) *links)
 		atomic_store_explicit(&node->next[level], succ, memory_order_relaxed);
 		/* Release publishes the node's fields (and lower levels) with the
 		 * link; pairs with the acquire loads of searches. */
-		if (atomic_compare_exchange_weak_explicit(&links[level], &succ, node,
-							  memory_order_release, memory_order_relaxed))
+		if (atomic_compare_exchange_weak_explicit(
+			    &links[level], &succ, node, memory_order_release, memory_order_relaxed))
 			return;
 	}
 }

@@ -18,9 +18,9 @@
 #include "common/arena.h"
 #include "common/common.h"
 
-#define MVM_LEVELS 8
+#define MVM_LEVELS	    8
 #define MVM_VERSION_DELETED 0x1u
-#define MVM_TXN_STORAGE UINT32_MAX /* txn_idx of a version read from base storage */
+#define MVM_TXN_STORAGE	    UINT32_MAX /* txn_idx of a version read from base storage */
 
 /* One write of one key by one incarnation. Immutable once published. */
 typedef struct mvm_version {
@@ -36,9 +36,9 @@ typedef struct mvm_node mvm_node;
 typedef struct mvm_entry {
 	_Atomic(struct mvm_entry *) chain; /* next entry in the bucket, immutable once linked */
 	uint64_t hash;
-	_Atomic(const mvm_version *) base; /* the base value, fetched once; NULL until then */
+	_Atomic(const mvm_version *) base;    /* the base value, fetched once; NULL until then */
 	_Atomic(mvm_node *) head[MVM_LEVELS]; /* writers, highest index first */
-	_Atomic uint32_t mark; /* the executor's per-key claim flag for output */
+	_Atomic uint32_t mark;		      /* the executor's per-key claim flag for output */
 	uint32_t key_len;
 	uint8_t key[];
 } mvm_entry;
@@ -72,10 +72,10 @@ typedef struct mvm_capture {
 
 typedef struct mvm {
 	_Atomic(mvm_entry *) *buckets;
-	uint64_t mask;      /* bucket count - 1, for this block */
-	uint64_t capacity;  /* allocated buckets */
+	uint64_t mask;		  /* bucket count - 1, for this block */
+	uint64_t capacity;	  /* allocated buckets */
 	_Atomic uint64_t entries; /* statistics: entries created this block */
-	double keys_per_txn;      /* learned across blocks to size the index */
+	double keys_per_txn;	  /* learned across blocks to size the index */
 } mvm;
 
 BSTM_INTERNAL int mvm_init(mvm *m);

@@ -124,9 +124,9 @@ static void lower_index(_Atomic uint32_t *idx, uint32_t target)
 	uint32_t cur = atomic_load_explicit(idx, memory_order_relaxed);
 	/* seq_cst: a lowered index must be seen by next_task no later than the
 	 * status change that motivated it (set before, in program order). */
-	while (cur > target && !atomic_compare_exchange_weak_explicit(idx, &cur, target,
-								      memory_order_seq_cst,
-								      memory_order_relaxed))
+	while (cur > target &&
+	       !atomic_compare_exchange_weak_explicit(idx, &cur, target, memory_order_seq_cst,
+						      memory_order_relaxed))
 		;
 }
 
@@ -158,13 +158,13 @@ sched_task sched_next_task(sched *s)
 	if (v < c) {
 		/* Committed transactions need no validation: skip past them. On
 		 * failure v holds the current value, which is just as good. */
-		if (atomic_compare_exchange_strong_explicit(&s->validation_idx, &v, c,
-							    memory_order_relaxed,
-							    memory_order_relaxed))
+		if (atomic_compare_exchange_strong_explicit(
+			    &s->validation_idx, &v, c, memory_order_relaxed, memory_order_relaxed))
 			v = c;
 	}
 	if (v < e) {
-		uint32_t idx = atomic_fetch_add_explicit(&s->validation_idx, 1, memory_order_acq_rel);
+		uint32_t idx =
+			atomic_fetch_add_explicit(&s->validation_idx, 1, memory_order_acq_rel);
 		if (idx < n) {
 			uint64_t w = sched_load_word(s, idx);
 			if (sched_word_status(w) == SCHED_EXECUTED) {
@@ -193,7 +193,8 @@ bool sched_add_dependency(sched *s, uint32_t txn, uint32_t blocking)
 {
 	sched_txn *b = &s->txns[blocking];
 	txn_lock(b);
-	enum sched_status bs = sched_word_status(atomic_load_explicit(&b->word, memory_order_acquire));
+	enum sched_status bs =
+		sched_word_status(atomic_load_explicit(&b->word, memory_order_acquire));
 	if (bs == SCHED_EXECUTED || bs == SCHED_COMMITTED) {
 		txn_unlock(b);
 		return false;

@@ -38,9 +38,9 @@ static inline uint32_t sched_word_incarnation(uint64_t w)
 
 typedef struct sched_txn {
 	_Atomic uint64_t word;
-	_Atomic uint32_t lock;     /* guards EXECUTED vs. dependency registration */
-	uint32_t dependents;       /* head of the waiting list (txn indices), under lock */
-	uint32_t next_dependent;   /* link while this txn waits on another */
+	_Atomic uint32_t lock;	 /* guards EXECUTED vs. dependency registration */
+	uint32_t dependents;	 /* head of the waiting list (txn indices), under lock */
+	uint32_t next_dependent; /* link while this txn waits on another */
 	/* The executor's record of the latest finished incarnation, kept on the
 	 * status word's cache line because both are read together. */
 	_Atomic(void *) record;

@@ -1,0 +1,1102 @@
+/*
+ * test_scheduler.c - the Block-STM scheduler (src/scheduler).
+ *
+ * Single-threaded tests drive the task protocol step by step: execution and
+ * validation indices, status words, dependencies, the commit try-lock and
+ * the rolling commit. A multi-threaded simulation then runs whole blocks with
+ * random validation failures, random dependencies and a committer that
+ * sometimes re-executes in place, and checks that every transaction commits
+ * exactly once and in order, that no transaction runs on two threads at once,
+ * and that the run terminates. Worker threads never assert: they count
+ * violations and keep the first description for the test's thread.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../support/testkit.h"
+#include "scheduler/scheduler.h"
+
+static sched sc;
+
+static void setup(void)
+{
+	cr_assert_eq(sched_init(&sc), 0);
+}
+
+static void teardown(void)
+{
+	sched_destroy(&sc);
+}
+
+TestSuite(scheduler, .init = setup, .fini = teardown);
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static const char *status_name(enum sched_status st)
+{
+	switch (st) {
+	case SCHED_READY:
+		return "READY";
+	case SCHED_EXECUTING:
+		return "EXECUTING";
+	case SCHED_EXECUTED:
+		return "EXECUTED";
+	case SCHED_ABORTING:
+		return "ABORTING";
+	case SCHED_COMMITTED:
+		return "COMMITTED";
+	}
+	return "?";
+}
+
+static void expect_word(uint32_t txn, uint32_t incarnation, enum sched_status status)
+{
+	uint64_t w = sched_load_word(&sc, txn);
+	cr_assert_eq(w, sched_word(incarnation, status), "txn %u is %s(%u), expected %s(%u)", txn,
+		     status_name(sched_word_status(w)), sched_word_incarnation(w),
+		     status_name(status), incarnation);
+}
+
+static uint32_t execution_idx(void)
+{
+	return atomic_load(&sc.execution_idx);
+}
+
+static uint32_t validation_idx(void)
+{
+	return atomic_load(&sc.validation_idx);
+}
+
+/* One thread: the speculation window is wider than the small blocks here. */
+static void begin(uint32_t n)
+{
+	cr_assert_eq(sched_begin_block(&sc, n, 1), 0);
+}
+
+/* Call next_task until it hands out an execution. Validation attempts come
+ * in between (NONE for transactions that are not EXECUTED); validations
+ * handed out are completed as passing. */
+static sched_task next_execution(void)
+{
+	for (int i = 0; i < 64; i++) {
+		sched_task t = sched_next_task(&sc);
+		if (t.kind == SCHED_TASK_VALIDATE) {
+			expect_word(t.txn, t.incarnation, SCHED_EXECUTED);
+			cr_assert_eq(sched_finish_validation(&sc, t.txn, false).kind,
+				     SCHED_TASK_NONE);
+		}
+		if (t.kind == SCHED_TASK_EXECUTE)
+			return t;
+	}
+	cr_assert_fail("no EXECUTE task in 64 calls of next_task");
+	return (sched_task){SCHED_TASK_NONE, 0, 0};
+}
+
+static void expect_execute(uint32_t txn, uint32_t incarnation)
+{
+	sched_task t = next_execution();
+	cr_assert_eq(t.txn, txn, "EXECUTE of txn %u, expected %u", t.txn, txn);
+	cr_assert_eq(t.incarnation, incarnation, "txn %u: incarnation %u, expected %u", txn,
+		     t.incarnation, incarnation);
+	expect_word(txn, incarnation, SCHED_EXECUTING);
+}
+
+/* Start transactions 0 .. count - 1 (incarnation 0). */
+static void start_all(uint32_t count)
+{
+	for (uint32_t i = 0; i < count; i++)
+		expect_execute(i, 0);
+}
+
+/* Start and finish 0 .. n - 1 without a new path; every VALIDATE handed
+ * back is done (passing). Leaves everything EXECUTED(0). */
+static void execute_all(uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		expect_execute(i, 0);
+		sched_task t = sched_finish_execution(&sc, i, 0, false);
+		if (t.kind == SCHED_TASK_VALIDATE)
+			sched_finish_validation(&sc, t.txn, false);
+	}
+	for (uint32_t i = 0; i < n; i++)
+		expect_word(i, 0, SCHED_EXECUTED);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Execution and validation                                                  */
+/* ------------------------------------------------------------------------ */
+
+Test(scheduler, begin_block_state)
+{
+	begin(5);
+	cr_assert_eq(sc.txn_count, 5);
+	for (uint32_t i = 0; i < 5; i++)
+		expect_word(i, 0, SCHED_READY);
+	cr_assert_eq(execution_idx(), 0);
+	cr_assert_eq(validation_idx(), 0);
+	cr_assert_eq(sched_commit_idx(&sc), 0);
+	cr_assert_not(sched_done(&sc));
+	cr_assert_not(sched_stopped(&sc));
+
+	begin(0);
+	cr_assert(sched_done(&sc), "an empty block is done at once");
+	cr_assert_eq(sched_next_task(&sc).kind, SCHED_TASK_NONE);
+}
+
+Test(scheduler, word_encoding)
+{
+	uint64_t w = sched_word(123456, SCHED_ABORTING);
+	cr_assert_eq(sched_word_status(w), SCHED_ABORTING);
+	cr_assert_eq(sched_word_incarnation(w), 123456);
+	w = sched_word(UINT32_MAX, SCHED_COMMITTED);
+	cr_assert_eq(sched_word_status(w), SCHED_COMMITTED);
+	cr_assert_eq(sched_word_incarnation(w), UINT32_MAX);
+}
+
+Test(scheduler, executions_in_index_order)
+{
+	enum { N = 6 };
+	begin(N);
+	uint32_t next = 0;
+	for (int i = 0; i < 4 * N; i++) {
+		sched_task t = sched_next_task(&sc);
+		cr_assert_neq(t.kind, SCHED_TASK_VALIDATE, "nothing is EXECUTED yet");
+		if (t.kind != SCHED_TASK_EXECUTE)
+			continue;
+		cr_assert_eq(t.txn, next, "EXECUTE %u, expected %u", t.txn, next);
+		cr_assert_eq(t.incarnation, 0);
+		expect_word(t.txn, 0, SCHED_EXECUTING);
+		next++;
+	}
+	cr_assert_eq(next, N, "%u executions handed out, expected %u", next, N);
+	cr_assert_geq(execution_idx(), N);
+	cr_assert_eq(sched_next_task(&sc).kind, SCHED_TASK_NONE);
+}
+
+Test(scheduler, finish_execution_returns_validation)
+{
+	begin(4);
+	expect_execute(0, 0);
+	/* Only a validation attempt moves validation_idx past 0. */
+	cr_assert_eq(sched_next_task(&sc).kind, SCHED_TASK_NONE);
+	cr_assert_eq(validation_idx(), 1);
+	sched_task t = sched_finish_execution(&sc, 0, 0, false);
+	cr_assert_eq(t.kind, SCHED_TASK_VALIDATE);
+	cr_assert_eq(t.txn, 0);
+	cr_assert_eq(t.incarnation, 0);
+	expect_word(0, 0, SCHED_EXECUTED);
+	cr_assert_eq(validation_idx(), 1, "validation_idx must not move");
+}
+
+Test(scheduler, finish_execution_new_path_lowers_validation_idx)
+{
+	begin(4);
+	start_all(3);
+	cr_assert_geq(validation_idx(), 2);
+	sched_task t = sched_finish_execution(&sc, 1, 0, true);
+	cr_assert_eq(t.kind, SCHED_TASK_NONE);
+	cr_assert_eq(validation_idx(), 1, "validation_idx %u, expected 1", validation_idx());
+	expect_word(1, 0, SCHED_EXECUTED);
+	/* The next task validates txn 1. */
+	t = sched_next_task(&sc);
+	cr_assert_eq(t.kind, SCHED_TASK_VALIDATE);
+	cr_assert_eq(t.txn, 1);
+	cr_assert_eq(t.incarnation, 0);
+}
+
+Test(scheduler, finish_execution_below_validation_idx_returns_nothing)
+{
+	begin(4);
+	expect_execute(0, 0);
+	cr_assert_eq(validation_idx(), 0);
+	for (int new_path = 0; new_path < 2; new_path++) {
+		if (new_path) {
+			begin(4);
+			expect_execute(0, 0);
+		}
+		sched_task t = sched_finish_execution(&sc, 0, 0, new_path);
+		cr_assert_eq(t.kind, SCHED_TASK_NONE);
+		cr_assert_eq(validation_idx(), 0);
+		/* validation_idx < execution_idx: the validation is next_task's. */
+		t = sched_next_task(&sc);
+		cr_assert_eq(t.kind, SCHED_TASK_VALIDATE);
+		cr_assert_eq(t.txn, 0);
+		cr_assert_eq(t.incarnation, 0);
+	}
+}
+
+Test(scheduler, validation_abort_once_and_only_when_executed)
+{
+	begin(4);
+	expect_execute(0, 0);
+	cr_assert_not(sched_try_validation_abort(&sc, 0, 0), "EXECUTING cannot be aborted");
+	cr_assert_not(sched_try_validation_abort(&sc, 1, 0), "READY cannot be aborted");
+	sched_finish_execution(&sc, 0, 0, false);
+	cr_assert_not(sched_try_validation_abort(&sc, 0, 1), "wrong incarnation");
+	expect_word(0, 0, SCHED_EXECUTED);
+	cr_assert(sched_try_validation_abort(&sc, 0, 0));
+	expect_word(0, 0, SCHED_ABORTING);
+	cr_assert_not(sched_try_validation_abort(&sc, 0, 0), "second abort of one incarnation");
+	expect_word(0, 0, SCHED_ABORTING);
+}
+
+Test(scheduler, finish_validation_aborted_reexecutes)
+{
+	begin(4);
+	start_all(3);
+	sched_finish_execution(&sc, 1, 0, false);
+	cr_assert(sched_try_validation_abort(&sc, 1, 0));
+	sched_task t = sched_finish_validation(&sc, 1, true);
+	/* execution_idx > 1: the validator re-executes at once. */
+	cr_assert_eq(t.kind, SCHED_TASK_EXECUTE);
+	cr_assert_eq(t.txn, 1);
+	cr_assert_eq(t.incarnation, 1);
+	expect_word(1, 1, SCHED_EXECUTING);
+	cr_assert_leq(validation_idx(), 2, "validation_idx %u not lowered to 2", validation_idx());
+
+	/* Finish incarnation 1 and abort it again. */
+	sched_finish_execution(&sc, 1, 1, false);
+	expect_word(1, 1, SCHED_EXECUTED);
+	cr_assert_not(sched_try_validation_abort(&sc, 1, 0), "stale incarnation aborted");
+	cr_assert(sched_try_validation_abort(&sc, 1, 1));
+	t = sched_finish_validation(&sc, 1, true);
+	cr_assert_eq(t.kind, SCHED_TASK_EXECUTE);
+	cr_assert_eq(t.incarnation, 2);
+	expect_word(1, 2, SCHED_EXECUTING);
+}
+
+Test(scheduler, finish_validation_ready_when_execution_idx_not_past)
+{
+	begin(4);
+	start_all(3);
+	sched_finish_execution(&sc, 2, 0, false);
+	cr_assert(sched_try_validation_abort(&sc, 2, 0));
+	/* As after a dependency resumed a lower transaction: execution_idx
+	 * already points at or below txn 2. */
+	atomic_store(&sc.execution_idx, 2);
+	sched_task t = sched_finish_validation(&sc, 2, true);
+	cr_assert_eq(t.kind, SCHED_TASK_NONE);
+	expect_word(2, 1, SCHED_READY);
+	expect_execute(2, 1);
+	expect_execute(3, 0);
+}
+
+Test(scheduler, finish_validation_passed_changes_nothing)
+{
+	begin(3);
+	execute_all(3);
+	uint32_t v = validation_idx(), e = execution_idx();
+	sched_task t = sched_finish_validation(&sc, 1, false);
+	cr_assert_eq(t.kind, SCHED_TASK_NONE);
+	expect_word(1, 0, SCHED_EXECUTED);
+	cr_assert_eq(validation_idx(), v);
+	cr_assert_eq(execution_idx(), e);
+}
+
+Test(scheduler, validation_tasks_only_for_executed)
+{
+	begin(4);
+	start_all(4);
+	sched_finish_execution(&sc, 2, 0, true);
+	cr_assert_eq(validation_idx(), 2);
+	sched_task t = sched_next_task(&sc);
+	cr_assert_eq(t.kind, SCHED_TASK_VALIDATE);
+	cr_assert_eq(t.txn, 2);
+	/* txn 3 is still EXECUTING: its validation slot passes as NONE. */
+	t = sched_next_task(&sc);
+	cr_assert_eq(t.kind, SCHED_TASK_NONE);
+	cr_assert_eq(validation_idx(), 4);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Dependencies                                                              */
+/* ------------------------------------------------------------------------ */
+
+Test(scheduler, dependency_on_executing_txn)
+{
+	begin(4);
+	start_all(3);
+	cr_assert(sched_add_dependency(&sc, 2, 0));
+	expect_word(2, 0, SCHED_ABORTING);
+	cr_assert_eq(execution_idx(), 3);
+	sched_finish_execution(&sc, 0, 0, false);
+	expect_word(0, 0, SCHED_EXECUTED);
+	expect_word(2, 1, SCHED_READY);
+	cr_assert_eq(execution_idx(), 2, "execution_idx %u, expected 2", execution_idx());
+	expect_execute(2, 1);
+	expect_execute(3, 0);
+}
+
+Test(scheduler, dependency_refused_when_executed_or_committed)
+{
+	begin(4);
+	start_all(3);
+	sched_finish_execution(&sc, 0, 0, false);
+	cr_assert_not(sched_add_dependency(&sc, 1, 0), "blocking txn is EXECUTED");
+	expect_word(1, 0, SCHED_EXECUTING);
+	cr_assert(sched_commit_trylock(&sc));
+	cr_assert(sched_commit(&sc, 0, 0));
+	sched_commit_unlock(&sc);
+	cr_assert_not(sched_add_dependency(&sc, 2, 0), "blocking txn is COMMITTED");
+	expect_word(2, 0, SCHED_EXECUTING);
+}
+
+Test(scheduler, dependency_on_aborted_and_ready_txns)
+{
+	begin(5);
+	start_all(4);
+	sched_finish_execution(&sc, 0, 0, false);
+	cr_assert(sched_try_validation_abort(&sc, 0, 0));
+	/* 0 is ABORTING: wait for its next incarnation. */
+	cr_assert(sched_add_dependency(&sc, 1, 0));
+	expect_word(1, 0, SCHED_ABORTING);
+	/* 0 becomes READY (execution_idx held at 0 so nobody takes it yet). */
+	atomic_store(&sc.execution_idx, 0);
+	cr_assert_eq(sched_finish_validation(&sc, 0, true).kind, SCHED_TASK_NONE);
+	expect_word(0, 1, SCHED_READY);
+	cr_assert(sched_add_dependency(&sc, 3, 0), "READY blocking txn must accept waiters");
+	expect_word(3, 0, SCHED_ABORTING);
+	expect_execute(0, 1);
+	sched_finish_execution(&sc, 0, 1, false);
+	expect_word(1, 1, SCHED_READY);
+	expect_word(3, 1, SCHED_READY);
+	cr_assert_eq(execution_idx(), 1);
+	expect_execute(1, 1);
+	/* 2 is still EXECUTING(0): it is skipped. */
+	expect_execute(3, 1);
+	expect_execute(4, 0);
+}
+
+Test(scheduler, several_dependents_resumed)
+{
+	enum { N = 8 };
+	begin(N);
+	start_all(7);
+	for (uint32_t t = 2; t < 7; t++) {
+		cr_assert(sched_add_dependency(&sc, t, 1), "txn %u", t);
+		expect_word(t, 0, SCHED_ABORTING);
+	}
+	sched_finish_execution(&sc, 1, 0, false);
+	for (uint32_t t = 2; t < 7; t++)
+		expect_word(t, 1, SCHED_READY);
+	cr_assert_eq(execution_idx(), 2);
+	for (uint32_t t = 2; t < 7; t++)
+		expect_execute(t, 1);
+	expect_execute(7, 0);
+
+	/* A dependent can wait again (on another txn) in its next incarnation. */
+	cr_assert(sched_add_dependency(&sc, 5, 0));
+	expect_word(5, 1, SCHED_ABORTING);
+	sched_finish_execution(&sc, 0, 0, false);
+	expect_word(5, 2, SCHED_READY);
+	expect_execute(5, 2);
+	/* txn 1 finished earlier: its list was drained, nothing left to wake. */
+	for (uint32_t t = 2; t < 7; t++)
+		if (t != 5)
+			expect_word(t, 1, SCHED_EXECUTING);
+}
+
+Test(scheduler, dependency_chain)
+{
+	enum { N = 5 };
+	begin(N);
+	start_all(N);
+	/* 4 waits on 3, 3 on 2, 2 on 1. */
+	for (uint32_t t = 4; t >= 2; t--)
+		cr_assert(sched_add_dependency(&sc, t, t - 1));
+	for (uint32_t t = 1; t < N; t++) {
+		sched_finish_execution(&sc, t, t == 1 ? 0 : 1, false);
+		if (t + 1 < N) {
+			expect_word(t + 1, 1, SCHED_READY);
+			cr_assert_eq(execution_idx(), t + 1);
+			expect_execute(t + 1, 1);
+		}
+	}
+	expect_word(4, 1, SCHED_EXECUTED);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Commit                                                                    */
+/* ------------------------------------------------------------------------ */
+
+Test(scheduler, commit_trylock_exclusive)
+{
+	begin(2);
+	cr_assert(sched_commit_trylock(&sc));
+	cr_assert_not(sched_commit_trylock(&sc));
+	cr_assert_not(sched_commit_trylock(&sc));
+	sched_commit_unlock(&sc);
+	cr_assert(sched_commit_trylock(&sc));
+	sched_commit_unlock(&sc);
+}
+
+Test(scheduler, commit_in_order)
+{
+	enum { N = 4 };
+	begin(N);
+	execute_all(N);
+	cr_assert(sched_commit_trylock(&sc));
+	for (uint32_t i = 0; i < N; i++) {
+		cr_assert_not(sched_done(&sc));
+		cr_assert_not(sched_commit(&sc, i, 1), "wrong incarnation committed");
+		cr_assert(sched_commit(&sc, i, 0), "commit of txn %u", i);
+		expect_word(i, 0, SCHED_COMMITTED);
+		cr_assert_eq(sched_commit_idx(&sc), i + 1);
+		cr_assert_not(sched_try_validation_abort(&sc, i, 0), "COMMITTED txn %u aborted", i);
+		expect_word(i, 0, SCHED_COMMITTED);
+	}
+	sched_commit_unlock(&sc);
+	cr_assert(sched_done(&sc));
+	/* Nothing left to hand out; committed transactions are not validated. */
+	for (int i = 0; i < 8; i++)
+		cr_assert_eq(sched_next_task(&sc).kind, SCHED_TASK_NONE);
+}
+
+Test(scheduler, commit_fails_after_abort)
+{
+	begin(3);
+	execute_all(3);
+	cr_assert(sched_try_validation_abort(&sc, 0, 0));
+	cr_assert(sched_commit_trylock(&sc));
+	cr_assert_not(sched_commit(&sc, 0, 0));
+	cr_assert_eq(sched_commit_idx(&sc), 0);
+	expect_word(0, 0, SCHED_ABORTING);
+	sched_commit_unlock(&sc);
+
+	/* Not yet executed: no commit either. */
+	begin(3);
+	expect_execute(0, 0);
+	cr_assert_not(sched_commit(&sc, 0, 0), "EXECUTING txn committed");
+	cr_assert_eq(sched_commit_idx(&sc), 0);
+}
+
+Test(scheduler, take_over_reexecutes_in_place)
+{
+	begin(4);
+	execute_all(4);
+	cr_assert(sched_commit_trylock(&sc));
+	cr_assert(sched_commit(&sc, 0, 0));
+	/* The commit validation of 1 failed and the committer won the abort. */
+	cr_assert(sched_try_validation_abort(&sc, 1, 0));
+	sched_take_over(&sc, 1, 0);
+	expect_word(1, 1, SCHED_EXECUTING);
+	cr_assert_leq(validation_idx(), 2);
+	/* Nobody else can start it: it never was READY. */
+	for (int i = 0; i < 8; i++) {
+		sched_task t = sched_next_task(&sc);
+		cr_assert_not(t.kind == SCHED_TASK_EXECUTE && t.txn == 1,
+			      "txn 1 handed out while taken over");
+		if (t.kind == SCHED_TASK_VALIDATE)
+			sched_finish_validation(&sc, t.txn, false);
+	}
+	sched_finish_execution(&sc, 1, 1, false);
+	expect_word(1, 1, SCHED_EXECUTED);
+	cr_assert(sched_commit(&sc, 1, 1));
+	cr_assert_eq(sched_commit_idx(&sc), 2);
+	sched_commit_unlock(&sc);
+}
+
+Test(scheduler, take_over_wakes_dependents)
+{
+	begin(4);
+	execute_all(2);
+	expect_execute(2, 0);
+	cr_assert(sched_try_validation_abort(&sc, 1, 0));
+	cr_assert(sched_add_dependency(&sc, 2, 1));
+	sched_take_over(&sc, 1, 0);
+	sched_finish_execution(&sc, 1, 1, false);
+	expect_word(2, 1, SCHED_READY);
+	cr_assert_leq(execution_idx(), 2);
+	expect_execute(2, 1);
+}
+
+Test(scheduler, done_after_stop)
+{
+	begin(10);
+	cr_assert_not(sched_done(&sc));
+	sched_stop(&sc);
+	cr_assert(sched_stopped(&sc));
+	cr_assert(sched_done(&sc));
+	begin(10);
+	cr_assert_not(sched_stopped(&sc), "begin_block must clear the stop flag");
+	cr_assert_not(sched_done(&sc));
+}
+
+Test(scheduler, ensure_progress_lowers_execution_idx)
+{
+	begin(4);
+	/* txn 0 READY at commit_idx but execution_idx past it. */
+	atomic_store(&sc.execution_idx, 3);
+	sched_ensure_progress(&sc);
+	cr_assert_eq(execution_idx(), 0);
+	expect_execute(0, 0);
+
+	/* Not READY at commit_idx: nothing changes. */
+	atomic_store(&sc.execution_idx, 3);
+	sched_ensure_progress(&sc);
+	cr_assert_eq(execution_idx(), 3);
+
+	/* After commits, the transaction at commit_idx is the one that counts. */
+	begin(4);
+	execute_all(2);
+	cr_assert(sched_commit_trylock(&sc));
+	cr_assert(sched_commit(&sc, 0, 0));
+	sched_commit_unlock(&sc);
+	cr_assert(sched_try_validation_abort(&sc, 1, 0));
+	atomic_store(&sc.execution_idx, 1);
+	cr_assert_eq(sched_finish_validation(&sc, 1, true).kind, SCHED_TASK_NONE);
+	atomic_store(&sc.execution_idx, 4);
+	sched_ensure_progress(&sc);
+	cr_assert_eq(execution_idx(), 1);
+	expect_execute(1, 1);
+
+	/* A finished block: no change. */
+	begin(1);
+	execute_all(1);
+	cr_assert(sched_commit(&sc, 0, 0));
+	sched_ensure_progress(&sc);
+	cr_assert_eq(execution_idx(), 1);
+}
+
+/* Run next_task (finishing executions cleanly and passing validations)
+ * until it has nothing more; returns the highest txn started, or -1. Every
+ * execution must start below commit_idx + window. */
+static int64_t drain_tasks(void)
+{
+	int64_t highest = -1;
+	for (int i = 0; i < 4096; i++) {
+		uint32_t limit = sched_commit_idx(&sc) + atomic_load(&sc.window);
+		sched_task t = sched_next_task(&sc);
+		if (t.kind == SCHED_TASK_EXECUTE) {
+			cr_assert_lt(t.txn, limit, "txn %u started, window ends at %u", t.txn,
+				     limit);
+			if ((int64_t)t.txn > highest)
+				highest = t.txn;
+			t = sched_finish_execution(&sc, t.txn, t.incarnation, false);
+		}
+		if (t.kind == SCHED_TASK_VALIDATE)
+			sched_finish_validation(&sc, t.txn, false);
+	}
+	return highest;
+}
+
+/* Commit the txn at commit_idx after re-executing it in place. */
+static void commit_reexecuted(void)
+{
+	uint32_t c = sched_commit_idx(&sc);
+	uint64_t w = sched_load_word(&sc, c);
+	cr_assert_eq(sched_word_status(w), SCHED_EXECUTED, "txn %u not EXECUTED", c);
+	uint32_t inc = sched_word_incarnation(w);
+	cr_assert(sched_try_validation_abort(&sc, c, inc));
+	sched_take_over(&sc, c, inc);
+	sched_finish_execution(&sc, c, inc + 1, false);
+	cr_assert(sched_commit(&sc, c, inc + 1));
+}
+
+Test(scheduler, speculation_window)
+{
+	enum { N = 200 };
+	begin(N);
+	uint32_t full = atomic_load(&sc.window);
+	cr_assert_geq(full, 1);
+	cr_assert_lt(full, N, "test needs a block larger than the window");
+	cr_assert_eq(drain_tasks(), (int64_t)full - 1, "nothing committed: only the window runs");
+
+	/* Commits of re-executed txns shrink the window, never below 1. */
+	cr_assert(sched_commit_trylock(&sc));
+	uint32_t prev = full;
+	for (int k = 0; k < 8; k++) {
+		commit_reexecuted();
+		uint32_t now = atomic_load(&sc.window);
+		cr_assert_geq(now, 1, "window closed completely");
+		cr_assert_leq(now, prev, "window grew after a re-executed commit");
+		prev = now;
+	}
+	cr_assert_lt(prev, full, "re-executed commits did not shrink the window");
+	drain_tasks();
+
+	/* Clean commits open it again, up to where it started. */
+	for (;;) {
+		uint32_t c = sched_commit_idx(&sc);
+		if (c == N)
+			break;
+		uint64_t w = sched_load_word(&sc, c);
+		if (sched_word_status(w) != SCHED_EXECUTED) {
+			cr_assert_geq(drain_tasks(), 0, "txn %u at commit_idx never ran", c);
+			continue;
+		}
+		cr_assert(sched_commit(&sc, c, sched_word_incarnation(w)));
+		uint32_t now = atomic_load(&sc.window);
+		cr_assert_geq(now, prev, "window shrank after a clean commit");
+		cr_assert_leq(now, full, "window beyond its maximum");
+		prev = now;
+	}
+	sched_commit_unlock(&sc);
+	cr_assert(sched_done(&sc));
+	cr_assert_eq(atomic_load(&sc.window), full, "window did not reopen fully");
+}
+
+Test(scheduler, blocks_reuse_state)
+{
+	static const uint32_t sizes[] = {100, 10, 1000, 1, 0, 257};
+	for (size_t b = 0; b < sizeof sizes / sizeof sizes[0]; b++) {
+		uint32_t n = sizes[b];
+		begin(n);
+		cr_assert_eq(sc.txn_count, n);
+		cr_assert_geq(sc.capacity, n);
+		for (uint32_t i = 0; i < n; i++) {
+			expect_word(i, 0, SCHED_READY);
+			cr_assert_eq(sc.txns[i].dependents, SCHED_NONE);
+		}
+		cr_assert_eq(execution_idx(), 0);
+		cr_assert_eq(validation_idx(), 0);
+		cr_assert_eq(sched_commit_idx(&sc), 0);
+		cr_assert_eq(atomic_load(&sc.commit_lock), 0);
+		/* Leave the block half done, with waiters, a held lock and a
+		 * stop, for the next begin_block to clear. */
+		if (n >= 3) {
+			start_all(3);
+			cr_assert(sched_add_dependency(&sc, 2, 1));
+			sched_finish_execution(&sc, 0, 0, false);
+			cr_assert(sched_commit(&sc, 0, 0));
+		}
+		cr_assert(sched_commit_trylock(&sc));
+		sched_stop(&sc);
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* Multi-threaded simulation                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef struct sim_params {
+	uint32_t threads;
+	uint32_t txns;
+	uint64_t seed;
+	unsigned abort_pct;	  /* validations that fail */
+	unsigned dependency_pct;  /* executions that wait on a lower txn */
+	unsigned new_path_pct;	  /* executions that write a new path */
+	unsigned commit_fail_pct; /* commit validations that fail */
+	unsigned commit_pct;	  /* executions followed by a commit attempt */
+	uint32_t work;		  /* an execution spins up to this many pauses */
+	unsigned yield_pct;	  /* executions that also give the core away */
+	uint32_t stop_at;	  /* stop the block at this commit_idx; 0: never */
+	bool open_window;	  /* keep the speculation window at the block size */
+} sim_params;
+
+typedef struct sim_run {
+	sched *s;
+	sim_params p;
+	pthread_barrier_t start;
+	atomic_uchar *executing;   /* per txn: an execution in flight */
+	_Atomic uint32_t *started; /* per txn: executions started so far */
+	_Atomic uint32_t *commits; /* per txn: times committed */
+	uint32_t *order;	   /* commit order, under the commit lock */
+	uint32_t order_len;
+	_Atomic uint32_t committers; /* threads inside the commit lock */
+	_Atomic uint64_t executions;
+	_Atomic uint64_t validations;
+	_Atomic uint64_t aborts;
+	_Atomic uint64_t waits;
+	_Atomic uint64_t violations;
+	_Atomic uint32_t livelocked;
+	atomic_flag described;
+	char first[256];
+} sim_run;
+
+/* Iterations of one thread's loop without the commit index moving, and in
+ * all: far beyond what a live run needs, so hitting either means livelock. */
+#define SIM_STALL_CAP 2000000u
+#define SIM_TOTAL_CAP 100000000u
+
+__attribute__((format(printf, 2, 3))) static void violation(sim_run *run, const char *fmt, ...)
+{
+	atomic_fetch_add(&run->violations, 1);
+	if (atomic_flag_test_and_set(&run->described))
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(run->first, sizeof run->first, fmt, ap);
+	va_end(ap);
+}
+
+/* Claim txn for an execution of `incarnation`; checks exclusivity. */
+static void sim_begin_execution(sim_run *run, uint32_t txn, uint32_t incarnation)
+{
+	if (atomic_exchange_explicit(&run->executing[txn], 1, memory_order_acq_rel))
+		violation(run, "txn %u inc %u: executed by two threads at once", txn, incarnation);
+	uint64_t w = sched_load_word(run->s, txn);
+	if (w != sched_word(incarnation, SCHED_EXECUTING))
+		violation(run, "txn %u: executing inc %u while its word is %s(%u)", txn,
+			  incarnation, status_name(sched_word_status(w)),
+			  sched_word_incarnation(w));
+	uint32_t before = atomic_fetch_add_explicit(&run->started[txn], 1, memory_order_relaxed);
+	if (before != incarnation)
+		violation(run, "txn %u: execution number %u has incarnation %u", txn, before,
+			  incarnation);
+	atomic_fetch_add_explicit(&run->executions, 1, memory_order_relaxed);
+}
+
+static void sim_end_execution(sim_run *run, uint32_t txn)
+{
+	atomic_store_explicit(&run->executing[txn], 0, memory_order_release);
+}
+
+/* Stand-in for running a transaction: long enough, and sometimes yielding,
+ * so that executions on different threads overlap even on two cores. */
+static void sim_work(sim_run *run, tk_rng *rng)
+{
+	uint64_t spins = tk_rng_below(rng, (uint64_t)run->p.work + 1);
+	for (uint64_t i = 0; i < spins; i++)
+		bstm_cpu_relax();
+	if (tk_rng_chance(rng, run->p.yield_pct))
+		sched_yield();
+}
+
+static sched_task sim_execute(sim_run *run, tk_rng *rng, uint32_t txn, uint32_t incarnation)
+{
+	sched_task none = {SCHED_TASK_NONE, 0, 0};
+	sim_begin_execution(run, txn, incarnation);
+	sim_work(run, rng);
+	if (txn > 0 && tk_rng_chance(rng, run->p.dependency_pct)) {
+		/* The execution read an ESTIMATE of a lower txn. */
+		uint32_t span = txn < 4 ? txn : 4;
+		uint32_t blocking = txn - 1 - (uint32_t)tk_rng_below(rng, span);
+		sim_end_execution(run, txn);
+		if (sched_add_dependency(run->s, txn, blocking)) {
+			atomic_fetch_add_explicit(&run->waits, 1, memory_order_relaxed);
+			return none;
+		}
+		/* blocking finished meanwhile: read again and go on. */
+		if (atomic_exchange_explicit(&run->executing[txn], 1, memory_order_acq_rel))
+			violation(run,
+				  "txn %u: taken by another thread after a refused "
+				  "dependency",
+				  txn);
+		sim_work(run, rng);
+	}
+	sim_end_execution(run, txn);
+	return sched_finish_execution(run->s, txn, incarnation,
+				      tk_rng_chance(rng, run->p.new_path_pct));
+}
+
+/* Undo the window's adaptation, as the paper's scheduler has none: every
+ * transaction may start at any time. The window is the committer's to
+ * write, and only the committer calls this. */
+static void open_window(sched *s)
+{
+	s->window_max = s->txn_count;
+	s->window_quarters = 4 * s->txn_count;
+	atomic_store_explicit(&s->window, s->txn_count, memory_order_relaxed);
+}
+
+static sched_task sim_validate(sim_run *run, tk_rng *rng, uint32_t txn, uint32_t incarnation)
+{
+	atomic_fetch_add_explicit(&run->validations, 1, memory_order_relaxed);
+	bool aborted = tk_rng_chance(rng, run->p.abort_pct) &&
+		       sched_try_validation_abort(run->s, txn, incarnation);
+	if (aborted)
+		atomic_fetch_add_explicit(&run->aborts, 1, memory_order_relaxed);
+	return sched_finish_validation(run->s, txn, aborted);
+}
+
+/* Commit what can be committed; the caller holds the commit lock. */
+static void sim_commit_loop(sim_run *run, tk_rng *rng)
+{
+	sched *s = run->s;
+	for (;;) {
+		uint32_t i = sched_commit_idx(s);
+		if (i >= s->txn_count || sched_stopped(s))
+			return;
+		uint64_t w = sched_load_word(s, i);
+		if (sched_word_status(w) != SCHED_EXECUTED)
+			return;
+		uint32_t inc = sched_word_incarnation(w);
+		if (tk_rng_chance(rng, run->p.commit_fail_pct)) {
+			/* The commit validation failed: re-execute in place. */
+			if (!sched_try_validation_abort(s, i, inc))
+				return;
+			atomic_fetch_add_explicit(&run->aborts, 1, memory_order_relaxed);
+			sched_take_over(s, i, inc);
+			sim_begin_execution(run, i, inc + 1);
+			sim_end_execution(run, i);
+			(void)sched_finish_execution(s, i, inc + 1,
+						     tk_rng_chance(rng, run->p.new_path_pct));
+			inc++;
+		}
+		if (!sched_commit(s, i, inc))
+			return; /* a validator aborted it after our look */
+		if (run->p.open_window)
+			open_window(s);
+		uint32_t times =
+			atomic_fetch_add_explicit(&run->commits[i], 1, memory_order_relaxed);
+		if (times != 0)
+			violation(run, "txn %u committed %u times", i, times + 1);
+		if (run->order_len != i)
+			violation(run, "txn %u committed as number %u", i, run->order_len);
+		if (run->order_len < s->txn_count)
+			run->order[run->order_len++] = i;
+		if (sched_commit_idx(s) != i + 1)
+			violation(run, "commit of %u left commit_idx at %u", i,
+				  sched_commit_idx(s));
+		if (run->p.stop_at && i + 1 == run->p.stop_at) {
+			sched_stop(s);
+			return;
+		}
+	}
+}
+
+static void sim_try_commit(sim_run *run, tk_rng *rng)
+{
+	sched *s = run->s;
+	for (;;) {
+		uint32_t i = sched_commit_idx(s);
+		if (i >= s->txn_count || sched_stopped(s) ||
+		    sched_word_status(sched_load_word(s, i)) != SCHED_EXECUTED)
+			return;
+		if (!sched_commit_trylock(s))
+			return;
+		if (atomic_fetch_add(&run->committers, 1) != 0)
+			violation(run, "two threads hold the commit lock");
+		sim_commit_loop(run, rng);
+		atomic_fetch_sub(&run->committers, 1);
+		sched_commit_unlock(s);
+	}
+}
+
+typedef struct sim_thread {
+	sim_run *run;
+	uint32_t id;
+	pthread_t thread;
+} sim_thread;
+
+static void *sim_main(void *arg)
+{
+	sim_thread *t = arg;
+	sim_run *run = t->run;
+	sched *s = run->s;
+	tk_rng rng;
+	tk_rng_seed(&rng, run->p.seed * 1000003u + t->id);
+	sched_task task = {SCHED_TASK_NONE, 0, 0};
+	bstm_backoff idle = BSTM_BACKOFF_INIT;
+	uint64_t iterations = 0, stalled = 0;
+	uint32_t last_commit = 0;
+	pthread_barrier_wait(&run->start);
+	while (!sched_done(s)) {
+		uint32_t c = sched_commit_idx(s);
+		stalled = c == last_commit ? stalled + 1 : 0;
+		last_commit = c;
+		if (++iterations > SIM_TOTAL_CAP || stalled > SIM_STALL_CAP ||
+		    atomic_load_explicit(&run->livelocked, memory_order_relaxed)) {
+			if (!atomic_exchange(&run->livelocked, 1))
+				violation(run,
+					  "no progress: thread %u, %lu iterations, %lu at "
+					  "commit_idx %u (txn word %s(%u)), execution_idx %u, "
+					  "validation_idx %u",
+					  t->id, (unsigned long)iterations, (unsigned long)stalled,
+					  c,
+					  c < s->txn_count ? status_name(sched_word_status(
+								     sched_load_word(s, c)))
+							   : "-",
+					  c < s->txn_count
+						  ? sched_word_incarnation(sched_load_word(s, c))
+						  : 0,
+					  atomic_load(&s->execution_idx),
+					  atomic_load(&s->validation_idx));
+			sched_stop(s);
+			break;
+		}
+		if (task.kind == SCHED_TASK_EXECUTE) {
+			task = sim_execute(run, &rng, task.txn, task.incarnation);
+			if (tk_rng_chance(&rng, run->p.commit_pct))
+				sim_try_commit(run, &rng);
+			continue;
+		}
+		if (task.kind == SCHED_TASK_VALIDATE) {
+			task = sim_validate(run, &rng, task.txn, task.incarnation);
+			continue;
+		}
+		task = sched_next_task(s);
+		if (task.kind == SCHED_TASK_NONE) {
+			sim_try_commit(run, &rng);
+			sched_ensure_progress(s);
+			bstm_backoff_wait(&idle);
+		} else {
+			idle.spins = 1;
+		}
+	}
+	return NULL;
+}
+
+static void simulate(const sim_params *p)
+{
+	uint32_t n = p->txns;
+	cr_assert_eq(sched_begin_block(&sc, n, p->threads), 0);
+	if (p->open_window)
+		open_window(&sc);
+	sim_run run;
+	memset(&run, 0, sizeof run);
+	run.s = &sc;
+	run.p = *p;
+	atomic_flag_clear(&run.described);
+	run.executing = calloc(n, sizeof *run.executing);
+	run.started = calloc(n, sizeof *run.started);
+	run.commits = calloc(n, sizeof *run.commits);
+	run.order = calloc(n, sizeof *run.order);
+	sim_thread *th = calloc(p->threads, sizeof *th);
+	cr_assert(run.executing && run.started && run.commits && run.order && th);
+	cr_assert_eq(pthread_barrier_init(&run.start, NULL, p->threads), 0);
+	for (uint32_t i = 0; i < p->threads; i++) {
+		th[i].run = &run;
+		th[i].id = i;
+		cr_assert_eq(pthread_create(&th[i].thread, NULL, sim_main, &th[i]), 0);
+	}
+	for (uint32_t i = 0; i < p->threads; i++)
+		pthread_join(th[i].thread, NULL);
+	pthread_barrier_destroy(&run.start);
+
+	char what[128];
+	snprintf(what, sizeof what,
+		 "threads=%u txns=%u seed=%lu abort=%u%% dep=%u%% stop_at=%u open_window=%d",
+		 p->threads, n, (unsigned long)p->seed, p->abort_pct, p->dependency_pct, p->stop_at,
+		 p->open_window);
+	cr_assert_eq(atomic_load(&run.violations), 0, "%s: %lu violations; first: %s", what,
+		     (unsigned long)atomic_load(&run.violations), run.first);
+	uint32_t expect = p->stop_at ? p->stop_at : n;
+	cr_assert_eq(sched_commit_idx(&sc), expect, "%s: commit_idx %u, expected %u", what,
+		     sched_commit_idx(&sc), expect);
+	cr_assert_eq(run.order_len, expect, "%s: %u commits recorded", what, run.order_len);
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t w = sched_load_word(&sc, i);
+		uint32_t times = atomic_load(&run.commits[i]);
+		if (i < expect) {
+			cr_assert_eq(run.order[i], i, "%s: commit number %u is txn %u", what, i,
+				     run.order[i]);
+			cr_assert_eq(times, 1, "%s: txn %u committed %u times", what, i, times);
+			cr_assert_eq(sched_word_status(w), SCHED_COMMITTED, "%s: txn %u ends %s",
+				     what, i, status_name(sched_word_status(w)));
+			cr_assert_lt(sched_word_incarnation(w), atomic_load(&run.started[i]),
+				     "%s: txn %u committed an incarnation never started", what, i);
+		} else {
+			cr_assert_eq(times, 0, "%s: txn %u committed after the stop", what, i);
+			cr_assert_neq(sched_word_status(w), SCHED_COMMITTED);
+		}
+		cr_assert_eq(atomic_load(&run.executing[i]), 0, "%s: txn %u still executing", what,
+			     i);
+	}
+	cr_assert_geq(atomic_load(&run.executions), expect);
+	cr_log_info("%s: %lu executions, %lu validations, %lu aborts, %lu waits", what,
+		    (unsigned long)atomic_load(&run.executions),
+		    (unsigned long)atomic_load(&run.validations),
+		    (unsigned long)atomic_load(&run.aborts),
+		    (unsigned long)atomic_load(&run.waits));
+	free(run.executing);
+	free((void *)run.started);
+	free((void *)run.commits);
+	free(run.order);
+	free(th);
+}
+
+static const uint32_t thread_set[] = {1, 2, 4, 8, 16};
+#define THREAD_SET_LEN (sizeof thread_set / sizeof thread_set[0])
+
+/* Run `base` at every thread count and seed, with the scheduler's adaptive
+ * speculation window and with the window held open. */
+static void simulate_all(sim_params base, uint64_t seeds)
+{
+	for (size_t i = 0; i < THREAD_SET_LEN; i++)
+		for (uint64_t seed = 0; seed < seeds; seed++)
+			for (int open = 0; open < 2; open++) {
+				sim_params p = base;
+				p.threads = thread_set[i];
+				p.seed = base.seed + seed;
+				p.open_window = open;
+				simulate(&p);
+			}
+}
+
+Test(scheduler, simulation_without_aborts)
+{
+	simulate_all(
+		(sim_params){
+			.txns = 500, .seed = 1, .commit_pct = 100, .work = 200, .yield_pct = 5},
+		1);
+}
+
+Test(scheduler, simulation_random_aborts)
+{
+	simulate_all((sim_params){.txns = 400,
+				  .seed = 1,
+				  .abort_pct = 25,
+				  .new_path_pct = 20,
+				  .commit_fail_pct = 10,
+				  .commit_pct = 30,
+				  .work = 500,
+				  .yield_pct = 10},
+		     3);
+}
+
+Test(scheduler, simulation_aborts_and_dependencies)
+{
+	simulate_all((sim_params){.txns = 400,
+				  .seed = 101,
+				  .abort_pct = 20,
+				  .dependency_pct = 20,
+				  .new_path_pct = 30,
+				  .commit_fail_pct = 15,
+				  .commit_pct = 20,
+				  .work = 1000,
+				  .yield_pct = 20},
+		     3);
+}
+
+/* Commits only from idle workers: validation and dependencies run ahead of
+ * the commit index as far as the window lets them. */
+Test(scheduler, simulation_commit_when_idle)
+{
+	simulate_all((sim_params){.txns = 300,
+				  .seed = 21,
+				  .abort_pct = 15,
+				  .dependency_pct = 15,
+				  .new_path_pct = 20,
+				  .commit_fail_pct = 5,
+				  .commit_pct = 0,
+				  .work = 500,
+				  .yield_pct = 20},
+		     2);
+}
+
+Test(scheduler, simulation_heavy_conflicts)
+{
+	simulate_all((sim_params){.txns = 200,
+				  .seed = 7,
+				  .abort_pct = 60,
+				  .dependency_pct = 50,
+				  .new_path_pct = 50,
+				  .commit_fail_pct = 40,
+				  .commit_pct = 10,
+				  .work = 300,
+				  .yield_pct = 20},
+		     2);
+}
+
+Test(scheduler, simulation_stopped_midway)
+{
+	simulate_all((sim_params){.txns = 400,
+				  .seed = 9,
+				  .abort_pct = 20,
+				  .dependency_pct = 10,
+				  .new_path_pct = 20,
+				  .commit_fail_pct = 10,
+				  .commit_pct = 50,
+				  .work = 300,
+				  .yield_pct = 10,
+				  .stop_at = 150},
+		     1);
+}
