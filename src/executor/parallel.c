@@ -371,13 +371,15 @@ static void worker_loop(void *arg, uint32_t worker)
 			continue;
 		}
 		task = sched_next_task(s);
-		if (task.kind == SCHED_TASK_NONE) {
-			try_commit(run, w);
-			sched_ensure_progress(s);
-			bstm_backoff_wait(&idle);
-		} else {
+		if (task.kind != SCHED_TASK_NONE) {
 			idle.spins = 1;
+			continue;
 		}
+		try_commit(run, w);
+		if (sched_has_work(s))
+			continue;
+		sched_ensure_progress(s);
+		bstm_backoff_wait(&idle);
 	}
 	if (!run->commit_error)
 		build_outputs(run, w, worker);

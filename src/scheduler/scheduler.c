@@ -163,17 +163,20 @@ sched_task sched_next_task(sched *s)
 			v = c;
 	}
 	if (v < e) {
-		uint32_t idx =
-			atomic_fetch_add_explicit(&s->validation_idx, 1, memory_order_acq_rel);
+		uint32_t idx = atomic_fetch_add_explicit(&s->validation_idx, 1, memory_order_acq_rel);
 		if (idx < n) {
 			uint64_t w = sched_load_word(s, idx);
 			if (sched_word_status(w) == SCHED_EXECUTED) {
 				task.kind = SCHED_TASK_VALIDATE;
 				task.txn = idx;
 				task.incarnation = sched_word_incarnation(w);
+				return task;
 			}
 		}
-		return task;
+		/* idx is still executing (its finish_execution will see the
+		 * validation index past it and validate it then): there is no
+		 * validation to do right now, so look for an execution instead
+		 * of reporting "no work" and backing off. */
 	}
 	if (e >= n)
 		return task;
@@ -332,6 +335,15 @@ bool sched_commit(sched *s, uint32_t txn, uint32_t incarnation)
 	/* Release pairs with sched_commit_idx's acquire. */
 	atomic_store_explicit(&s->commit_idx, txn + 1, memory_order_release);
 	return true;
+}
+
+bool sched_has_work(sched *s)
+{
+	uint32_t v = atomic_load_explicit(&s->validation_idx, memory_order_relaxed);
+	uint32_t e = atomic_load_explicit(&s->execution_idx, memory_order_relaxed);
+	uint64_t limit = (uint64_t)sched_commit_idx(s) +
+			 atomic_load_explicit(&s->window, memory_order_relaxed);
+	return v < e || (e < s->txn_count && e < limit);
 }
 
 void sched_ensure_progress(sched *s)

@@ -127,5 +127,9 @@ BSTM_INTERNAL void sched_stop(sched *s);
  * the protocol keeps "READY implies execution_idx <= it or being incarnated"
  * on its own. */
 BSTM_INTERNAL void sched_ensure_progress(sched *s);
+/* True if next_task could find something now: an empty answer from it was a
+ * lost race, not a lack of work, and the caller should ask again rather than
+ * back off. */
+BSTM_INTERNAL bool sched_has_work(sched *s);
 
 #endif
