@@ -86,6 +86,7 @@ void bstm_executor_destroy(bstm_executor *ex)
 			bstm_arena_destroy(&ex->workers[i].arena);
 			free(ex->workers[i].scratch);
 			free(ex->workers[i].touched);
+			free(ex->workers[i].merged);
 		}
 		bstm_mem_free(ex->workers, sizeof *ex->workers * ex->config.threads);
 	}

@@ -149,6 +149,9 @@ struct exec_worker {
 	mvm_entry **touched; /* keys this worker found written by a committed txn */
 	size_t touched_count;
 	size_t touched_cap;
+	bstm_write *merged; /* their final writes, bytes in this worker's output arena */
+	size_t merged_count;
+	size_t merged_cap;
 } BSTM_ALIGNED_CACHELINE;
 
 /* One finished incarnation of a transaction; immutable once published. */

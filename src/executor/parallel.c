@@ -349,6 +349,8 @@ static void build_outputs(exec_block_run *run, exec_worker *w, uint32_t worker)
 	}
 }
 
+static int build_merged_part(exec_block_run *run, exec_worker *w, uint32_t worker);
+
 static void worker_loop(void *arg, uint32_t worker)
 {
 	exec_block_run *run = arg;
@@ -381,48 +383,70 @@ static void worker_loop(void *arg, uint32_t worker)
 		sched_ensure_progress(s);
 		bstm_backoff_wait(&idle);
 	}
-	if (!run->commit_error)
-		build_outputs(run, w, worker);
+	if (run->commit_error)
+		return;
+	build_outputs(run, w, worker);
+	if (!atomic_load_explicit(&run->failure, memory_order_acquire)) {
+		int rc = build_merged_part(run, w, worker);
+		if (rc)
+			set_failure(run, rc);
+	}
 }
 
-static int bytes_cmp(const uint8_t *key, uint32_t len, const bstm_write *w)
+/* The final write of every key this worker claimed: the version of the last
+ * committed writer, copied into the worker's output arena. Runs after the
+ * worker left the loop, when every claim it made is in its list. */
+static int build_merged_part(exec_block_run *run, exec_worker *w, uint32_t worker)
 {
-	return bstm_key_compare(key, len, w->key, w->key_len);
+	uint32_t committed = sched_commit_idx(&run->ex->sc);
+	bstm_arena *arena = &run->out->arenas[worker];
+	if (w->touched_count > w->merged_cap) {
+		bstm_write *grown = realloc(w->merged, sizeof *grown * w->touched_count);
+		if (!grown)
+			return BSTM_ENOMEM;
+		w->merged = grown;
+		w->merged_cap = w->touched_count;
+	}
+	for (size_t k = 0; k < w->touched_count; k++) {
+		const mvm_entry *e = w->touched[k];
+		mvm_read_result r;
+		mvm_read(e, committed, &r);
+		BSTM_CHECK(r.kind == MVM_READ_VERSION);
+		bool del = (r.version->flags & MVM_VERSION_DELETED) != 0;
+		uint8_t *key = bstm_arena_alloc(arena, e->key_len);
+		uint8_t *value = del ? NULL : bstm_arena_alloc(arena, r.version->len);
+		if (!key || (!del && !value))
+			return BSTM_ENOMEM;
+		if (e->key_len)
+			memcpy(key, e->key, e->key_len);
+		if (!del && r.version->len)
+			memcpy(value, r.version->value, r.version->len);
+		w->merged[k] = (bstm_write){.key = key,
+					    .value = value,
+					    .key_len = e->key_len,
+					    .value_len = del ? 0 : r.version->len,
+					    .is_delete = del};
+	}
+	w->merged_count = w->touched_count;
+	return 0;
 }
 
-/* The merged write set: for every key some committed transaction wrote, the
- * write of the last one, found in that transaction's (sorted) output. */
+/* Concatenate the workers' parts and sort them by key. */
 static int build_merged(exec_block_run *run)
 {
 	struct bstm_executor *ex = run->ex;
-	uint32_t committed = run->out->committed;
 	size_t total = 0;
 	for (uint32_t t = 0; t < ex->config.threads; t++)
-		total += ex->workers[t].touched_count;
+		total += ex->workers[t].merged_count;
 	bstm_write *merged = malloc(sizeof *merged * (total ? total : 1));
 	if (!merged)
 		return BSTM_ENOMEM;
 	size_t m = 0;
 	for (uint32_t t = 0; t < ex->config.threads; t++) {
 		exec_worker *w = &ex->workers[t];
-		for (size_t k = 0; k < w->touched_count; k++) {
-			mvm_entry *e = w->touched[k];
-			mvm_read_result r;
-			mvm_read(e, committed, &r);
-			BSTM_CHECK(r.kind == MVM_READ_VERSION);
-			const bstm_txn_output *last = &run->out->txns[r.version->txn_idx];
-			uint32_t lo = 0, hi = last->write_count;
-			while (lo < hi) {
-				uint32_t mid = (lo + hi) / 2;
-				if (bytes_cmp(e->key, e->key_len, &last->writes[mid]) > 0)
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
-			BSTM_CHECK(lo < last->write_count);
-			merged[m++] = last->writes[lo];
-		}
-		w->touched_count = 0;
+		if (w->merged_count)
+			memcpy(merged + m, w->merged, sizeof *merged * w->merged_count);
+		m += w->merged_count;
 	}
 	int rc = exec_output_set_merged(run->out, merged, m);
 	free(merged);
@@ -468,6 +492,7 @@ int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block, const b
 	}
 	for (uint32_t i = 0; i < ex->config.threads; i++) {
 		ex->workers[i].touched_count = 0;
+		ex->workers[i].merged_count = 0;
 		exec_stats *st = &ex->workers[i].stats;
 		out->pub.stats.executions += st->executions;
 		out->pub.stats.validations += st->validations;
