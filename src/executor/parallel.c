@@ -358,6 +358,7 @@ static void worker_loop(void *arg, uint32_t worker)
 	sched *s = &run->ex->sc;
 	w->view.arena = &w->arena;
 	sched_task task = {SCHED_TASK_NONE, 0, 0};
+	sched_cursor cursor = {0, 0};
 	bstm_backoff idle = BSTM_BACKOFF_INIT;
 	while (!sched_done(s)) {
 		if (task.kind == SCHED_TASK_EXECUTE) {
@@ -372,13 +373,13 @@ static void worker_loop(void *arg, uint32_t worker)
 				try_commit(run, w);
 			continue;
 		}
-		task = sched_next_task(s);
+		task = sched_next_task(s, &cursor);
 		if (task.kind != SCHED_TASK_NONE) {
 			idle.spins = 1;
 			continue;
 		}
 		try_commit(run, w);
-		if (sched_has_work(s))
+		if (sched_has_work(s, &cursor))
 			continue;
 		sched_ensure_progress(s);
 		bstm_backoff_wait(&idle);

@@ -67,6 +67,7 @@ typedef struct sched {
 	_Atomic uint32_t window BSTM_ALIGNED_CACHELINE;
 	uint32_t window_quarters;
 	uint32_t window_max;
+	uint32_t threads;
 	uint32_t txn_count BSTM_ALIGNED_CACHELINE;
 	uint32_t capacity;
 	sched_txn *txns;
@@ -76,7 +77,16 @@ BSTM_INTERNAL int sched_init(sched *s);
 BSTM_INTERNAL void sched_destroy(sched *s);
 BSTM_INTERNAL int sched_begin_block(sched *s, uint32_t txn_count, uint32_t threads);
 
-BSTM_INTERNAL sched_task sched_next_task(sched *s);
+/* A worker's claimed run of consecutive transactions to execute. */
+typedef struct sched_cursor {
+	uint32_t next;
+	uint32_t end;
+} sched_cursor;
+
+/* The next task. With a cursor, executions are claimed a run at a time (the
+ * run's length follows the speculation window) and handed out in order;
+ * without one, one at a time. */
+BSTM_INTERNAL sched_task sched_next_task(sched *s, sched_cursor *cursor);
 /* txn's execution read an ESTIMATE of `blocking`. True: txn now waits (its
  * status is ABORTING) and the caller drops the execution; false: blocking has
  * already finished, read again. */
@@ -130,6 +140,6 @@ BSTM_INTERNAL void sched_ensure_progress(sched *s);
 /* True if next_task could find something now: an empty answer from it was a
  * lost race, not a lack of work, and the caller should ask again rather than
  * back off. */
-BSTM_INTERNAL bool sched_has_work(sched *s);
+BSTM_INTERNAL bool sched_has_work(sched *s, const sched_cursor *cursor);
 
 #endif

@@ -85,7 +85,7 @@ static void begin(uint32_t n)
 static sched_task next_execution(void)
 {
 	for (int i = 0; i < 64; i++) {
-		sched_task t = sched_next_task(&sc);
+		sched_task t = sched_next_task(&sc, NULL);
 		if (t.kind == SCHED_TASK_VALIDATE) {
 			expect_word(t.txn, t.incarnation, SCHED_EXECUTED);
 			cr_assert_eq(sched_finish_validation(&sc, t.txn, false).kind,
@@ -146,7 +146,7 @@ Test(scheduler, begin_block_state)
 
 	begin(0);
 	cr_assert(sched_done(&sc), "an empty block is done at once");
-	cr_assert_eq(sched_next_task(&sc).kind, SCHED_TASK_NONE);
+	cr_assert_eq(sched_next_task(&sc, NULL).kind, SCHED_TASK_NONE);
 }
 
 Test(scheduler, word_encoding)
@@ -165,7 +165,7 @@ Test(scheduler, executions_in_index_order)
 	begin(N);
 	uint32_t next = 0;
 	for (int i = 0; i < 4 * N; i++) {
-		sched_task t = sched_next_task(&sc);
+		sched_task t = sched_next_task(&sc, NULL);
 		cr_assert_neq(t.kind, SCHED_TASK_VALIDATE, "nothing is EXECUTED yet");
 		if (t.kind != SCHED_TASK_EXECUTE)
 			continue;
@@ -176,15 +176,18 @@ Test(scheduler, executions_in_index_order)
 	}
 	cr_assert_eq(next, N, "%u executions handed out, expected %u", next, N);
 	cr_assert_geq(execution_idx(), N);
-	cr_assert_eq(sched_next_task(&sc).kind, SCHED_TASK_NONE);
+	cr_assert_eq(sched_next_task(&sc, NULL).kind, SCHED_TASK_NONE);
 }
 
 Test(scheduler, finish_execution_returns_validation)
 {
 	begin(4);
 	expect_execute(0, 0);
-	/* Only a validation attempt moves validation_idx past 0. */
-	cr_assert_eq(sched_next_task(&sc).kind, SCHED_TASK_NONE);
+	/* A validation attempt moves validation_idx past 0, which is still
+	 * executing; the call then falls through to the next execution. */
+	sched_task next = sched_next_task(&sc, NULL);
+	cr_assert_eq(next.kind, SCHED_TASK_EXECUTE);
+	cr_assert_eq(next.txn, 1);
 	cr_assert_eq(validation_idx(), 1);
 	sched_task t = sched_finish_execution(&sc, 0, 0, false);
 	cr_assert_eq(t.kind, SCHED_TASK_VALIDATE);
@@ -204,7 +207,7 @@ Test(scheduler, finish_execution_new_path_lowers_validation_idx)
 	cr_assert_eq(validation_idx(), 1, "validation_idx %u, expected 1", validation_idx());
 	expect_word(1, 0, SCHED_EXECUTED);
 	/* The next task validates txn 1. */
-	t = sched_next_task(&sc);
+	t = sched_next_task(&sc, NULL);
 	cr_assert_eq(t.kind, SCHED_TASK_VALIDATE);
 	cr_assert_eq(t.txn, 1);
 	cr_assert_eq(t.incarnation, 0);
@@ -224,7 +227,7 @@ Test(scheduler, finish_execution_below_validation_idx_returns_nothing)
 		cr_assert_eq(t.kind, SCHED_TASK_NONE);
 		cr_assert_eq(validation_idx(), 0);
 		/* validation_idx < execution_idx: the validation is next_task's. */
-		t = sched_next_task(&sc);
+		t = sched_next_task(&sc, NULL);
 		cr_assert_eq(t.kind, SCHED_TASK_VALIDATE);
 		cr_assert_eq(t.txn, 0);
 		cr_assert_eq(t.incarnation, 0);
@@ -305,11 +308,11 @@ Test(scheduler, validation_tasks_only_for_executed)
 	start_all(4);
 	sched_finish_execution(&sc, 2, 0, true);
 	cr_assert_eq(validation_idx(), 2);
-	sched_task t = sched_next_task(&sc);
+	sched_task t = sched_next_task(&sc, NULL);
 	cr_assert_eq(t.kind, SCHED_TASK_VALIDATE);
 	cr_assert_eq(t.txn, 2);
 	/* txn 3 is still EXECUTING: its validation slot passes as NONE. */
-	t = sched_next_task(&sc);
+	t = sched_next_task(&sc, NULL);
 	cr_assert_eq(t.kind, SCHED_TASK_NONE);
 	cr_assert_eq(validation_idx(), 4);
 }
@@ -455,7 +458,7 @@ Test(scheduler, commit_in_order)
 	cr_assert(sched_done(&sc));
 	/* Nothing left to hand out; committed transactions are not validated. */
 	for (int i = 0; i < 8; i++)
-		cr_assert_eq(sched_next_task(&sc).kind, SCHED_TASK_NONE);
+		cr_assert_eq(sched_next_task(&sc, NULL).kind, SCHED_TASK_NONE);
 }
 
 Test(scheduler, commit_fails_after_abort)
@@ -489,7 +492,7 @@ Test(scheduler, take_over_reexecutes_in_place)
 	cr_assert_leq(validation_idx(), 2);
 	/* Nobody else can start it: it never was READY. */
 	for (int i = 0; i < 8; i++) {
-		sched_task t = sched_next_task(&sc);
+		sched_task t = sched_next_task(&sc, NULL);
 		cr_assert_not(t.kind == SCHED_TASK_EXECUTE && t.txn == 1,
 			      "txn 1 handed out while taken over");
 		if (t.kind == SCHED_TASK_VALIDATE)
@@ -572,7 +575,7 @@ static int64_t drain_tasks(void)
 	int64_t highest = -1;
 	for (int i = 0; i < 4096; i++) {
 		uint32_t limit = sched_commit_idx(&sc) + atomic_load(&sc.window);
-		sched_task t = sched_next_task(&sc);
+		sched_task t = sched_next_task(&sc, NULL);
 		if (t.kind == SCHED_TASK_EXECUTE) {
 			cr_assert_lt(t.txn, limit, "txn %u started, window ends at %u", t.txn,
 				     limit);
@@ -922,7 +925,7 @@ static void *sim_main(void *arg)
 			task = sim_validate(run, &rng, task.txn, task.incarnation);
 			continue;
 		}
-		task = sched_next_task(s);
+		task = sched_next_task(s, NULL);
 		if (task.kind == SCHED_TASK_NONE) {
 			sim_try_commit(run, &rng);
 			sched_ensure_progress(s);
@@ -1099,4 +1102,53 @@ Test(scheduler, simulation_stopped_midway)
 				  .yield_pct = 10,
 				  .stop_at = 150},
 		     1);
+}
+
+Test(scheduler, cursor_claims_runs_in_order)
+{
+	enum { N = 64 };
+	begin(N);
+	sched_cursor mine = {0, 0};
+	/* One thread, full window (16): runs of window / 2 = 8. */
+	sched_task t = sched_next_task(&sc, &mine);
+	cr_assert_eq(t.kind, SCHED_TASK_EXECUTE);
+	cr_assert_eq(t.txn, 0);
+	cr_assert_eq(execution_idx(), 8, "a run of 8 is claimed with one increment");
+	/* Another worker without a cursor gets the first index past the run. */
+	sched_task other = sched_next_task(&sc, NULL);
+	cr_assert_eq(other.kind, SCHED_TASK_EXECUTE);
+	cr_assert_eq(other.txn, 8);
+	/* The owner gets the rest of its run in order, the shared index stays. */
+	for (uint32_t i = 1; i < 8; i++) {
+		sched_finish_execution(&sc, i - 1, 0, false);
+		t = sched_next_task(&sc, &mine);
+		while (t.kind == SCHED_TASK_VALIDATE) {
+			sched_finish_validation(&sc, t.txn, false);
+			t = sched_next_task(&sc, &mine);
+		}
+		cr_assert_eq(t.kind, SCHED_TASK_EXECUTE);
+		cr_assert_eq(t.txn, i);
+		cr_assert_eq(execution_idx(), 9);
+	}
+	cr_assert(sched_has_work(&sc, &mine) || execution_idx() < N);
+}
+
+Test(scheduler, cursor_skips_indices_taken_by_others)
+{
+	enum { N = 32 };
+	begin(N);
+	sched_cursor mine = {0, 0};
+	sched_task t = sched_next_task(&sc, &mine);
+	cr_assert_eq(t.txn, 0);
+	/* Index 1 of the run is incarnated elsewhere (after a decrease of
+	 * execution_idx): the owner must skip it, never run it twice. */
+	atomic_store(&sc.execution_idx, 1);
+	sched_task stolen = sched_next_task(&sc, NULL);
+	cr_assert_eq(stolen.kind, SCHED_TASK_EXECUTE);
+	cr_assert_eq(stolen.txn, 1);
+	t = sched_next_task(&sc, &mine);
+	while (t.kind == SCHED_TASK_VALIDATE)
+		t = sched_next_task(&sc, &mine);
+	cr_assert_eq(t.kind, SCHED_TASK_EXECUTE);
+	cr_assert_eq(t.txn, 2, "index 1 belongs to the other worker now");
 }
