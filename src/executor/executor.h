@@ -123,7 +123,8 @@ struct bstm_view {
 	uint32_t txn;
 	uint32_t worker_id;
 	bool final;   /* parallel: every lower transaction is committed */
-	bool blocked; /* parallel: a dependency was registered */
+	bool blocked;          /* parallel: a read hit an ESTIMATE of blocking_txn */
+	uint32_t blocking_txn;
 	int error;    /* sticky: storage error or out of memory */
 	exec_map local;
 	bstm_event *events;

@@ -139,15 +139,22 @@ static sched_task run_execution(exec_block_run *run, exec_worker *w, uint32_t tx
 	sched_task none = {SCHED_TASK_NONE, 0, 0};
 	struct bstm_executor *ex = run->ex;
 	bstm_view *v = &w->view;
-	if (!final)
-		final = sched_commit_idx(&ex->sc) == txn;
-	exec_view_begin(v, EXEC_MODE_PARALLEL, run, txn, final);
-	w->stats.executions++;
-	bstm_txn_outcome outcome = {0, 0, 0};
-	int rc = run->block->execute(run->block->ctx, txn, v, &outcome);
-	if (v->blocked) {
+	bstm_txn_outcome outcome;
+	int rc;
+	for (;;) {
+		if (!final)
+			final = sched_commit_idx(&ex->sc) == txn;
+		exec_view_begin(v, EXEC_MODE_PARALLEL, run, txn, final);
+		w->stats.executions++;
+		outcome = (bstm_txn_outcome){0, 0, 0};
+		rc = run->block->execute(run->block->ctx, txn, v, &outcome);
+		if (!v->blocked)
+			break;
 		w->stats.dependency_waits++;
-		return none;
+		/* The function has returned: now txn may wait on the blocker. If
+		 * the blocker finished in between, run the incarnation again. */
+		if (sched_add_dependency(&ex->sc, txn, v->blocking_txn))
+			return none;
 	}
 	if (v->error == BSTM_ENOMEM || v->error == BSTM_EINTERNAL) {
 		set_failure(run, v->error);

@@ -133,11 +133,17 @@ static int read_parallel(bstm_view *v, const void *key, uint32_t len, uint64_t h
 			break;
 		if (v->final) /* lower transactions are committed: cannot happen */
 			return fail(v, BSTM_EINTERNAL);
-		if (sched_add_dependency(&ex->sc, v->txn, r.blocking_txn)) {
-			v->blocked = true;
-			return BSTM_DEPENDENCY;
-		}
-		/* The blocking transaction finished meanwhile: read again. */
+		enum sched_status bs =
+			sched_word_status(sched_load_word(&ex->sc, r.blocking_txn));
+		if (bs == SCHED_EXECUTED || bs == SCHED_COMMITTED)
+			continue; /* finished meanwhile: its new value is there */
+		/* The dependency is registered only after the transaction function
+		 * has returned (run_execution): registering here would let the
+		 * blocker's finish make this transaction READY, and another worker
+		 * start its next incarnation, while this call is still running. */
+		v->blocked = true;
+		v->blocking_txn = r.blocking_txn;
+		return BSTM_DEPENDENCY;
 	}
 	const mvm_version *ver = r.version;
 	if (r.kind == MVM_READ_STORAGE) {
