@@ -128,6 +128,10 @@ static int measure(const bench_instance *inst, uint32_t threads, int runs, resul
 		runs = 64;
 	for (int r = -1; r < runs; r++) {
 		bstm_output *so = NULL, *po = NULL;
+		/* Let the pool's workers finish spinning and park, so nothing of
+		 * the parallel executor runs while the baseline is timed. */
+		struct timespec settle = {0, 2000000};
+		nanosleep(&settle, NULL);
 		uint64_t c0 = cpu_ns(), t0 = now_ns();
 		rc = bstm_execute_block_sequential(ex, &inst->block, &inst->base, &so);
 		uint64_t c1 = cpu_ns(), t1 = now_ns();

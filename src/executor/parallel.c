@@ -389,7 +389,14 @@ static void worker_loop(void *arg, uint32_t worker)
 		if (sched_has_work(s, &cursor))
 			continue;
 		sched_ensure_progress(s);
-		bstm_backoff_wait(&idle);
+		/* Nothing to do until the next commit, most likely: watch only
+		 * commit_idx for a while. Polling every shared index instead would
+		 * keep taking their cache lines from the worker writing them. The
+		 * wait is bounded because other events (an abort, a resumed
+		 * dependency) also create work. */
+		uint32_t seen = sched_commit_idx(s);
+		for (int k = 0; k < 8 && sched_commit_idx(s) == seen && !sched_stopped(s); k++)
+			bstm_backoff_wait(&idle);
 	}
 	if (run->commit_error)
 		return;

@@ -17,7 +17,7 @@
 
 #include "executor/executor.h"
 
-#define EXEC_DEFAULT_SPIN 20000u
+#define EXEC_DEFAULT_SPIN 2000u
 
 typedef struct pool_thread_arg {
 	exec_pool *pool;
