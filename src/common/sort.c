@@ -27,13 +27,24 @@ static inline unsigned digit(const sort_item *it, int pass)
 
 static void radix_sort(sort_item *items, sort_item *tmp, size_t n)
 {
+	/* A byte that is the same in every key orders nothing: find the bytes
+	 * that differ somewhere (bits set in some key and clear in another)
+	 * in one pass, and sort on those only. */
+	uint64_t hi_or = 0, hi_and = ~0ull, lo_or = 0, lo_and = ~0ull;
+	for (size_t i = 0; i < n; i++) {
+		hi_or |= items[i].hi;
+		hi_and &= items[i].hi;
+		lo_or |= items[i].lo;
+		lo_and &= items[i].lo;
+	}
+	uint64_t hi_varies = hi_or ^ hi_and, lo_varies = lo_or ^ lo_and;
 	for (int pass = 0; pass < 16; pass++) {
+		uint64_t varies = pass < 8 ? lo_varies : hi_varies;
+		if (((varies >> (8 * (pass & 7))) & 0xff) == 0)
+			continue;
 		size_t count[256] = {0};
 		for (size_t i = 0; i < n; i++)
 			count[digit(&items[i], pass)]++;
-		/* A byte that is the same in every key orders nothing: skip. */
-		if (count[digit(&items[0], pass)] == n)
-			continue;
 		size_t pos = 0;
 		for (int b = 0; b < 256; b++) {
 			size_t c = count[b];
