@@ -30,10 +30,11 @@ static int reference_compare(const void *a, const void *b)
 }
 
 /* Keys drawn from a few shapes: shared prefixes, prefix-of-another, short,
- * long, all-zero bytes, and keys differing only past byte 16. */
+ * long, all-zero bytes, keys differing in one byte position only, and keys
+ * differing only past byte 16. */
 static void make_key(uint8_t *key, uint32_t *len, uint64_t unique)
 {
-	uint32_t shape = rng() % 6;
+	uint32_t shape = rng() % 7;
 	switch (shape) {
 	case 0: /* 'a' + 8-byte big-endian counter: differ in the low bytes */
 		key[0] = 'a';
@@ -54,6 +55,12 @@ static void make_key(uint8_t *key, uint32_t *len, uint64_t unique)
 	case 3: /* zero bytes of varying length: a prefix of each other */
 		*len = (uint32_t)(rng() % 24);
 		memset(key, 0, *len);
+		break;
+	case 4: /* a fixed 16-byte pattern changed in one position: every radix
+		 * pass has keys that differ only there */
+		memset(key, 0x55, 16);
+		key[rng() % 16] = (uint8_t)rng();
+		*len = 16;
 		break;
 	default: /* random length and bytes */
 		*len = (uint32_t)(rng() % 40);
