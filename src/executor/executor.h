@@ -163,6 +163,7 @@ typedef struct exec_record {
 	uint32_t event_count;
 	int error;  /* the execution failed (deferred to commit) */
 	bool final; /* read only committed data: valid by construction */
+	bool output_built; /* its output is already in the block output */
 	/* Set by a validation that passed after every lower transaction had
 	 * committed: the commit need not validate again. */
 	_Atomic uint32_t validated_final;

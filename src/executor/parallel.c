@@ -123,85 +123,6 @@ static exec_record *record_incarnation(exec_block_run *run, exec_worker *w, uint
 	return rec;
 }
 
-static int outcome_error(int rc, const bstm_txn_outcome *o)
-{
-	if (rc < 0)
-		return BSTM_ETXN;
-	if (rc > 0 || o->status > BSTM_TXN_DISCARDED)
-		return BSTM_ETXN; /* contract violation: treat as a failing function */
-	return 0;
-}
-
-/* Run `incarnation` of txn on worker w; we own it (EXECUTING). */
-static sched_task run_execution(exec_block_run *run, exec_worker *w, uint32_t txn,
-				uint32_t incarnation, bool final)
-{
-	sched_task none = {SCHED_TASK_NONE, 0, 0};
-	struct bstm_executor *ex = run->ex;
-	bstm_view *v = &w->view;
-	bstm_txn_outcome outcome;
-	int rc;
-	for (;;) {
-		if (!final)
-			final = sched_commit_idx(&ex->sc) == txn;
-		exec_view_begin(v, EXEC_MODE_PARALLEL, run, txn, final);
-		w->stats.executions++;
-		outcome = (bstm_txn_outcome){0, 0, 0};
-		rc = run->block->execute(run->block->ctx, txn, v, &outcome);
-		if (!v->blocked)
-			break;
-		w->stats.dependency_waits++;
-		/* The function has returned: now txn may wait on the blocker. If
-		 * the blocker finished in between, run the incarnation again. */
-		if (sched_add_dependency(&ex->sc, txn, v->blocking_txn))
-			return none;
-	}
-	if (v->error == BSTM_ENOMEM || v->error == BSTM_EINTERNAL) {
-		set_failure(run, v->error);
-		return none;
-	}
-	int error = v->error ? v->error : outcome_error(rc, &outcome);
-	bool new_path = false;
-	exec_record *rec = record_incarnation(run, w, incarnation, &outcome, error, &new_path);
-	if (!rec) {
-		set_failure(run, BSTM_ENOMEM);
-		return none;
-	}
-	/* Release: the record's contents before its pointer; readers also
-	 * acquire the status word, which sched_finish_execution releases. */
-	atomic_store_explicit(record_of(run, txn), rec, memory_order_release);
-	return sched_finish_execution(&ex->sc, txn, incarnation, new_path);
-}
-
-static void mark_estimates(const exec_record *rec)
-{
-	for (uint32_t i = 0; i < rec->write_count; i++)
-		mvm_mark_estimate(rec->write_nodes[i]);
-}
-
-static sched_task run_validation(exec_block_run *run, exec_worker *w, uint32_t txn,
-				 uint32_t incarnation)
-{
-	sched *s = &run->ex->sc;
-	exec_record *rec = atomic_load_explicit(record_of(run, txn), memory_order_acquire);
-	if (!rec || rec->incarnation != incarnation)
-		return sched_finish_validation(s, txn, false); /* superseded */
-	w->stats.validations++;
-	/* Loaded before reading: if every lower transaction was committed
-	 * already, a passing validation is final (see commit_loop). */
-	bool prefix_committed = sched_commit_idx(s) == txn;
-	bool valid = rec->final || mvm_validate(rec->reads, rec->read_count, txn);
-	if (valid && prefix_committed)
-		/* Release pairs with the committer's acquire load. */
-		atomic_store_explicit(&rec->validated_final, 1, memory_order_release);
-	bool aborted = !valid && sched_try_validation_abort(s, txn, incarnation);
-	if (aborted) {
-		w->stats.aborts++;
-		mark_estimates(rec);
-	}
-	return sched_finish_validation(s, txn, aborted);
-}
-
 static int push_touched(exec_worker *w, mvm_entry *e)
 {
 	if (w->touched_count == w->touched_cap) {
@@ -246,6 +167,96 @@ static int build_txn_output(exec_block_run *run, exec_worker *w, uint32_t worker
 	}
 	return exec_output_set_txn(run->out, &run->out->arenas[worker], txn, &rec->outcome, refs,
 				   rec->write_count, rec->events, rec->event_count);
+}
+
+static int outcome_error(int rc, const bstm_txn_outcome *o)
+{
+	if (rc < 0)
+		return BSTM_ETXN;
+	if (rc > 0 || o->status > BSTM_TXN_DISCARDED)
+		return BSTM_ETXN; /* contract violation: treat as a failing function */
+	return 0;
+}
+
+/* Run `incarnation` of txn on worker w; we own it (EXECUTING). */
+static sched_task run_execution(exec_block_run *run, exec_worker *w, uint32_t txn,
+				uint32_t incarnation, bool final)
+{
+	sched_task none = {SCHED_TASK_NONE, 0, 0};
+	struct bstm_executor *ex = run->ex;
+	bstm_view *v = &w->view;
+	bstm_txn_outcome outcome;
+	int rc;
+	for (;;) {
+		if (!final)
+			final = sched_commit_idx(&ex->sc) == txn;
+		exec_view_begin(v, EXEC_MODE_PARALLEL, run, txn, final);
+		w->stats.executions++;
+		outcome = (bstm_txn_outcome){0, 0, 0};
+		rc = run->block->execute(run->block->ctx, txn, v, &outcome);
+		if (!v->blocked)
+			break;
+		w->stats.dependency_waits++;
+		/* The function has returned: now txn may wait on the blocker. If
+		 * the blocker finished in between, run the incarnation again. */
+		if (sched_add_dependency(&ex->sc, txn, v->blocking_txn))
+			return none;
+	}
+	if (v->error == BSTM_ENOMEM || v->error == BSTM_EINTERNAL) {
+		set_failure(run, v->error);
+		return none;
+	}
+	int error = v->error ? v->error : outcome_error(rc, &outcome);
+	bool new_path = false;
+	exec_record *rec = record_incarnation(run, w, incarnation, &outcome, error, &new_path);
+	if (!rec) {
+		set_failure(run, BSTM_ENOMEM);
+		return none;
+	}
+	/* A final execution cannot be aborted: its output is this one, so copy
+	 * it now, while its data is in this core's cache. (If the block stops
+	 * before txn, the copy is replaced by RETRY.) */
+	if (v->final && !error && !run->block->commit_hook) {
+		int brc = build_txn_output(run, w, v->worker_id, txn, rec);
+		if (brc) {
+			set_failure(run, brc);
+			return none;
+		}
+		rec->output_built = true;
+	}
+	/* Release: the record's contents before its pointer; readers also
+	 * acquire the status word, which sched_finish_execution releases. */
+	atomic_store_explicit(record_of(run, txn), rec, memory_order_release);
+	return sched_finish_execution(&ex->sc, txn, incarnation, new_path);
+}
+
+static void mark_estimates(const exec_record *rec)
+{
+	for (uint32_t i = 0; i < rec->write_count; i++)
+		mvm_mark_estimate(rec->write_nodes[i]);
+}
+
+static sched_task run_validation(exec_block_run *run, exec_worker *w, uint32_t txn,
+				 uint32_t incarnation)
+{
+	sched *s = &run->ex->sc;
+	exec_record *rec = atomic_load_explicit(record_of(run, txn), memory_order_acquire);
+	if (!rec || rec->incarnation != incarnation)
+		return sched_finish_validation(s, txn, false); /* superseded */
+	w->stats.validations++;
+	/* Loaded before reading: if every lower transaction was committed
+	 * already, a passing validation is final (see commit_loop). */
+	bool prefix_committed = sched_commit_idx(s) == txn;
+	bool valid = rec->final || mvm_validate(rec->reads, rec->read_count, txn);
+	if (valid && prefix_committed)
+		/* Release pairs with the committer's acquire load. */
+		atomic_store_explicit(&rec->validated_final, 1, memory_order_release);
+	bool aborted = !valid && sched_try_validation_abort(s, txn, incarnation);
+	if (aborted) {
+		w->stats.aborts++;
+		mark_estimates(rec);
+	}
+	return sched_finish_validation(s, txn, aborted);
 }
 
 /* Commit as many transactions as possible; the caller holds the commit lock. */
@@ -347,6 +358,8 @@ static void build_outputs(exec_block_run *run, exec_worker *w, uint32_t worker)
 		for (uint32_t i = start; i < end; i++) {
 			const exec_record *rec =
 				atomic_load_explicit(record_of(run, i), memory_order_acquire);
+			if (rec->output_built)
+				continue;
 			int rc = build_txn_output(run, w, worker, i, rec);
 			if (rc) {
 				set_failure(run, rc);
@@ -422,11 +435,15 @@ static int build_merged_part(exec_block_run *run, exec_worker *w, uint32_t worke
 		w->merged = grown;
 		w->merged_cap = w->touched_count;
 	}
+	w->merged_count = 0;
 	for (size_t k = 0; k < w->touched_count; k++) {
 		const mvm_entry *e = w->touched[k];
 		mvm_read_result r;
 		mvm_read(e, committed, &r);
-		BSTM_CHECK(r.kind == MVM_READ_VERSION);
+		/* Claimed by a final execution above a stop point: no committed
+		 * transaction wrote it. */
+		if (r.kind != MVM_READ_VERSION)
+			continue;
 		bool del = (r.version->flags & MVM_VERSION_DELETED) != 0;
 		uint8_t *key = bstm_arena_alloc(arena, e->key_len);
 		uint8_t *value = del ? NULL : bstm_arena_alloc(arena, r.version->len);
@@ -436,13 +453,12 @@ static int build_merged_part(exec_block_run *run, exec_worker *w, uint32_t worke
 			memcpy(key, e->key, e->key_len);
 		if (!del && r.version->len)
 			memcpy(value, r.version->value, r.version->len);
-		w->merged[k] = (bstm_write){.key = key,
-					    .value = value,
-					    .key_len = e->key_len,
-					    .value_len = del ? 0 : r.version->len,
-					    .is_delete = del};
+		w->merged[w->merged_count++] = (bstm_write){.key = key,
+							    .value = value,
+							    .key_len = e->key_len,
+							    .value_len = del ? 0 : r.version->len,
+							    .is_delete = del};
 	}
-	w->merged_count = w->touched_count;
 	return 0;
 }
 

@@ -133,8 +133,7 @@ static int read_parallel(bstm_view *v, const void *key, uint32_t len, uint64_t h
 			break;
 		if (v->final) /* lower transactions are committed: cannot happen */
 			return fail(v, BSTM_EINTERNAL);
-		enum sched_status bs =
-			sched_word_status(sched_load_word(&ex->sc, r.blocking_txn));
+		enum sched_status bs = sched_word_status(sched_load_word(&ex->sc, r.blocking_txn));
 		if (bs == SCHED_EXECUTED || bs == SCHED_COMMITTED)
 			continue; /* finished meanwhile: its new value is there */
 		/* The dependency is registered only after the transaction function
