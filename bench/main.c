@@ -5,9 +5,10 @@
  * runs the same block with the sequential baseline and with the parallel
  * executor, alternating, in this process, `--runs` times after one warm-up,
  * checks that both outputs are identical, and reports medians: tps of each,
- * speedup = median sequential time / median parallel time, executions and
- * validations per transaction, and at 1 thread the executor's own cost per
- * transaction, (parallel - sequential) / txns.
+ * speedup = the median over runs of (sequential time / parallel time) of the
+ * same run, the two timed back to back so that drifts in machine speed
+ * cancel, executions and validations per transaction, and at 1 thread the
+ * executor's own cost per transaction, (parallel - sequential) / txns.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,7 @@ static void usage(void)
 
 typedef struct result {
 	uint64_t seq_ns, par_ns;
+	double speedup; /* median over runs of seq / par of the same run */
 	uint64_t seq_cpu_ns, par_cpu_ns; /* medians of process CPU time */
 	double exec_per_txn, val_per_txn;
 	uint32_t committed;
@@ -122,7 +124,7 @@ static int measure(const bench_instance *inst, uint32_t threads, int runs, resul
 	int rc = bstm_executor_create(&cfg, &ex);
 	if (rc)
 		return rc;
-	uint64_t seq[64], par[64], seq_cpu[64], par_cpu[64];
+	uint64_t seq[64], par[64], seq_cpu[64], par_cpu[64], ratio[64];
 	uint64_t executions = 0, validations = 0;
 	if (runs > 64)
 		runs = 64;
@@ -151,6 +153,9 @@ static int measure(const bench_instance *inst, uint32_t threads, int runs, resul
 			par[r] = t2 - t1;
 			seq_cpu[r] = c1 - c0;
 			par_cpu[r] = c2 - c1;
+			/* Paired: both runs back to back, so a drift in machine
+			 * speed over the measurement cancels out. Fixed point. */
+			ratio[r] = (uint64_t)(1e6 * (double)seq[r] / (double)par[r]);
 			executions += po->stats.executions;
 			validations += po->stats.validations;
 			res->committed = po->stats.committed;
@@ -165,6 +170,7 @@ static int measure(const bench_instance *inst, uint32_t threads, int runs, resul
 		return rc;
 	res->seq_ns = median(seq, runs);
 	res->par_ns = median(par, runs);
+	res->speedup = (double)median(ratio, runs) / 1e6;
 	res->seq_cpu_ns = median(seq_cpu, runs);
 	res->par_cpu_ns = median(par_cpu, runs);
 	double txns = (double)inst->block.txn_count * runs;
@@ -284,7 +290,7 @@ int main(int argc, char **argv)
 					}
 					double seq_tps = p.txns / (r.seq_ns / 1e9);
 					double par_tps = p.txns / (r.par_ns / 1e9);
-					double speedup = (double)r.seq_ns / (double)r.par_ns;
+					double speedup = r.speedup;
 					double ovh =
 						p.txns ? ((double)r.par_ns - (double)r.seq_ns) /
 								 p.txns

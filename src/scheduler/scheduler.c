@@ -39,7 +39,8 @@
  * Speculation window (not in the paper): a worker starts executing i only
  *   if i < commit_idx + window. The committer halves the window whenever it
  *   commits a transaction that needed more than one incarnation, and grows
- *   it by a quarter transaction on every clean commit (AIMD, as in TCP).
+ *   it by an eighth of a transaction on every clean commit (AIMD, as in
+ *   TCP).
  *   When every transaction conflicts with its predecessor, speculation past
  *   the commit point is wasted work that also aborts and slows the
  *   transaction being committed; the window then settles near 1 and the
@@ -111,7 +112,7 @@ int sched_begin_block(sched *s, uint32_t txn_count, uint32_t threads)
 	atomic_init(&s->commit_lock, 0);
 	atomic_init(&s->stop, 0);
 	s->window_max = SCHED_WINDOW_PER_THREAD * (threads ? threads : 1);
-	s->window_quarters = 4 * s->window_max;
+	s->window_eighths = 8 * s->window_max;
 	atomic_init(&s->window, s->window_max);
 	s->threads = threads ? threads : 1;
 	return 0;
@@ -370,10 +371,10 @@ bool sched_commit(sched *s, uint32_t txn, uint32_t incarnation)
 						     memory_order_acq_rel, memory_order_relaxed))
 		return false;
 	if (incarnation > 0)
-		s->window_quarters = s->window_quarters / 2 > 4 ? s->window_quarters / 2 : 4;
-	else if (s->window_quarters < 4 * s->window_max)
-		s->window_quarters++;
-	atomic_store_explicit(&s->window, s->window_quarters / 4, memory_order_relaxed);
+		s->window_eighths = s->window_eighths / 2 > 8 ? s->window_eighths / 2 : 8;
+	else if (s->window_eighths < 8 * s->window_max)
+		s->window_eighths++;
+	atomic_store_explicit(&s->window, s->window_eighths / 8, memory_order_relaxed);
 	/* Release pairs with sched_commit_idx's acquire. */
 	atomic_store_explicit(&s->commit_idx, txn + 1, memory_order_release);
 	return true;

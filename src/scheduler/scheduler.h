@@ -62,10 +62,10 @@ typedef struct sched {
 	_Atomic uint32_t commit_lock;
 	_Atomic uint32_t stop; /* block halted (gas limit) or failed */
 	/* Speculation window: executions start only below commit_idx + window.
-	 * Written by the committer only (window_quarters is its private state,
-	 * the window in quarter transactions), read by every worker. */
+	 * Written by the committer only (window_eighths is its private state,
+	 * the window in eighths of a transaction), read by every worker. */
 	_Atomic uint32_t window BSTM_ALIGNED_CACHELINE;
-	uint32_t window_quarters;
+	uint32_t window_eighths;
 	uint32_t window_max;
 	uint32_t threads;
 	uint32_t txn_count BSTM_ALIGNED_CACHELINE;

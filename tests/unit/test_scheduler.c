@@ -795,7 +795,7 @@ static sched_task sim_execute(sim_run *run, tk_rng *rng, uint32_t txn, uint32_t 
 static void open_window(sched *s)
 {
 	s->window_max = s->txn_count;
-	s->window_quarters = 4 * s->txn_count;
+	s->window_eighths = 8 * s->txn_count;
 	atomic_store_explicit(&s->window, s->txn_count, memory_order_relaxed);
 }
 
