@@ -1,0 +1,1284 @@
+/*
+ * test_executor.c - the block executor through the public API.
+ *
+ * Each behaviour is checked at 1, 2, 4, 8 and 16 threads (more threads than
+ * cores on purpose) with the small-block shortcut off, so the parallel path
+ * runs even for tiny blocks; every parallel output is also compared with the
+ * sequential entry's and checked on its own with testkit. Transaction
+ * functions never assert: they report what they saw through their status,
+ * code or writes, and the test asserts on the output in the test's thread.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../support/testkit.h"
+
+static const uint32_t thread_set[] = {1, 2, 4, 8, 16};
+#define THREAD_SET_LEN (sizeof(thread_set) / sizeof(thread_set[0]))
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static bstm_executor *make_executor(uint32_t threads, uint64_t gas_limit, uint32_t fallback)
+{
+	bstm_config config;
+	bstm_config_init(&config);
+	config.threads = threads;
+	config.block_gas_limit = gas_limit;
+	config.sequential_fallback = fallback;
+	config.small_block_threshold = 0;
+	bstm_executor *executor = NULL;
+	int rc = bstm_executor_create(&config, &executor);
+	cr_assert_eq(rc, 0, "bstm_executor_create(threads=%u): %s", threads, bstm_errname(rc));
+	cr_assert_not_null(executor);
+	return executor;
+}
+
+/*
+ * Run a block on a fresh executor, sequentially and in parallel; assert both
+ * succeed, agree, pass testkit's checks and respect the base view's contract.
+ * Returns the parallel output.
+ */
+static bstm_output *run_block_gas(uint32_t threads, uint64_t gas_limit, uint32_t txn_count,
+				  bstm_txn_fn fn, void *ctx, tk_base *base)
+{
+	bstm_executor *executor = make_executor(threads, gas_limit, 1);
+	bstm_block block = {sizeof(block), txn_count, fn, ctx, NULL, NULL};
+	bstm_base_view view;
+	bstm_output *seq = NULL, *par = NULL;
+	char why[512];
+
+	tk_base_open(base, &view);
+	int rc = bstm_execute_block_sequential(executor, &block, &view, &seq);
+	cr_assert_eq(rc, 0, "threads=%u sequential: %s", threads, bstm_errname(rc));
+	rc = bstm_execute_block(executor, &block, &view, &par);
+	cr_assert_eq(rc, 0, "threads=%u parallel: %s", threads, bstm_errname(rc));
+	tk_base_close(base);
+
+	cr_assert(tk_output_check(seq, txn_count, gas_limit, why, sizeof(why)),
+		  "threads=%u sequential output: %s", threads, why);
+	cr_assert(tk_output_check(par, txn_count, gas_limit, why, sizeof(why)),
+		  "threads=%u parallel output: %s", threads, why);
+	cr_assert(tk_output_diff(seq, par, why, sizeof(why)),
+		  "threads=%u parallel differs from sequential: %s", threads, why);
+	cr_assert(bstm_output_equal(seq, par), "threads=%u: bstm_output_equal is 0", threads);
+	cr_assert_eq(seq->stats.sequential, 1, "the sequential entry must report sequential=1");
+	cr_assert_eq(tk_base_overlaps(base), 0, "threads=%u: base view called concurrently",
+		     threads);
+	cr_assert_eq(tk_base_late_calls(base), 0, "threads=%u: base view called late", threads);
+	bstm_output_free(seq);
+	bstm_executor_destroy(executor);
+	return par;
+}
+
+static bstm_output *run_block(uint32_t threads, uint32_t txn_count, bstm_txn_fn fn, void *ctx,
+			      tk_base *base)
+{
+	return run_block_gas(threads, 0, txn_count, fn, ctx, base);
+}
+
+static int done(bstm_txn_outcome *outcome, uint32_t status, uint64_t code, uint64_t gas)
+{
+	outcome->status = status;
+	outcome->code = code;
+	outcome->gas_used = gas;
+	return 0;
+}
+
+static int put(bstm_view *view, const char *key, const char *value)
+{
+	return bstm_view_write(view, key, strlen(key), value, strlen(value));
+}
+
+static int del(bstm_view *view, const char *key)
+{
+	return bstm_view_delete(view, key, strlen(key));
+}
+
+/*
+ * 1 if `key` reads as `expect` (NULL: absent), 0 if it reads otherwise, or
+ * the read's error (BSTM_DEPENDENCY included) for the caller to return.
+ */
+static int read_is(bstm_view *view, const char *key, const char *expect)
+{
+	const void *value;
+	size_t len;
+	int rc = bstm_view_read(view, key, strlen(key), &value, &len);
+	if (rc == BSTM_ENOTFOUND)
+		return expect == NULL;
+	if (rc)
+		return rc;
+	return expect && len == strlen(expect) && !memcmp(value, expect, len);
+}
+
+static void expect_write(const bstm_txn_output *txn, uint32_t k, const char *key, const char *value)
+{
+	cr_assert_lt(k, txn->write_count, "write %u missing (write_count %u)", k, txn->write_count);
+	const bstm_write *w = &txn->writes[k];
+	cr_assert(!tk_key_cmp(w->key, w->key_len, key, strlen(key)),
+		  "write %u: key '%.*s', not '%s'", k, (int)w->key_len, (const char *)w->key, key);
+	if (!value) {
+		cr_assert_eq(w->is_delete, 1, "write %u (%s) should be a delete", k, key);
+		cr_assert_null(w->value);
+		return;
+	}
+	cr_assert_eq(w->is_delete, 0, "write %u (%s) should not be a delete", k, key);
+	cr_assert_eq(w->value_len, strlen(value), "write %u (%s): value length %u", k, key,
+		     w->value_len);
+	cr_assert(!memcmp(w->value, value, w->value_len), "write %u (%s): value differs", k, key);
+}
+
+static tk_base *new_base(void)
+{
+	tk_base *base = tk_base_new();
+	cr_assert_not_null(base);
+	return base;
+}
+
+static void base_put(tk_base *base, const char *key, const char *value)
+{
+	cr_assert_eq(tk_base_put(base, key, strlen(key), value, strlen(value)), 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Block shapes                                                              */
+/* ------------------------------------------------------------------------ */
+
+static int never_called(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	return TK_FN_FAILURE;
+}
+
+Test(executor, empty_block)
+{
+	tk_base *base = new_base();
+	for (size_t t = 0; t < THREAD_SET_LEN; t++) {
+		bstm_output *out = run_block(thread_set[t], 0, never_called, NULL, base);
+		cr_assert_eq(out->txn_count, 0);
+		cr_assert_eq(out->write_count, 0);
+		cr_assert_eq(out->stats.committed, 0);
+		cr_assert_eq(out->stats.executions, 0);
+		bstm_output_free(out);
+	}
+	tk_base_free(base);
+}
+
+static int one_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	int rc = put(view, "k", "v");
+	if (!rc)
+		rc = bstm_view_emit(view, "hello", 5);
+	if (rc)
+		return rc;
+	return done(outcome, BSTM_TXN_SUCCESS, 0, 21);
+}
+
+Test(executor, one_transaction)
+{
+	tk_base *base = new_base();
+	for (size_t t = 0; t < THREAD_SET_LEN; t++) {
+		bstm_output *out = run_block(thread_set[t], 1, one_txn, NULL, base);
+		cr_assert_eq(out->txn_count, 1);
+		cr_assert_eq(out->txns[0].status, BSTM_TXN_SUCCESS);
+		cr_assert_eq(out->txns[0].gas_used, 21);
+		cr_assert_eq(out->txns[0].write_count, 1);
+		expect_write(&out->txns[0], 0, "k", "v");
+		cr_assert_eq(out->txns[0].event_count, 1);
+		cr_assert_eq(out->txns[0].events[0].len, 5);
+		cr_assert(!memcmp(out->txns[0].events[0].data, "hello", 5));
+		cr_assert_eq(out->write_count, 1);
+		cr_assert_eq(out->stats.committed, 1);
+		cr_assert_eq(out->stats.gas_used, 21);
+		cr_assert_geq(out->stats.executions, 1);
+		bstm_output_free(out);
+	}
+	tk_base_free(base);
+}
+
+/* Every transaction writes the one key "key" = its index in decimal. */
+static int same_key_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	char value[16];
+	snprintf(value, sizeof(value), "%u", index);
+	int rc = put(view, "key", value);
+	return rc ? rc : done(outcome, BSTM_TXN_SUCCESS, 0, 1);
+}
+
+Test(executor, every_transaction_writes_one_key)
+{
+	tk_base *base = new_base();
+	base_put(base, "key", "base");
+	for (size_t t = 0; t < THREAD_SET_LEN; t++) {
+		bstm_output *out = run_block(thread_set[t], 200, same_key_txn, NULL, base);
+		for (uint32_t i = 0; i < 200; i++) {
+			char value[16];
+			snprintf(value, sizeof(value), "%u", i);
+			cr_assert_eq(out->txns[i].write_count, 1);
+			expect_write(&out->txns[i], 0, "key", value);
+		}
+		cr_assert_eq(out->write_count, 1);
+		cr_assert(!memcmp(out->writes[0].value, "199", 3));
+		bstm_output_free(out);
+	}
+	tk_base_free(base);
+}
+
+/* Every transaction writes its own key "k/<index>". */
+static int own_key_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	char key[16];
+	snprintf(key, sizeof(key), "k/%05u", index);
+	int rc = put(view, key, "x");
+	return rc ? rc : done(outcome, BSTM_TXN_SUCCESS, 0, 1);
+}
+
+Test(executor, every_transaction_writes_its_own_key)
+{
+	tk_base *base = new_base();
+	for (size_t t = 0; t < THREAD_SET_LEN; t++) {
+		bstm_output *out = run_block(thread_set[t], 300, own_key_txn, NULL, base);
+		cr_assert_eq(out->write_count, 300);
+		for (uint32_t i = 0; i < 300; i++) {
+			char key[16];
+			snprintf(key, sizeof(key), "k/%05u", i);
+			cr_assert(!tk_key_cmp(out->writes[i].key, out->writes[i].key_len, key,
+					      strlen(key)));
+		}
+		bstm_output_free(out);
+	}
+	tk_base_free(base);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Deletes                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * txn 0: delete base key "a"; delete "b" then write "b"; write "c" then
+ * delete "c" and read it back (must be absent). Later transactions read "a"
+ * and "c" (absent) and "b" (= "new"): SUCCESS if so, FAILED otherwise.
+ */
+static int delete_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	int rc;
+	if (index == 0) {
+		if ((rc = del(view, "a")) || (rc = del(view, "b")) ||
+		    (rc = put(view, "b", "new")) || (rc = put(view, "c", "tmp")) ||
+		    (rc = del(view, "c")))
+			return rc;
+		int r = read_is(view, "c", NULL);
+		if (r < 0)
+			return r;
+		return done(outcome, r ? BSTM_TXN_SUCCESS : BSTM_TXN_FAILED, r ? 0 : 1, 1);
+	}
+	int a = read_is(view, "a", NULL);
+	if (a < 0)
+		return a;
+	int b = read_is(view, "b", "new");
+	if (b < 0)
+		return b;
+	int c = read_is(view, "c", NULL);
+	if (c < 0)
+		return c;
+	return done(outcome, a && b && c ? BSTM_TXN_SUCCESS : BSTM_TXN_FAILED, 0, 1);
+}
+
+Test(executor, deletes)
+{
+	tk_base *base = new_base();
+	base_put(base, "a", "1");
+	base_put(base, "b", "2");
+	base_put(base, "c", "3");
+	for (size_t t = 0; t < THREAD_SET_LEN; t++) {
+		bstm_output *out = run_block(thread_set[t], 30, delete_txn, NULL, base);
+		const bstm_txn_output *t0 = &out->txns[0];
+		cr_assert_eq(t0->status, BSTM_TXN_SUCCESS,
+			     "a txn must not see its own deleted key");
+		cr_assert_eq(t0->write_count, 3);
+		expect_write(t0, 0, "a", NULL);
+		expect_write(t0, 1, "b", "new");
+		expect_write(t0, 2, "c", NULL);
+		for (uint32_t i = 1; i < 30; i++)
+			cr_assert_eq(out->txns[i].status, BSTM_TXN_SUCCESS,
+				     "threads=%u txn %u saw a deleted key", thread_set[t], i);
+		cr_assert_eq(out->write_count, 3);
+		cr_assert_eq(out->writes[0].is_delete, 1);
+		cr_assert_eq(out->writes[2].is_delete, 1);
+		bstm_output_free(out);
+	}
+	tk_base_free(base);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Read visibility                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* Write "s" = own index and "k/<index>", read both back. */
+static int own_write_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	char key[16], value[16];
+	snprintf(key, sizeof(key), "k/%u", index);
+	snprintf(value, sizeof(value), "v%u", index);
+	int rc;
+	/* Read first, so the shared key is also in the read set. */
+	const void *ignored;
+	size_t ignored_len;
+	rc = bstm_view_read(view, "s", 1, &ignored, &ignored_len);
+	if (rc == BSTM_DEPENDENCY)
+		return rc;
+	if ((rc = put(view, "s", value)) || (rc = put(view, key, value)))
+		return rc;
+	int a = read_is(view, "s", value);
+	if (a < 0)
+		return a;
+	int b = read_is(view, key, value);
+	if (b < 0)
+		return b;
+	return done(outcome, a && b ? BSTM_TXN_SUCCESS : BSTM_TXN_FAILED, 0, 1);
+}
+
+Test(executor, transaction_reads_its_own_write)
+{
+	tk_base *base = new_base();
+	base_put(base, "s", "base");
+	for (size_t t = 0; t < THREAD_SET_LEN; t++) {
+		bstm_output *out = run_block(thread_set[t], 100, own_write_txn, NULL, base);
+		for (uint32_t i = 0; i < 100; i++)
+			cr_assert_eq(out->txns[i].status, BSTM_TXN_SUCCESS,
+				     "threads=%u txn %u did not read its own write", thread_set[t],
+				     i);
+		bstm_output_free(out);
+	}
+	tk_base_free(base);
+}
+
+/*
+ * Only the last transaction writes "k" (and "m", absent from the base);
+ * every lower one must see the base value and report it in "r/<index>".
+ */
+static int later_writer_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	uint32_t last = *(const uint32_t *)ctx - 1;
+	int rc;
+	if (index == last) {
+		if ((rc = put(view, "k", "late")) || (rc = put(view, "m", "late")))
+			return rc;
+		return done(outcome, BSTM_TXN_SUCCESS, 0, 1);
+	}
+	int k = read_is(view, "k", "base");
+	if (k < 0)
+		return k;
+	int m = read_is(view, "m", NULL);
+	if (m < 0)
+		return m;
+	char key[16];
+	snprintf(key, sizeof(key), "r/%04u", index);
+	rc = put(view, key, k && m ? "base" : "wrong");
+	return rc ? rc : done(outcome, BSTM_TXN_SUCCESS, 0, 1);
+}
+
+Test(executor, key_written_only_by_a_later_index)
+{
+	tk_base *base = new_base();
+	base_put(base, "k", "base");
+	uint32_t n = 64;
+	for (size_t t = 0; t < THREAD_SET_LEN; t++) {
+		bstm_output *out = run_block(thread_set[t], n, later_writer_txn, &n, base);
+		for (uint32_t i = 0; i + 1 < n; i++) {
+			char key[16];
+			snprintf(key, sizeof(key), "r/%04u", i);
+			expect_write(&out->txns[i], 0, key, "base");
+		}
+		bstm_output_free(out);
+	}
+	tk_base_free(base);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Value sizes                                                               */
+/* ------------------------------------------------------------------------ */
+
+#define MIB (1u << 20)
+
+/*
+ * txn 0 writes "zero" (0 bytes) and "big" (1 MiB); txn 1 checks both, the
+ * base's 0-byte "empty" and 1 MiB "bigbase", and copies "big" to "copy".
+ */
+static int sizes_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	const uint8_t *big = ctx;
+	int rc;
+	if (index == 0) {
+		if ((rc = bstm_view_write(view, "zero", 4, "", 0)) ||
+		    (rc = bstm_view_write(view, "big", 3, big, MIB)))
+			return rc;
+		return done(outcome, BSTM_TXN_SUCCESS, 0, 1);
+	}
+	const void *value;
+	size_t len;
+	uint64_t bad = 0;
+	rc = bstm_view_read(view, "zero", 4, &value, &len);
+	if (rc == BSTM_DEPENDENCY)
+		return rc;
+	bad |= (rc != 0 || len != 0) ? 1 : 0;
+	rc = bstm_view_read(view, "empty", 5, &value, &len);
+	if (rc == BSTM_DEPENDENCY)
+		return rc;
+	bad |= (rc != 0 || len != 0) ? 2 : 0;
+	rc = bstm_view_read(view, "big", 3, &value, &len);
+	if (rc == BSTM_DEPENDENCY)
+		return rc;
+	if (rc == 0 && len == MIB && !memcmp(value, big, MIB)) {
+		rc = bstm_view_write(view, "copy", 4, value, len);
+		if (rc)
+			return rc;
+	} else {
+		bad |= 4;
+	}
+	/* The base holds "bigbase" = the same MiB reversed in halves. */
+	rc = bstm_view_read(view, "bigbase", 7, &value, &len);
+	if (rc == BSTM_DEPENDENCY)
+		return rc;
+	if (rc != 0 || len != MIB || memcmp(value, big + MIB / 2, MIB / 2) ||
+	    memcmp((const uint8_t *)value + MIB / 2, big, MIB / 2))
+		bad |= 8;
+	return done(outcome, bad ? BSTM_TXN_FAILED : BSTM_TXN_SUCCESS, bad, 1);
+}
+
+Test(executor, values_of_zero_bytes_and_one_mib)
+{
+	tk_base *base = new_base();
+	cr_assert_eq(tk_base_put(base, "empty", 5, NULL, 0), 0);
+	uint8_t *big = malloc(MIB);
+	cr_assert_not_null(big);
+	tk_fill(big, MIB, 42);
+	uint8_t *swapped = malloc(MIB);
+	cr_assert_not_null(swapped);
+	memcpy(swapped, big + MIB / 2, MIB / 2);
+	memcpy(swapped + MIB / 2, big, MIB / 2);
+	cr_assert_eq(tk_base_put(base, "bigbase", 7, swapped, MIB), 0);
+	free(swapped);
+	for (size_t t = 0; t < THREAD_SET_LEN; t++) {
+		bstm_output *out = run_block(thread_set[t], 2, sizes_txn, big, base);
+		cr_assert_eq(out->txns[1].status, BSTM_TXN_SUCCESS, "txn 1 saw wrong values (%llu)",
+			     (unsigned long long)out->txns[1].code);
+		const bstm_txn_output *t0 = &out->txns[0];
+		cr_assert_eq(t0->write_count, 2);
+		cr_assert_eq(t0->writes[0].key_len, 3); /* "big" < "zero" */
+		cr_assert_eq(t0->writes[0].value_len, MIB);
+		cr_assert(!memcmp(t0->writes[0].value, big, MIB));
+		cr_assert_eq(t0->writes[1].value_len, 0);
+		cr_assert_eq(t0->writes[1].is_delete, 0, "a 0-byte value is not a delete");
+		cr_assert_eq(out->write_count, 3); /* big, copy, zero */
+		cr_assert_eq(out->writes[1].value_len, MIB);
+		cr_assert(!memcmp(out->writes[1].value, big, MIB));
+		bstm_output_free(out);
+	}
+	free(big);
+	tk_base_free(base);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Outcomes: gas limit, DISCARDED, events                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Gas per txn from ctx[index]; each writes "k/<index>" and emits an event. */
+static int gas_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	const uint64_t *gas = ctx;
+	char key[16];
+	snprintf(key, sizeof(key), "k/%04u", index);
+	int rc = put(view, key, "x");
+	if (!rc)
+		rc = bstm_view_emit(view, "e", 1);
+	return rc ? rc : done(outcome, BSTM_TXN_SUCCESS, 0, gas[index]);
+}
+
+static void check_cut(uint64_t limit, uint32_t expect_committed)
+{
+	uint64_t gas[50];
+	for (int i = 0; i < 50; i++)
+		gas[i] = 10;
+	tk_base *base = new_base();
+	for (size_t t = 0; t < THREAD_SET_LEN; t++) {
+		bstm_output *out = run_block_gas(thread_set[t], limit, 50, gas_txn, gas, base);
+		cr_assert_eq(out->stats.committed, expect_committed,
+			     "limit %llu threads %u: committed %u, expected %u",
+			     (unsigned long long)limit, thread_set[t], out->stats.committed,
+			     expect_committed);
+		cr_assert_eq(out->stats.gas_used, 10ull * expect_committed);
+		for (uint32_t i = 0; i < 50; i++) {
+			const bstm_txn_output *txn = &out->txns[i];
+			if (i < expect_committed) {
+				cr_assert_eq(txn->status, BSTM_TXN_SUCCESS);
+				cr_assert_eq(txn->write_count, 1);
+				cr_assert_eq(txn->event_count, 1);
+				continue;
+			}
+			cr_assert_eq(txn->status, BSTM_TXN_RETRY, "txn %u after the cut", i);
+			cr_assert_eq(txn->write_count, 0);
+			cr_assert_eq(txn->event_count, 0);
+			cr_assert_eq(txn->gas_used, 0);
+		}
+		cr_assert_eq(out->write_count, expect_committed);
+		bstm_output_free(out);
+	}
+	tk_base_free(base);
+}
+
+Test(executor, block_gas_limit)
+{
+	check_cut(95, 10);  /* 90 < 95 <= 100: ends after txn 9 */
+	check_cut(100, 10); /* reaching the limit exactly ends the block */
+	check_cut(1, 1);    /* the first txn always commits */
+	check_cut(500, 50); /* reached by the last txn: no RETRY */
+	check_cut(501, 50); /* never reached */
+}
+
+/*
+ * txn 1 writes, emits and is DISCARDED (gas 50 reported); txn 2 must not see
+ * its write. Gas: 60, 50 (counts 0), 30, 20, ...: with limit 100 the block
+ * ends after txn 3.
+ */
+static int discard_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	static const uint64_t gas[] = {60, 50, 30, 20, 20, 20};
+	int rc;
+	switch (index) {
+	case 0:
+		rc = put(view, "a", "0");
+		return rc ? rc : done(outcome, BSTM_TXN_SUCCESS, 0, gas[0]);
+	case 1:
+		if ((rc = put(view, "a", "1")) || (rc = put(view, "d", "x")) ||
+		    (rc = bstm_view_emit(view, "dropped", 7)))
+			return rc;
+		return done(outcome, BSTM_TXN_DISCARDED, 9, gas[1]);
+	default: {
+		int a = read_is(view, "a", "0");
+		if (a < 0)
+			return a;
+		int d = read_is(view, "d", NULL);
+		if (d < 0)
+			return d;
+		return done(outcome, a && d ? BSTM_TXN_SUCCESS : BSTM_TXN_FAILED, 0, gas[index]);
+	}
+	}
+}
+
+Test(executor, discarded_transaction_drops_writes)
+{
+	tk_base *base = new_base();
+	for (size_t t = 0; t < THREAD_SET_LEN; t++) {
+		bstm_output *out = run_block_gas(thread_set[t], 100, 6, discard_txn, NULL, base);
+		const bstm_txn_output *t1 = &out->txns[1];
+		cr_assert_eq(t1->status, BSTM_TXN_DISCARDED);
+		cr_assert_eq(t1->write_count, 0);
+		cr_assert_eq(t1->event_count, 0);
+		cr_assert_eq(t1->gas_used, 0);
+		cr_assert_eq(out->txns[2].status, BSTM_TXN_SUCCESS, "txn 2 saw a discarded write");
+		cr_assert_eq(out->txns[3].status, BSTM_TXN_SUCCESS);
+		cr_assert_eq(out->stats.committed, 4, "discarded gas must count as 0");
+		cr_assert_eq(out->txns[4].status, BSTM_TXN_RETRY);
+		cr_assert_eq(out->write_count, 1);
+		expect_write(&out->txns[0], 0, "a", "0");
+		bstm_output_free(out);
+	}
+	tk_base_free(base);
+}
+
+static int events_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	/* Read a shared key so some executions are stopped and re-run. */
+	const void *value;
+	size_t len;
+	int rc = bstm_view_read(view, "shared", 6, &value, &len);
+	if (rc == BSTM_DEPENDENCY)
+		return rc;
+	if ((rc = put(view, "shared", "x")))
+		return rc;
+	for (uint32_t k = 0; k < 5; k++) {
+		char event[32];
+		int n = snprintf(event, sizeof(event), "ev-%u-%u", index, k);
+		rc = bstm_view_emit(view, event, k == 4 ? 0 : (size_t)n);
+		if (rc)
+			return rc;
+	}
+	return done(outcome, BSTM_TXN_SUCCESS, 0, 1);
+}
+
+Test(executor, events_in_order)
+{
+	tk_base *base = new_base();
+	for (size_t t = 0; t < THREAD_SET_LEN; t++) {
+		bstm_output *out = run_block(thread_set[t], 40, events_txn, NULL, base);
+		for (uint32_t i = 0; i < 40; i++) {
+			const bstm_txn_output *txn = &out->txns[i];
+			cr_assert_eq(txn->event_count, 5);
+			for (uint32_t k = 0; k < 4; k++) {
+				char event[32];
+				int n = snprintf(event, sizeof(event), "ev-%u-%u", i, k);
+				cr_assert_eq(txn->events[k].len, (uint32_t)n);
+				cr_assert(!memcmp(txn->events[k].data, event, (size_t)n),
+					  "txn %u event %u", i, k);
+			}
+			cr_assert_eq(txn->events[4].len, 0);
+		}
+		bstm_output_free(out);
+	}
+	tk_base_free(base);
+}
+
+/* Statuses and codes reported by the function reach the output as they are. */
+static int status_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	static const uint32_t statuses[] = {BSTM_TXN_SUCCESS, BSTM_TXN_ABORTED, BSTM_TXN_OUT_OF_GAS,
+					    BSTM_TXN_FAILED};
+	int rc = put(view, "fee", "paid");
+	return rc ? rc : done(outcome, statuses[index % 4], index % 4 ? 1000 + index : 0, 7);
+}
+
+Test(executor, statuses_and_codes)
+{
+	tk_base *base = new_base();
+	for (size_t t = 0; t < THREAD_SET_LEN; t++) {
+		bstm_output *out = run_block(thread_set[t], 12, status_txn, NULL, base);
+		for (uint32_t i = 0; i < 12; i++) {
+			cr_assert_eq(out->txns[i].status, i % 4);
+			cr_assert_eq(out->txns[i].code, i % 4 ? 1000 + i : 0);
+			cr_assert_eq(out->txns[i].gas_used, 7);
+			cr_assert_eq(out->txns[i].write_count, 1, "an aborted txn's writes apply");
+		}
+		bstm_output_free(out);
+	}
+	tk_base_free(base);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Failures                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Transaction 3 fails as a function; the others chain on one key. */
+static int failing_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	const void *value;
+	size_t len;
+	int rc = bstm_view_read(view, "x", 1, &value, &len);
+	if (rc == BSTM_DEPENDENCY)
+		return rc;
+	if (index == 3)
+		return TK_FN_FAILURE;
+	rc = put(view, "x", "y");
+	return rc ? rc : done(outcome, BSTM_TXN_SUCCESS, 0, 1);
+}
+
+Test(executor, transaction_function_error)
+{
+	tk_base *base = new_base();
+	bstm_base_view view;
+	for (uint32_t fallback = 0; fallback < 2; fallback++)
+		for (size_t t = 0; t < THREAD_SET_LEN; t++) {
+			bstm_executor *executor = make_executor(thread_set[t], 0, fallback);
+			bstm_block block = {sizeof(block), 10, failing_txn, NULL, NULL, NULL};
+			bstm_output *out = (bstm_output *)&block;
+			tk_base_open(base, &view);
+			int rc = bstm_execute_block(executor, &block, &view, &out);
+			cr_assert_eq(rc, BSTM_ETXN, "threads=%u fallback=%u: %s", thread_set[t],
+				     fallback, bstm_errname(rc));
+			cr_assert_null(out);
+			out = (bstm_output *)&block;
+			rc = bstm_execute_block_sequential(executor, &block, &view, &out);
+			cr_assert_eq(rc, BSTM_ETXN);
+			cr_assert_null(out);
+			/* The executor stays usable. */
+			block.execute = same_key_txn;
+			rc = bstm_execute_block(executor, &block, &view, &out);
+			tk_base_close(base);
+			cr_assert_eq(rc, 0);
+			cr_assert_eq(out->stats.committed, 10);
+			bstm_output_free(out);
+			bstm_executor_destroy(executor);
+		}
+	tk_base_free(base);
+}
+
+/* Each transaction reads "k/<index>"; the base fails "k/5". */
+static int storage_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	char key[16];
+	const void *value;
+	size_t len;
+	snprintf(key, sizeof(key), "k/%u", index);
+	int rc = bstm_view_read(view, key, strlen(key), &value, &len);
+	if (rc && rc != BSTM_ENOTFOUND)
+		return rc;
+	rc = put(view, "out", key);
+	return rc ? rc : done(outcome, BSTM_TXN_SUCCESS, 0, 1);
+}
+
+Test(executor, storage_error_from_the_base_view)
+{
+	tk_base *base = new_base();
+	base_put(base, "k/4", "four");
+	cr_assert_eq(tk_base_fail_key(base, "k/5", 3, BSTM_ESTORAGE), 0);
+	bstm_base_view view;
+	for (int thread_safe = 0; thread_safe < 2; thread_safe++) {
+		tk_base_set_thread_safe(base, thread_safe);
+		for (size_t t = 0; t < THREAD_SET_LEN; t++) {
+			bstm_executor *executor = make_executor(thread_set[t], 0, 1);
+			bstm_block block = {sizeof(block), 10, storage_txn, NULL, NULL, NULL};
+			bstm_output *out = (bstm_output *)&block;
+			tk_base_open(base, &view);
+			int rc = bstm_execute_block(executor, &block, &view, &out);
+			cr_assert_eq(rc, BSTM_ESTORAGE, "threads=%u: %s", thread_set[t],
+				     bstm_errname(rc));
+			cr_assert_null(out);
+			out = (bstm_output *)&block;
+			rc = bstm_execute_block_sequential(executor, &block, &view, &out);
+			cr_assert_eq(rc, BSTM_ESTORAGE);
+			cr_assert_null(out);
+			/* Five transactions never reach the failing key. */
+			block.txn_count = 5;
+			rc = bstm_execute_block(executor, &block, &view, &out);
+			tk_base_close(base);
+			cr_assert_eq(rc, 0, "%s", bstm_errname(rc));
+			cr_assert_eq(out->stats.committed, 5);
+			cr_assert_eq(tk_base_overlaps(base), 0);
+			cr_assert_eq(tk_base_late_calls(base), 0);
+			bstm_output_free(out);
+			bstm_executor_destroy(executor);
+		}
+	}
+	tk_base_free(base);
+}
+
+/* ------------------------------------------------------------------------ */
+/* API contract                                                              */
+/* ------------------------------------------------------------------------ */
+
+Test(executor, config_validation)
+{
+	bstm_config config;
+	bstm_executor *executor = NULL;
+	bstm_config_init(&config);
+	cr_assert_eq(config.size, sizeof(config));
+	cr_assert_eq(config.threads, 1);
+	cr_assert_eq(config.block_gas_limit, 0);
+	cr_assert_eq(config.sequential_fallback, 1);
+
+	config.threads = 0;
+	cr_assert_eq(bstm_executor_create(&config, &executor), BSTM_EINVAL);
+	bstm_config_init(&config);
+	config.size = 0;
+	cr_assert_eq(bstm_executor_create(&config, &executor), BSTM_EINVAL);
+	config.size = 1;
+	cr_assert_eq(bstm_executor_create(&config, &executor), BSTM_EINVAL);
+	bstm_config_init(&config);
+	cr_assert_eq(bstm_executor_create(&config, NULL), BSTM_EINVAL);
+
+	bstm_config_init(&config);
+	config.threads = 2;
+	cr_assert_eq(bstm_executor_create(&config, &executor), 0);
+	tk_base *base = new_base();
+	bstm_base_view view;
+	tk_base_open(base, &view);
+	bstm_block block = {sizeof(block), 3, same_key_txn, NULL, NULL, NULL};
+	bstm_output *out = (bstm_output *)&block;
+
+	block.size = 0;
+	cr_assert_eq(bstm_execute_block(executor, &block, &view, &out), BSTM_EINVAL);
+	cr_assert_null(out);
+	block.size = sizeof(block);
+	block.execute = NULL;
+	cr_assert_eq(bstm_execute_block(executor, &block, &view, &out), BSTM_EINVAL);
+	block.execute = same_key_txn;
+	view.size = 0;
+	cr_assert_eq(bstm_execute_block(executor, &block, &view, &out), BSTM_EINVAL);
+	cr_assert_eq(bstm_execute_block_sequential(executor, &block, &view, &out), BSTM_EINVAL);
+	view.size = sizeof(view);
+	view.get = NULL;
+	cr_assert_eq(bstm_execute_block(executor, &block, &view, &out), BSTM_EINVAL);
+	tk_base_open(base, &view);
+	block.txn_count = BSTM_MAX_BLOCK_TXNS + 1;
+	out = (bstm_output *)&block;
+	int rc = bstm_execute_block(executor, &block, &view, &out);
+	cr_assert(rc == BSTM_ETOOBIG || rc == BSTM_EINVAL, "oversized block: %s", bstm_errname(rc));
+	cr_assert_null(out);
+
+	/* Still usable after every rejected call. */
+	block.txn_count = 3;
+	cr_assert_eq(bstm_execute_block(executor, &block, &view, &out), 0);
+	tk_base_close(base);
+	cr_assert_eq(out->stats.committed, 3);
+	bstm_output_free(out);
+	bstm_output_free(NULL);
+	bstm_executor_destroy(executor);
+	bstm_executor_destroy(NULL);
+	tk_base_free(base);
+}
+
+Test(executor, error_names_and_messages)
+{
+	struct {
+		int code;
+		const char *name;
+		const char *message;
+	} table[] = {
+#define ROW_(name, value, message) {BSTM_##name, #name, message},
+		BSTM_ERRNO_MAP(ROW_)
+#undef ROW_
+	};
+	size_t n = sizeof(table) / sizeof(table[0]);
+	cr_assert_geq(n, 14);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_lt(table[i].code, 0);
+		cr_assert_str_eq(bstm_errname(table[i].code), table[i].name);
+		cr_assert_str_eq(bstm_strerror(table[i].code), table[i].message);
+		for (size_t k = 0; k < i; k++)
+			cr_assert_neq(table[i].code, table[k].code);
+	}
+	static const int unknown[] = {1, -9999, -15, 12345, -2147483647 - 1};
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+		cr_assert_str_eq(bstm_strerror(unknown[i]), "unknown error");
+		cr_assert_str_eq(bstm_errname(unknown[i]), "UNKNOWN");
+	}
+	cr_assert_not_null(bstm_strerror(0));
+	cr_assert_not_null(bstm_errname(0));
+	cr_assert_str_eq(bstm_version(), "0.1.0");
+}
+
+/*
+ * Writes a key of BSTM_MAX_KEY_LEN bytes (allowed) and tries one byte more
+ * for a write and a delete, and a value one byte over the limit. The return
+ * codes go into the outcome's code, one byte each.
+ */
+static int big_key_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	static uint8_t key[BSTM_MAX_KEY_LEN + 1];
+	memset(key, 'k', sizeof(key));
+	const uint8_t *huge = ctx;
+	int w = bstm_view_write(view, key, BSTM_MAX_KEY_LEN + 1, "v", 1);
+	int d = bstm_view_delete(view, key, BSTM_MAX_KEY_LEN + 1);
+	int v = bstm_view_write(view, "huge", 4, huge, (size_t)BSTM_MAX_VALUE_LEN + 1);
+	int ok = bstm_view_write(view, key, BSTM_MAX_KEY_LEN, "v", 1);
+	if (ok)
+		return ok;
+	uint64_t code =
+		(uint64_t)(uint8_t)-w | (uint64_t)(uint8_t)-d << 8 | (uint64_t)(uint8_t)-v << 16;
+	return done(outcome, BSTM_TXN_SUCCESS, code, 1);
+}
+
+Test(executor, key_or_value_too_large)
+{
+	tk_base *base = new_base();
+	uint8_t *huge = calloc(1, (size_t)BSTM_MAX_VALUE_LEN + 1);
+	cr_assert_not_null(huge);
+	uint64_t expect = (uint64_t)(uint8_t)-BSTM_ETOOBIG * 0x010101ull;
+	for (size_t t = 0; t < THREAD_SET_LEN; t++) {
+		bstm_output *out = run_block(thread_set[t], 2, big_key_txn, huge, base);
+		cr_assert_eq(out->txns[0].code, expect,
+			     "write/delete/value over the limit: codes %06llx, expected %06llx",
+			     (unsigned long long)out->txns[0].code, (unsigned long long)expect);
+		cr_assert_eq(out->txns[0].write_count, 1);
+		cr_assert_eq(out->txns[0].writes[0].key_len, BSTM_MAX_KEY_LEN);
+		bstm_output_free(out);
+	}
+	free(huge);
+	tk_base_free(base);
+}
+
+/* Keys in an order that is not the sorted one, prefixes included. */
+static int prefix_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	int rc = 0;
+	switch (index) {
+	case 0:
+		if ((rc = put(view, "b", "0")) || (rc = put(view, "a", "0")))
+			return rc;
+		break;
+	case 1:
+		if ((rc = put(view, "ab", "1")) || (rc = bstm_view_write(view, "\xff", 1, "1", 1)))
+			return rc;
+		break;
+	default:
+		if ((rc = bstm_view_write(view, "a\0", 2, "2", 1)) || (rc = put(view, "aa", "2")) ||
+		    (rc = put(view, "a", "2")))
+			return rc;
+		break;
+	}
+	return done(outcome, BSTM_TXN_SUCCESS, 0, 1);
+}
+
+Test(executor, merged_write_set_sorted_with_prefixes)
+{
+	static const struct {
+		const char *key;
+		size_t len;
+		const char *value;
+	} expect[] = {{"a", 1, "2"},  {"a\0", 2, "2"}, {"aa", 2, "2"},
+		      {"ab", 2, "1"}, {"b", 1, "0"},   {"\xff", 1, "1"}};
+	tk_base *base = new_base();
+	for (size_t t = 0; t < THREAD_SET_LEN; t++) {
+		bstm_output *out = run_block(thread_set[t], 3, prefix_txn, NULL, base);
+		cr_assert_eq(out->write_count, 6);
+		for (size_t k = 0; k < 6; k++) {
+			const bstm_write *w = &out->writes[k];
+			cr_assert(!tk_key_cmp(w->key, w->key_len, expect[k].key, expect[k].len),
+				  "merged write %zu has the wrong key", k);
+			cr_assert_eq(w->value_len, 1);
+			cr_assert_eq(w->value[0], (uint8_t)expect[k].value[0]);
+		}
+		/* txn 2 wrote "a\0", "aa", "a": its own set is sorted too. */
+		expect_write(&out->txns[2], 0, "a", "2");
+		cr_assert_eq(out->txns[2].writes[1].key_len, 2);
+		cr_assert(!memcmp(out->txns[2].writes[1].key, "a\0", 2));
+		expect_write(&out->txns[2], 2, "aa", "2");
+		bstm_output_free(out);
+	}
+	tk_base_free(base);
+}
+
+Test(executor, output_equal_detects_differences)
+{
+	tk_base *base = new_base();
+	bstm_output *a = run_block(4, 20, same_key_txn, NULL, base);
+	bstm_output *b = run_block(2, 20, same_key_txn, NULL, base);
+	cr_assert(bstm_output_equal(a, b));
+	cr_assert(bstm_output_equal(a, a));
+
+	/* Shallow copies with one field changed. */
+	bstm_txn_output txns[20];
+	memcpy(txns, b->txns, sizeof(txns));
+	bstm_output copy = *b;
+	copy.txns = txns;
+	txns[7].gas_used++;
+	cr_assert(!bstm_output_equal(a, &copy), "gas difference not seen");
+	txns[7].gas_used--;
+	txns[7].code = 1;
+	cr_assert(!bstm_output_equal(a, &copy), "code difference not seen");
+	txns[7].code = 0;
+	txns[7].status = BSTM_TXN_ABORTED;
+	cr_assert(!bstm_output_equal(a, &copy), "status difference not seen");
+	txns[7].status = BSTM_TXN_SUCCESS;
+	bstm_write w = txns[7].writes[0];
+	w.value_len = 0;
+	txns[7].writes = &w;
+	cr_assert(!bstm_output_equal(a, &copy), "write difference not seen");
+	txns[7].writes = b->txns[7].writes;
+	cr_assert(bstm_output_equal(a, &copy));
+	copy.write_count = 0;
+	cr_assert(!bstm_output_equal(a, &copy), "merged write set difference not seen");
+	copy.write_count = b->write_count;
+	copy.stats.executions += 1000;
+	cr_assert(bstm_output_equal(a, &copy), "stats must be ignored");
+	bstm_output_free(a);
+	bstm_output_free(b);
+	tk_base_free(base);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Threads, stats, hooks                                                     */
+/* ------------------------------------------------------------------------ */
+
+Test(executor, stats_and_small_block_threshold)
+{
+	tk_base *base = new_base();
+	bstm_base_view view;
+	for (size_t t = 0; t < THREAD_SET_LEN; t++) {
+		uint32_t threads = thread_set[t];
+		bstm_output *out = run_block(threads, 64, same_key_txn, NULL, base);
+		cr_assert_geq(out->stats.executions, out->stats.committed);
+		cr_assert_eq(out->stats.committed, 64);
+		cr_assert_eq(out->stats.fallback, 0);
+		cr_assert_leq(out->stats.threads, threads);
+		if (threads > 1)
+			cr_assert_eq(out->stats.sequential, 0,
+				     "threads=%u, threshold 0: the block must run in parallel",
+				     threads);
+		bstm_output_free(out);
+
+		bstm_config config;
+		bstm_config_init(&config);
+		config.threads = threads;
+		config.small_block_threshold = 10;
+		bstm_executor *executor = NULL;
+		cr_assert_eq(bstm_executor_create(&config, &executor), 0);
+		tk_base_open(base, &view);
+		bstm_block block = {sizeof(block), 9, same_key_txn, NULL, NULL, NULL};
+		cr_assert_eq(bstm_execute_block(executor, &block, &view, &out), 0);
+		cr_assert_eq(out->stats.sequential, 1, "threads=%u: 9 txns < threshold 10",
+			     threads);
+		cr_assert_eq(out->stats.executions, 9, "sequential runs each txn once");
+		bstm_output_free(out);
+		block.txn_count = 40;
+		cr_assert_eq(bstm_execute_block(executor, &block, &view, &out), 0);
+		if (threads > 1)
+			cr_assert_eq(out->stats.sequential, 0, "threads=%u: 40 txns >= threshold",
+				     threads);
+		bstm_output_free(out);
+		tk_base_close(base);
+		bstm_executor_destroy(executor);
+	}
+	tk_base_free(base);
+}
+
+typedef struct hook_log {
+	uint32_t calls;
+	uint32_t next;
+	uint32_t out_of_order;
+	uint64_t hashes[64];
+} hook_log;
+
+static void log_hook(void *ctx, uint32_t index, const bstm_txn_output *out)
+{
+	hook_log *log = ctx;
+	if (index != log->next || index >= 64)
+		log->out_of_order++;
+	else
+		log->hashes[index] = tk_txn_output_hash(out);
+	log->next = index + 1;
+	log->calls++;
+}
+
+Test(executor, commit_hook_in_order)
+{
+	uint64_t gas[50], total = 0;
+	uint32_t cut = 0;
+	for (int i = 0; i < 50; i++) {
+		gas[i] = 3 + (uint64_t)i % 5;
+		total += gas[i];
+		if (!cut && total >= 100)
+			cut = (uint32_t)i + 1;
+	}
+	tk_base *base = new_base();
+	bstm_base_view view;
+	for (int limited = 0; limited < 2; limited++)
+		for (size_t t = 0; t < THREAD_SET_LEN; t++) {
+			bstm_executor *executor =
+				make_executor(thread_set[t], limited ? 100 : 0, 1);
+			for (int sequential = 0; sequential < 2; sequential++) {
+				hook_log log = {0};
+				bstm_block block = {sizeof(block), 50,	     gas_txn,
+						    gas,	   log_hook, &log};
+				bstm_output *out = NULL;
+				tk_base_open(base, &view);
+				int rc =
+					sequential
+						? bstm_execute_block_sequential(executor, &block,
+										&view, &out)
+						: bstm_execute_block(executor, &block, &view, &out);
+				tk_base_close(base);
+				cr_assert_eq(rc, 0);
+				cr_assert_eq(out->stats.committed, limited ? cut : 50);
+				cr_assert_eq(log.calls, out->stats.committed,
+					     "hook called %u times for %u commits", log.calls,
+					     out->stats.committed);
+				cr_assert_eq(log.out_of_order, 0);
+				for (uint32_t i = 0; i < log.calls; i++)
+					cr_assert_eq(log.hashes[i],
+						     tk_txn_output_hash(&out->txns[i]),
+						     "hook saw a different output for txn %u", i);
+				bstm_output_free(out);
+			}
+			bstm_executor_destroy(executor);
+		}
+	tk_base_free(base);
+}
+
+/* Reads ten base keys and records the worker numbers it runs on. */
+typedef struct worker_log {
+	_Atomic uint32_t max_worker;
+	_Atomic uint32_t bad_index;
+} worker_log;
+
+static int reader_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	worker_log *log = ctx;
+	uint32_t worker = bstm_view_worker(view);
+	uint32_t seen = atomic_load_explicit(&log->max_worker, memory_order_relaxed);
+	/* Relaxed: a maximum read after the block call returns. */
+	while (worker > seen &&
+	       !atomic_compare_exchange_weak_explicit(&log->max_worker, &seen, worker,
+						      memory_order_relaxed, memory_order_relaxed))
+		;
+	if (bstm_view_txn_index(view) != index)
+		atomic_fetch_add_explicit(&log->bad_index, 1, memory_order_relaxed);
+	uint64_t sum = 0;
+	for (uint32_t k = 0; k < 10; k++) {
+		char key[16];
+		const void *value;
+		size_t len;
+		snprintf(key, sizeof(key), "b/%u", (index * 7 + k) % 50);
+		int rc = bstm_view_read(view, key, strlen(key), &value, &len);
+		if (rc && rc != BSTM_ENOTFOUND)
+			return rc;
+		sum += rc ? 0 : len;
+	}
+	char key[16];
+	snprintf(key, sizeof(key), "s/%u", index % 5);
+	int rc = bstm_view_write(view, key, strlen(key), &sum, sizeof(sum));
+	return rc ? rc : done(outcome, BSTM_TXN_SUCCESS, 0, 1);
+}
+
+Test(executor, not_thread_safe_base_and_worker_numbers)
+{
+	tk_base *base = new_base();
+	for (uint32_t k = 0; k < 50; k += 2) {
+		char key[16];
+		snprintf(key, sizeof(key), "b/%u", k);
+		base_put(base, key, key);
+	}
+	tk_base_set_thread_safe(base, 0);
+	for (size_t t = 0; t < THREAD_SET_LEN; t++) {
+		worker_log log = {0};
+		bstm_output *out = run_block(thread_set[t], 500, reader_txn, &log, base);
+		cr_assert_lt(atomic_load(&log.max_worker), thread_set[t]);
+		cr_assert_eq(atomic_load(&log.bad_index), 0);
+		cr_assert_gt(tk_base_gets(base), 0);
+		bstm_output_free(out);
+	}
+	tk_base_free(base);
+}
+
+Test(executor, many_blocks_on_one_executor)
+{
+	tk_base *base = new_base();
+	for (size_t t = 0; t < THREAD_SET_LEN; t++) {
+		bstm_executor *executor = make_executor(thread_set[t], 0, 1);
+		for (uint32_t b = 0; b < 100; b++) {
+			tk_gen_params params;
+			tk_block block;
+			tk_gen_defaults(&params, 1 + b % 40, 1 + b % 7);
+			cr_assert_eq(tk_block_generate(&block, b, &params, base), 0);
+			bstm_output *model = NULL;
+			cr_assert_eq(tk_block_model(&block, base, 0, &model), 0);
+			bstm_block desc;
+			bstm_base_view view;
+			tk_block_describe(&block, &desc);
+			tk_block_reset_checks(&block, thread_set[t]);
+			tk_base_open(base, &view);
+			bstm_output *out = NULL;
+			int rc = bstm_execute_block(executor, &desc, &view, &out);
+			tk_base_close(base);
+			cr_assert_eq(rc, 0, "block %u: %s", b, bstm_errname(rc));
+			char why[512];
+			cr_assert(tk_output_diff(model, out, why, sizeof(why)),
+				  "threads=%u block %u: %s", thread_set[t], b, why);
+			cr_assert_eq(atomic_load(&block.violations), 0);
+			bstm_output_free(out);
+			tk_model_free(model);
+			tk_block_free(&block);
+		}
+		bstm_executor_destroy(executor);
+	}
+	tk_base_free(base);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The test kit's own checks must be able to fail                            */
+/* ------------------------------------------------------------------------ */
+
+Test(testkit, generator_and_model_are_deterministic)
+{
+	tk_base *base = new_base();
+	tk_gen_params params;
+	tk_gen_defaults(&params, 300, 20);
+	params.derived_key_pct = 40;
+	params.status_pct = 20;
+	tk_block a, b;
+	bstm_output *ma = NULL, *mb = NULL;
+	cr_assert_eq(tk_block_generate(&a, 77, &params, base), 0);
+	cr_assert_eq(tk_block_model(&a, base, 0, &ma), 0);
+	cr_assert_eq(tk_block_generate(&b, 77, &params, base), 0);
+	cr_assert_eq(tk_block_model(&b, base, 0, &mb), 0);
+	cr_assert_eq(a.op_count, b.op_count);
+	cr_assert(!memcmp(a.ops, b.ops, a.op_count * sizeof(*a.ops)));
+	char why[512];
+	cr_assert(tk_output_diff(ma, mb, why, sizeof(why)), "%s", why);
+	cr_assert(tk_output_check(ma, 300, 0, why, sizeof(why)), "%s", why);
+	tk_model_free(mb);
+	tk_block_free(&b);
+
+	/* Another seed gives another block. */
+	cr_assert_eq(tk_block_generate(&b, 78, &params, base), 0);
+	cr_assert_eq(tk_block_model(&b, base, 0, &mb), 0);
+	cr_assert(!tk_output_diff(ma, mb, why, sizeof(why)));
+	tk_model_free(ma);
+	tk_model_free(mb);
+	tk_block_free(&a);
+	tk_block_free(&b);
+	tk_base_free(base);
+}
+
+Test(testkit, output_checks_catch_broken_outputs)
+{
+	tk_base *base = new_base();
+	tk_gen_params params;
+	tk_gen_defaults(&params, 200, 50);
+	params.status_pct = 0;
+	tk_block block;
+	bstm_output *model = NULL;
+	cr_assert_eq(tk_block_generate(&block, 5, &params, base), 0);
+	cr_assert_eq(tk_block_model(&block, base, 1000, &model), 0);
+	char why[512];
+	cr_assert(tk_output_check(model, 200, 1000, why, sizeof(why)), "%s", why);
+	cr_assert_lt(model->stats.committed, 200, "the gas limit should cut this block");
+
+	bstm_output copy = *model;
+	bstm_txn_output txns[200];
+	memcpy(txns, model->txns, sizeof(txns));
+	copy.txns = txns;
+	uint32_t w = 0;
+	while (w < 200 && txns[w].write_count < 2)
+		w++;
+	cr_assert_lt(w, 200);
+
+	/* Writes out of order. */
+	bstm_write swapped[2] = {txns[w].writes[1], txns[w].writes[0]};
+	const bstm_write *saved = txns[w].writes;
+	uint32_t saved_count = txns[w].write_count;
+	txns[w].writes = swapped;
+	txns[w].write_count = 2;
+	cr_assert(!tk_output_check(&copy, 200, 1000, why, sizeof(why)));
+	cr_assert(!tk_output_diff(model, &copy, why, sizeof(why)));
+	txns[w].writes = saved;
+	txns[w].write_count = saved_count;
+
+	/* A RETRY in the middle, a committed txn past the cut, wrong stats. */
+	txns[0].status = BSTM_TXN_RETRY;
+	cr_assert(!tk_output_check(&copy, 200, 1000, why, sizeof(why)));
+	txns[0] = model->txns[0];
+	uint32_t cut = model->stats.committed;
+	txns[cut].status = BSTM_TXN_SUCCESS;
+	cr_assert(!tk_output_check(&copy, 200, 1000, why, sizeof(why)));
+	txns[cut] = model->txns[cut];
+	copy.stats.committed++;
+	cr_assert(!tk_output_check(&copy, 200, 1000, why, sizeof(why)));
+	copy.stats.committed--;
+	/* A merged write set that is not the last write per key. */
+	copy.write_count--;
+	cr_assert(!tk_output_check(&copy, 200, 1000, why, sizeof(why)));
+	cr_assert(!tk_output_diff(model, &copy, why, sizeof(why)));
+	copy.write_count++;
+	/* An event changed. */
+	uint32_t e = 0;
+	while (e < cut && txns[e].event_count == 0)
+		e++;
+	if (e < cut) {
+		bstm_event changed = txns[e].events[0];
+		uint8_t byte = changed.len ? (uint8_t)(changed.data[0] ^ 1) : 0;
+		changed.data = &byte;
+		changed.len = 1;
+		txns[e].events = &changed;
+		txns[e].event_count = 1;
+		cr_assert(!tk_output_diff(model, &copy, why, sizeof(why)));
+		txns[e] = model->txns[e];
+	}
+	cr_assert(tk_output_diff(model, &copy, why, sizeof(why)), "%s", why);
+	cr_assert(tk_output_check(&copy, 200, 1000, why, sizeof(why)), "%s", why);
+	tk_model_free(model);
+	tk_block_free(&block);
+	tk_base_free(base);
+}
