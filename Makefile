@@ -60,6 +60,9 @@ BENCH_BIN := $(if $(BENCH_SRC),$(BUILD)/bin/bench)
 STATIC_LIB := $(BUILD)/lib/libblockstm.a
 SHARED_LIB := $(BUILD)/lib/libblockstm.so
 
+# Objects reached through pattern rules are not intermediate files: keep them.
+.SECONDARY:
+
 .PHONY: all deps deps-test test unit-test diff-test stress-test fuzz-replay \
 	asan-test tsan-test bench fuzz install example clean format check-format
 
