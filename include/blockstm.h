@@ -298,7 +298,12 @@ typedef struct bstm_config {
 	uint32_t spin_before_park; /* idle spins before a worker parks; 0: default */
 } bstm_config;
 
-#define BSTM_DEFAULT_SMALL_BLOCK 24u
+/* Measured (docs/benchmarks.md, "Small blocks"): with 2 threads and
+ * transactions of about 1 us, parallel execution overtakes sequential at
+ * 150-250 transactions; below, waking the workers and setting up the block
+ * cost more than the parallelism gains. Heavier transactions favour a lower
+ * threshold. */
+#define BSTM_DEFAULT_SMALL_BLOCK 192u
 
 /* Fill `config` with defaults: 1 thread, no gas limit, fallback on. */
 BSTM_API void bstm_config_init(bstm_config *config);
