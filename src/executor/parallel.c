@@ -4,13 +4,19 @@
  * Every thread of the pool (the caller is worker 0) runs worker_loop: take a
  * task from the scheduler, run it, report back, and between tasks try to
  * advance the commit index. Executions record their read and write sets in
- * an exec_record (published next to the transaction's status word, with the status
- * change that makes it visible), and their writes in the multi-version
- * memory. The committer (scheduler.c explains the design) validates the
- * transaction at commit_idx once more, or re-executes it in place, then
- * copies its output into the block output, applies the block gas limit and
- * calls the commit hook. So output, hook and limit see only final data, in
- * index order.
+ * an exec_record (published next to the transaction's status word, before
+ * the status change that makes it visible) and their writes in the
+ * multi-version memory. The committer (scheduler.c explains the design)
+ * validates the transaction at commit_idx once more, or re-executes it in
+ * place, applies the block gas limit and, when there is a commit hook,
+ * builds the output and calls the hook. So limit and hook see only final
+ * data, in index order.
+ *
+ * Outputs: a final execution (one that started when every lower transaction
+ * had committed) can never be aborted, so it copies its output at once while
+ * the data is in its core's cache. After the last commit every worker builds
+ * the remaining outputs, chunk by chunk, and the final writes of the keys it
+ * claimed for the merged write set; the caller only sorts that set.
  *
  * Errors: an execution that fails (a storage error, or the transaction
  * function returned an error) is recorded, not raised: a speculative
