@@ -63,10 +63,12 @@
  *   protocol is not needed: commit_idx is monotonic, and a transaction can
  *   only commit after every lower one, so commit_idx == n is final by
  *   construction. Liveness: the transaction at commit_idx is READY (then
- *   execution_idx <= it and some worker executes it), EXECUTING (its owner
- *   finishes and tries to commit), ABORTING (its owner makes it READY; it
- *   cannot wait on a lower transaction, those are committed) or EXECUTED (the
- *   next committer validates or re-executes it). Idle workers try to commit.
+ *   execution_idx <= it, or it lies in a run some worker has claimed and
+ *   will reach; idle workers also lower execution_idx to it, see
+ *   sched_ensure_progress), EXECUTING (its owner finishes and tries to
+ *   commit), ABORTING (its owner makes it READY; it cannot be waiting on a
+ *   lower transaction, those are committed) or EXECUTED (the next committer
+ *   validates or re-executes it). Idle workers try to commit.
  */
 #include <string.h>
 
