@@ -299,11 +299,11 @@ typedef struct bstm_config {
 } bstm_config;
 
 /* Measured (docs/benchmarks.md, "Small blocks"): with 2 threads and
- * transactions of about 1 us, parallel execution overtakes sequential at
- * 150-250 transactions; below, waking the workers and setting up the block
- * cost more than the parallelism gains. Heavier transactions favour a lower
- * threshold. */
-#define BSTM_DEFAULT_SMALL_BLOCK 192u
+ * transactions of about 1 us, parallel execution reaches parity with
+ * sequential between 32 and 128 transactions (64 in most runs); below,
+ * waking the workers and setting up the block cost more than the
+ * parallelism gains. Heavier transactions favour a lower threshold. */
+#define BSTM_DEFAULT_SMALL_BLOCK 64u
 
 /* Fill `config` with defaults: 1 thread, no gas limit, fallback on. */
 BSTM_API void bstm_config_init(bstm_config *config);
