@@ -108,7 +108,7 @@ static void usage(void)
 
 typedef struct result {
 	uint64_t seq_ns, par_ns;
-	double speedup; /* median over runs of seq / par of the same run */
+	double speedup;			 /* median over runs of seq / par of the same run */
 	uint64_t seq_cpu_ns, par_cpu_ns; /* medians of process CPU time */
 	double exec_per_txn, val_per_txn;
 	uint32_t committed;

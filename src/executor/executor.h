@@ -123,9 +123,9 @@ struct bstm_view {
 	uint32_t txn;
 	uint32_t worker_id;
 	bool final;   /* parallel: every lower transaction is committed */
-	bool blocked;          /* parallel: a read hit an ESTIMATE of blocking_txn */
+	bool blocked; /* parallel: a read hit an ESTIMATE of blocking_txn */
 	uint32_t blocking_txn;
-	int error;    /* sticky: storage error or out of memory */
+	int error; /* sticky: storage error or out of memory */
 	exec_map local;
 	bstm_event *events;
 	uint32_t event_count;
@@ -161,8 +161,8 @@ typedef struct exec_record {
 	uint32_t read_count;
 	uint32_t write_count;
 	uint32_t event_count;
-	int error;  /* the execution failed (deferred to commit) */
-	bool final; /* read only committed data: valid by construction */
+	int error;	   /* the execution failed (deferred to commit) */
+	bool final;	   /* read only committed data: valid by construction */
 	bool output_built; /* its output is already in the block output */
 	/* Set by a validation that passed after every lower transaction had
 	 * committed: the commit need not validate again. */
