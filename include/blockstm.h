@@ -275,6 +275,9 @@ BSTM_API int bstm_output_equal(const bstm_output *a, const bstm_output *b);
 /*
  * Called once per committed transaction, in index order, as soon as it
  * commits (before the block call returns). `out` is valid during the call.
+ * If a parallel run fails and the block is re-run sequentially (fallback),
+ * the hook is not called again for the transactions it has already seen:
+ * their outputs are identical, so it simply continues.
  */
 typedef void (*bstm_commit_hook)(void *ctx, uint32_t index, const bstm_txn_output *out);
 

@@ -22,7 +22,7 @@
  *   diff_executor [--quick] [--blocks N] [--first S] [--seed S] [--repeat R]
  *                 [--verbose]
  *
- * Defaults: 4000 blocks from seed 1 (about a minute at -O2 on two cores);
+ * Defaults: 7000 blocks from seed 1 (about a minute at -O2 on two cores);
  * --quick: 300 blocks of at most 1500 transactions, for sanitizer builds.
  * --seed S replays the one block S (on fresh executors: a failure that needs
  * the executors' history needs --first/--blocks instead); --repeat R runs the
@@ -63,6 +63,7 @@ typedef struct run_totals {
 	unsigned long passed;
 	unsigned long failed;
 	unsigned long cut_blocks;
+	unsigned long exact_cuts; /* the cumulative gas equal to the limit */
 	unsigned long failing_blocks;
 	unsigned long fallbacks;
 	unsigned long long txns;
@@ -180,8 +181,17 @@ static void shape_block(uint64_t seed, int quick, block_shape *s)
 	s->params.fail_pct = tk_rng_chance(&rng, 4) ? (unsigned)tk_rng_range(&rng, 1, 5) : 0;
 	s->gas_limited = tk_rng_chance(&rng, 35);
 	/* Total gas from a fifth of the limit (never cut) to three times it. */
-	if (s->gas_limited)
+	if (s->gas_limited) {
 		s->params.gas_target = GAS_LIMIT * tk_rng_range(&rng, 20, 300) / 100;
+		s->params.gas_limit = GAS_LIMIT;
+	}
+	/* A third of the blocks do real work per operation, so that executions
+	 * overlap in time and conflicts lead to aborts and re-executions. */
+	if (tk_rng_chance(&rng, 33)) {
+		s->params.work = (uint32_t)tk_rng_range(&rng, 20, 400);
+		if (s->params.txn_count > 2000)
+			s->params.txn_count = (uint32_t)tk_rng_range(&rng, 200, 2000);
+	}
 	s->thread_safe = tk_rng_chance(&rng, 70);
 	s->storage_fault = tk_rng_chance(&rng, 3);
 	s->fault_key = (uint32_t)tk_rng_below(&rng, keyspace < 32 ? keyspace : 32);
@@ -189,6 +199,7 @@ static void shape_block(uint64_t seed, int quick, block_shape *s)
 
 typedef struct driver {
 	bstm_executor *executors[2][THREAD_KINDS]; /* [gas limited][thread kind] */
+	uint32_t thresholds[2][THREAD_KINDS];	   /* their small_block_threshold */
 	tk_base *base;
 	hook_state hook;
 	int verbose;
@@ -206,7 +217,15 @@ static int make_executors(driver *d)
 			config.threads = thread_counts[t];
 			config.block_gas_limit = g ? GAS_LIMIT : 0;
 			config.sequential_fallback = 1;
-			config.small_block_threshold = 0;
+			/*
+			 * The gas-limited 2-thread executor keeps the default
+			 * small-block threshold, so bstm_execute_block's own
+			 * sequential path is compared too; the others always
+			 * run the parallel path.
+			 */
+			if (!(g && thread_counts[t] == 2))
+				config.small_block_threshold = 0;
+			d->thresholds[g][t] = config.small_block_threshold;
 			int rc = bstm_executor_create(&config, &d->executors[g][t]);
 			if (rc) {
 				fprintf(stderr, "bstm_executor_create(threads=%u): %s\n",
@@ -301,8 +320,9 @@ static int run_one(driver *d, tk_block *block, bstm_executor *executor, uint32_t
 }
 
 /* Checks of one successful output that need no reference. */
-static int check_alone(driver *d, const tk_block *block, const bstm_output *out, uint64_t gas_limit,
-		       int sequential, char *why, size_t why_len)
+static int check_alone_threshold(driver *d, const tk_block *block, const bstm_output *out,
+				 uint64_t gas_limit, int sequential, uint32_t threads,
+				 uint32_t threshold, char *why, size_t why_len)
 {
 	if (!tk_output_check(out, block->txn_count, gas_limit, why, why_len))
 		return 0;
@@ -310,6 +330,15 @@ static int check_alone(driver *d, const tk_block *block, const bstm_output *out,
 		return 0;
 	if (sequential && !out->stats.sequential) {
 		snprintf(why, why_len, "sequential entry reports stats.sequential=0");
+		return 0;
+	}
+	if (!sequential && block->txn_count < threshold && !out->stats.sequential) {
+		snprintf(why, why_len, "%u txns < small_block_threshold %u but stats.sequential=0",
+			 block->txn_count, threshold);
+		return 0;
+	}
+	if (!sequential && !threshold && threads > 1 && out->stats.sequential) {
+		snprintf(why, why_len, "threshold 0, %u threads, but stats.sequential=1", threads);
 		return 0;
 	}
 	uint64_t calls = atomic_load(&block->calls);
@@ -320,6 +349,12 @@ static int check_alone(driver *d, const tk_block *block, const bstm_output *out,
 		return 0;
 	}
 	return 1;
+}
+
+static int check_alone(driver *d, const tk_block *block, const bstm_output *out, uint64_t gas_limit,
+		       int sequential, char *why, size_t why_len)
+{
+	return check_alone_threshold(d, block, out, gas_limit, sequential, 1, 0, why, why_len);
 }
 
 static int rc_acceptable(int expected, int got, int storage_fault)
@@ -370,6 +405,8 @@ static void run_block(driver *d, uint64_t seed)
 		d->totals.failing_blocks++;
 	else if (model->stats.committed < block.txn_count)
 		d->totals.cut_blocks++;
+	if (!model_rc && gas_limit && model->stats.gas_used == gas_limit)
+		d->totals.exact_cuts++;
 
 	/* The reference runs on each executor in turn, pooled ones included. */
 	bstm_executor *ref_executor = row[seed % THREAD_KINDS];
@@ -428,7 +465,9 @@ static void run_block(driver *d, uint64_t seed)
 			report(d, seed, threads, "bstm_output_equal is 0",
 			       "testkit finds them equal", expected, out);
 			ok = 0;
-		} else if (!rc && !check_alone(d, &block, out, gas_limit, 0, why, sizeof(why))) {
+		} else if (!rc && !check_alone_threshold(
+					  d, &block, out, gas_limit, 0, thread_counts[t],
+					  d->thresholds[s.gas_limited][t], why, sizeof(why))) {
 			report(d, seed, threads, "parallel output", why, expected, out);
 			ok = 0;
 		}
@@ -481,7 +520,7 @@ int main(int argc, char **argv)
 	if (replay)
 		blocks = 1;
 	else if (!blocks)
-		blocks = d.quick ? 300 : 4000;
+		blocks = d.quick ? 300 : 7000;
 
 	/* Line-buffered, so progress survives a crash or a kill. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -502,10 +541,11 @@ int main(int argc, char **argv)
 	free(d.hook.hashes);
 
 	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	printf("diff_executor: %lu blocks from seed %llu (%lu cut by gas, %lu failing), "
-	       "%llu committed txns, %.2f executions/txn, %lu fallbacks, %.1f s\n",
-	       blocks * repeat, (unsigned long long)first, d.totals.cut_blocks, d.totals.failing_blocks,
-	       d.totals.txns,
+	printf("diff_executor: %lu blocks from seed %llu (%lu cut by gas, %lu exactly at the "
+	       "limit, %lu failing), %llu committed txns, %.2f executions/txn, %lu fallbacks, "
+	       "%.1f s\n",
+	       blocks * repeat, (unsigned long long)first, d.totals.cut_blocks, d.totals.exact_cuts,
+	       d.totals.failing_blocks, d.totals.txns,
 	       d.totals.txns ? (double)d.totals.executions / (double)d.totals.txns : 0.0,
 	       d.totals.fallbacks, secs);
 	printf("%lu passed, %lu failed\n", d.totals.passed, d.totals.failed);

@@ -10,7 +10,11 @@
  * depend on read values, a base view that is not thread-safe, and executors
  * created and destroyed over and over.
  *
- *   stress_executor [--quick] [--verbose] [--only chains|tiny|gas|random|create]
+ *   stress_executor [--quick] [--verbose] [--rounds R]
+ *                   [--only chains|tiny|gas|random|create]
+ *
+ * The phases run `rounds` times (default 3, --quick: 1 with smaller sizes,
+ * for sanitizer builds); the executors are fresh in each phase.
  *
  * Every check is one case; a failure prints its pattern, thread count and
  * block number. The last line is "N passed, M failed"; the exit status is 1
@@ -51,13 +55,16 @@ static void check(int ok, const char *pattern, uint32_t threads, unsigned long b
 	fflush(stdout);
 }
 
-static bstm_executor *make_executor(uint32_t threads, uint64_t gas_limit)
+/* An executor; default_threshold keeps the default small-block threshold. */
+static bstm_executor *make_executor_with(uint32_t threads, uint64_t gas_limit,
+					 int default_threshold)
 {
 	bstm_config config;
 	bstm_config_init(&config);
 	config.threads = threads;
 	config.block_gas_limit = gas_limit;
-	config.small_block_threshold = 0;
+	if (!default_threshold)
+		config.small_block_threshold = 0;
 	bstm_executor *executor = NULL;
 	int rc = bstm_executor_create(&config, &executor);
 	if (rc) {
@@ -65,6 +72,11 @@ static bstm_executor *make_executor(uint32_t threads, uint64_t gas_limit)
 		return NULL;
 	}
 	return executor;
+}
+
+static bstm_executor *make_executor(uint32_t threads, uint64_t gas_limit)
+{
+	return make_executor_with(threads, gas_limit, 0);
 }
 
 /* One parallel block call with the base view's own checks. */
@@ -290,6 +302,8 @@ static void random_vs_model(bstm_executor *executor, uint32_t threads, uint64_t 
 	tk_block block;
 	tk_gen_defaults(&params, n, keyspace);
 	params.derived_key_pct = 30;
+	/* Every other block does busy work, so that executions overlap. */
+	params.work = seed % 2 ? 0 : (uint32_t)(seed % 7) * 60;
 	tk_base_set_thread_safe(base, thread_safe);
 	if (tk_block_generate(&block, seed, &params, base)) {
 		check(0, "random", threads, seed, "out of memory");
@@ -305,8 +319,16 @@ static void random_vs_model(bstm_executor *executor, uint32_t threads, uint64_t 
 		char why[512];
 		int same = tk_output_diff(model, out, why, sizeof(why));
 		check(same, "random", threads, seed, "keyspace=%u n=%u: %s", keyspace, n, why);
+		char detail[96];
+		tk_block_overlap_text(&block, detail, sizeof(detail));
 		check(!atomic_load(&block.violations), "random", threads, seed,
-		      "overlapping calls for one worker number or transaction");
+		      "txn function contract: %llu bad index/worker, %llu worker overlaps, "
+		      "%llu incarnation overlaps%s",
+		      (unsigned long long)atomic_load(&block.bad_index),
+		      (unsigned long long)atomic_load(&block.worker_overlaps),
+		      (unsigned long long)atomic_load(&block.txn_overlaps), detail);
+		check(!tk_base_overlaps(base), "random", threads, seed,
+		      "not-thread-safe base view called concurrently");
 	}
 	check(!model_rc, "random", threads, seed, "model failed: %s", bstm_errname(model_rc));
 	bstm_output_free(out);
@@ -341,7 +363,7 @@ static void phase_chains(tk_base *base)
 		bstm_executor *executor = make_executor(threads, 0);
 		if (!executor)
 			continue;
-		uint32_t sizes[] = {1, 2, 3, 64, quick ? 1000u : 3000u};
+		uint32_t sizes[] = {1, 2, 3, 64, quick ? 1000u : 10000u};
 		for (int s = 0; s < 5; s++) {
 			hot_chain(executor, threads, sizes[s], base, number++);
 			counters(executor, threads, sizes[s], 1, 0, 0, 0, base, "counter-1",
@@ -363,7 +385,7 @@ static void phase_tiny(tk_base *base)
 		bstm_executor *executor = make_executor(threads, 0);
 		if (!executor)
 			continue;
-		unsigned long blocks = t ? (quick ? 400 : 1500) : (quick ? 800 : 3000);
+		unsigned long blocks = t ? (quick ? 1000 : 4000) : (quick ? 2000 : 10000);
 		for (unsigned long b = 0; b < blocks; b++) {
 			uint32_t n = 1 + (uint32_t)(b % 3);
 			/* Every fourth block with a base view that is not thread-safe. */
@@ -386,7 +408,7 @@ static void phase_gas(tk_base *base)
 		bstm_executor *executor = make_executor(threads, 100);
 		if (!executor)
 			continue;
-		unsigned long blocks = quick ? 150 : 600;
+		unsigned long blocks = quick ? 300 : 1500;
 		for (unsigned long b = 0; b < blocks; b++) {
 			uint32_t n = 1 + (uint32_t)((b * 37) % (quick ? 150 : 400));
 			/* Even blocks: gas 1 per txn, cut only when n >= 100. */
@@ -404,7 +426,7 @@ static void phase_random(tk_base *base)
 	bstm_executor *executor = make_executor(16, 0);
 	if (!executor)
 		return;
-	unsigned long blocks = quick ? 60 : 400;
+	unsigned long blocks = quick ? 150 : 600;
 	for (unsigned long b = 0; b < blocks; b++) {
 		static const uint32_t spaces[] = {1, 2, 3, 10, 100};
 		uint32_t n = 1 + (uint32_t)((b * 131) % (quick ? 500 : 1500));
@@ -413,13 +435,14 @@ static void phase_random(tk_base *base)
 	bstm_executor_destroy(executor);
 }
 
-/* Executors created and destroyed over and over, some never used. */
+/* Executors created and destroyed over and over, some never used, half of
+ * them with the default small-block threshold. */
 static void phase_create(tk_base *base)
 {
-	unsigned long rounds = quick ? 80 : 400;
+	unsigned long rounds = quick ? 80 : 800;
 	for (unsigned long r = 0; r < rounds; r++) {
 		uint32_t threads = 1 + (uint32_t)(r % 16);
-		bstm_executor *executor = make_executor(threads, r % 4 ? 0 : 50);
+		bstm_executor *executor = make_executor_with(threads, r % 4 ? 0 : 50, r % 2 == 0);
 		if (!executor)
 			continue;
 		if (r % 3)
@@ -446,16 +469,19 @@ static const struct {
 int main(int argc, char **argv)
 {
 	const char *only = NULL;
+	unsigned long rounds = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--quick")) {
 			quick = 1;
 		} else if (!strcmp(argv[i], "--verbose")) {
 			verbose = 1;
+		} else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
+			rounds = strtoul(argv[++i], NULL, 0);
 		} else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
 			only = argv[++i];
 		} else {
 			fprintf(stderr, "usage: stress_executor [--quick] [--verbose] "
-					"[--only chains|tiny|gas|random|create]\n");
+					"[--rounds R] [--only chains|tiny|gas|random|create]\n");
 			return 2;
 		}
 	}
@@ -469,12 +495,15 @@ int main(int argc, char **argv)
 		printf("0 passed, 1 failed\n");
 		return 1;
 	}
-	for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++) {
-		if (only && strcmp(only, phases[i].name))
-			continue;
-		phases[i].run(base);
-		phase(phases[i].name, &t0);
-	}
+	if (!rounds)
+		rounds = quick ? 1 : 3;
+	for (unsigned long r = 0; r < rounds; r++)
+		for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++) {
+			if (only && strcmp(only, phases[i].name))
+				continue;
+			phases[i].run(base);
+			phase(phases[i].name, &t0);
+		}
 	tk_base_free(base);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("stress_executor: %.1f s\n",

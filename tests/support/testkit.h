@@ -140,6 +140,8 @@ typedef struct tk_gen_params {
 	unsigned fail_pct;	  /* programs that may fail the function */
 	unsigned large_value_pct; /* writes of 256 .. 2048 bytes */
 	uint64_t gas_target;	  /* 0: scale 1; else scale gas so the total is near this */
+	uint64_t gas_limit;	  /* if set, the scale divides it, so sums can hit it exactly */
+	uint32_t work;		  /* busy work per operation (hash rounds), for overlap */
 } tk_gen_params;
 
 void tk_gen_defaults(tk_gen_params *params, uint32_t txn_count, uint32_t keyspace);
@@ -149,6 +151,7 @@ typedef struct tk_block {
 	uint32_t txn_count;
 	uint32_t keyspace;
 	uint64_t gas_scale;
+	uint32_t work;
 	tk_program *programs;
 	tk_op *ops;
 	uint32_t op_count;

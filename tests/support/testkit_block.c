@@ -129,6 +129,7 @@ int tk_block_generate(tk_block *block, uint64_t seed, const tk_gen_params *p, tk
 	block->txn_count = p->txn_count;
 	block->keyspace = p->keyspace ? p->keyspace : 1;
 	block->gas_scale = 1;
+	block->work = p->work;
 	uint32_t max_ops = p->max_ops ? p->max_ops : 1;
 	uint32_t n = p->txn_count;
 
@@ -175,6 +176,12 @@ int tk_block_generate(tk_block *block, uint64_t seed, const tk_gen_params *p, tk
 		block->gas_scale = p->gas_target / static_units;
 		if (block->gas_scale == 0)
 			block->gas_scale = 1;
+		/*
+		 * With a scale that divides the limit, the cumulative gas can
+		 * equal the limit exactly, the boundary case of the cut rule.
+		 */
+		while (p->gas_limit && block->gas_scale > 1 && p->gas_limit % block->gas_scale)
+			block->gas_scale--;
 	}
 
 	if (base) {
@@ -363,6 +370,13 @@ int tk_run_program(const tk_block *block, uint32_t index, const tk_io *io, void 
 		}
 		if (rc)
 			return rc;
+		/*
+		 * Busy work that stretches the execution so that executions on
+		 * different threads overlap; it only depends on acc, so the
+		 * program stays deterministic given its reads.
+		 */
+		for (uint32_t w = 0; w < block->work; w++)
+			acc = tk_mix64(acc + w);
 	}
 	outcome->gas_used = units * block->gas_scale;
 	return 0;

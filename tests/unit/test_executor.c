@@ -767,6 +767,7 @@ Test(executor, config_validation)
 	cr_assert_eq(config.threads, 1);
 	cr_assert_eq(config.block_gas_limit, 0);
 	cr_assert_eq(config.sequential_fallback, 1);
+	cr_assert_eq(config.small_block_threshold, BSTM_DEFAULT_SMALL_BLOCK);
 
 	config.threads = 0;
 	cr_assert_eq(bstm_executor_create(&config, &executor), BSTM_EINVAL);
@@ -1280,5 +1281,54 @@ Test(testkit, output_checks_catch_broken_outputs)
 	cr_assert(tk_output_check(&copy, 200, 1000, why, sizeof(why)), "%s", why);
 	tk_model_free(model);
 	tk_block_free(&block);
+	tk_base_free(base);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Read-modify-write                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* counter += 1, and "seen/<index>" = the value it read. */
+static int counter_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	const void *value;
+	size_t len;
+	uint64_t n = 0;
+	int rc = bstm_view_read(view, "counter", 7, &value, &len);
+	if (rc && rc != BSTM_ENOTFOUND)
+		return rc;
+	if (!rc && len == sizeof(n))
+		memcpy(&n, value, sizeof(n));
+	char key[16];
+	snprintf(key, sizeof(key), "seen/%05u", index);
+	if ((rc = bstm_view_write(view, key, strlen(key), &n, sizeof(n))))
+		return rc;
+	n++;
+	rc = bstm_view_write(view, "counter", 7, &n, sizeof(n));
+	return rc ? rc : done(outcome, BSTM_TXN_SUCCESS, 0, 1);
+}
+
+Test(executor, read_modify_write_counter)
+{
+	tk_base *base = new_base();
+	for (size_t t = 0; t < THREAD_SET_LEN; t++) {
+		for (int round = 0; round < 5; round++) {
+			bstm_output *out = run_block(thread_set[t], 1000, counter_txn, NULL, base);
+			/* Transaction i must have read i, whatever the thread count. */
+			for (uint32_t i = 0; i < 1000; i++) {
+				uint64_t seen;
+				cr_assert_eq(out->txns[i].write_count, 2);
+				cr_assert_eq(out->txns[i].writes[1].value_len, sizeof(seen));
+				memcpy(&seen, out->txns[i].writes[1].value, sizeof(seen));
+				cr_assert_eq(seen, i, "threads=%u: txn %u read %llu", thread_set[t],
+					     i, (unsigned long long)seen);
+			}
+			uint64_t final;
+			cr_assert_eq(out->writes[0].key_len, 7);
+			memcpy(&final, out->writes[0].value, sizeof(final));
+			cr_assert_eq(final, 1000);
+			bstm_output_free(out);
+		}
+	}
 	tk_base_free(base);
 }
