@@ -221,8 +221,8 @@ BSTM_INTERNAL int exec_run_sequential(struct bstm_executor *ex, const bstm_block
  * block must end after idx. */
 BSTM_INTERNAL bool exec_after_commit(exec_block_run *run, uint32_t idx, uint64_t gas,
 				     const bstm_txn_output *hooked);
-/* Sort a transaction's writes by key (insertion sort for the common tiny
- * sets, qsort beyond). */
-BSTM_INTERNAL void exec_sort_writes(exec_write_ref *w, uint32_t n);
+/* BSTM_ETXN if the transaction function failed or broke its contract (a
+ * positive return, a status it may not report), else 0. */
+BSTM_INTERNAL int exec_outcome_error(int rc, const bstm_txn_outcome *outcome);
 
 #endif

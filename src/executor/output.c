@@ -53,7 +53,9 @@ static int compare_refs(const void *a, const void *b)
 	return bstm_key_compare(x->key, x->key_len, y->key, y->key_len);
 }
 
-void exec_sort_writes(exec_write_ref *w, uint32_t n)
+/* A transaction's writes by key: insertion sort for the common tiny sets,
+ * qsort beyond. */
+static void sort_writes(exec_write_ref *w, uint32_t n)
 {
 	if (n > 16) {
 		qsort(w, n, sizeof *w, compare_refs);
@@ -92,7 +94,7 @@ int exec_output_set_txn(exec_output *out, bstm_arena *arena, uint32_t idx,
 	bool discarded = outcome->status == BSTM_TXN_DISCARDED;
 	if (discarded)
 		write_count = event_count = 0;
-	exec_sort_writes(writes, write_count);
+	sort_writes(writes, write_count);
 	bool oom = false;
 	bstm_write *w = bstm_arena_alloc(arena, sizeof *w * write_count);
 	bstm_event *ev = bstm_arena_alloc(arena, sizeof *ev * event_count);
@@ -149,6 +151,11 @@ int exec_output_set_merged(exec_output *out, bstm_write *writes, size_t count)
 	out->pub.writes = copy;
 	out->pub.write_count = count;
 	return 0;
+}
+
+int exec_outcome_error(int rc, const bstm_txn_outcome *outcome)
+{
+	return rc != 0 || outcome->status > BSTM_TXN_DISCARDED ? BSTM_ETXN : 0;
 }
 
 bool exec_after_commit(exec_block_run *run, uint32_t idx, uint64_t gas,

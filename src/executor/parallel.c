@@ -87,9 +87,8 @@ static exec_record *record_incarnation(exec_block_run *run, exec_worker *w, uint
 			     .write_nodes = nodes,
 			     .write_versions = versions,
 			     .events = ev};
-	if (!keep_writes)
-		rec->outcome.gas_used =
-			outcome->status == BSTM_TXN_DISCARDED ? 0 : outcome->gas_used;
+	if (outcome->status == BSTM_TXN_DISCARDED)
+		rec->outcome.gas_used = 0;
 	if (events)
 		memcpy(ev, v->events, sizeof *ev * events);
 
@@ -175,15 +174,6 @@ static int build_txn_output(exec_block_run *run, exec_worker *w, uint32_t worker
 				   rec->write_count, rec->events, rec->event_count);
 }
 
-static int outcome_error(int rc, const bstm_txn_outcome *o)
-{
-	if (rc < 0)
-		return BSTM_ETXN;
-	if (rc > 0 || o->status > BSTM_TXN_DISCARDED)
-		return BSTM_ETXN; /* contract violation: treat as a failing function */
-	return 0;
-}
-
 /* Run `incarnation` of txn on worker w; we own it (EXECUTING). */
 static sched_task run_execution(exec_block_run *run, exec_worker *w, uint32_t txn,
 				uint32_t incarnation, bool final)
@@ -212,7 +202,7 @@ static sched_task run_execution(exec_block_run *run, exec_worker *w, uint32_t tx
 		set_failure(run, v->error);
 		return none;
 	}
-	int error = v->error ? v->error : outcome_error(rc, &outcome);
+	int error = v->error ? v->error : exec_outcome_error(rc, &outcome);
 	bool new_path = false;
 	exec_record *rec = record_incarnation(run, w, incarnation, &outcome, error, &new_path);
 	if (!rec) {

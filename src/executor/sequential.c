@@ -40,10 +40,9 @@ int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,
 			rc = v->error;
 			break;
 		}
-		if (frc != 0 || outcome.status > BSTM_TXN_DISCARDED) {
-			rc = BSTM_ETXN;
+		rc = exec_outcome_error(frc, &outcome);
+		if (rc)
 			break;
-		}
 		bool keep = outcome.status != BSTM_TXN_DISCARDED;
 		if (keep && v->local.count > w->scratch_cap) {
 			exec_write_ref *grown = realloc(w->scratch, sizeof *grown * v->local.count);
