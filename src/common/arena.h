@@ -53,6 +53,16 @@ static inline void *bstm_arena_alloc(bstm_arena *arena, size_t size)
 	return bstm_arena_alloc_slow(arena, size);
 }
 
+/* A copy of `len` bytes in the arena (never NULL for len 0), or NULL when out
+ * of memory. */
+static inline void *bstm_arena_dup(bstm_arena *arena, const void *data, size_t len)
+{
+	void *p = bstm_arena_alloc(arena, len);
+	if (p && len)
+		__builtin_memcpy(p, data, len);
+	return p;
+}
+
 /* Memory for whole cache lines, from the block's general heap. */
 BSTM_INTERNAL void *bstm_mem_alloc(size_t size);
 BSTM_INTERNAL void *bstm_mem_calloc(size_t size);

@@ -441,14 +441,11 @@ static int build_merged_part(exec_block_run *run, exec_worker *w, uint32_t worke
 		if (r.kind != MVM_READ_VERSION)
 			continue;
 		bool del = (r.version->flags & MVM_VERSION_DELETED) != 0;
-		uint8_t *key = bstm_arena_alloc(arena, e->key_len);
-		uint8_t *value = del ? NULL : bstm_arena_alloc(arena, r.version->len);
+		const uint8_t *key = bstm_arena_dup(arena, e->key, e->key_len);
+		const uint8_t *value =
+			del ? NULL : bstm_arena_dup(arena, r.version->value, r.version->len);
 		if (!key || (!del && !value))
 			return BSTM_ENOMEM;
-		if (e->key_len)
-			memcpy(key, e->key, e->key_len);
-		if (!del && r.version->len)
-			memcpy(value, r.version->value, r.version->len);
 		w->merged[w->merged_count++] = (bstm_write){.key = key,
 							    .value = value,
 							    .key_len = e->key_len,

@@ -105,17 +105,14 @@ int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,
 				if (!(it->flags & EXEC_ITEM_WRITE))
 					continue;
 				bool del = (it->flags & EXEC_ITEM_DELETED) != 0;
-				uint8_t *key = bstm_arena_alloc(&out->arenas[0], it->key_len);
-				uint8_t *val =
-					del ? NULL
-					    : bstm_arena_alloc(&out->arenas[0], it->value_len);
+				bstm_arena *a = &out->arenas[0];
+				const uint8_t *key = bstm_arena_dup(a, it->key, it->key_len);
+				const uint8_t *val =
+					del ? NULL : bstm_arena_dup(a, it->value, it->value_len);
 				if (!key || (!del && !val)) {
 					oom = true;
 					break;
 				}
-				memcpy(key, it->key, it->key_len);
-				if (!del && it->value_len)
-					memcpy(val, it->value, it->value_len);
 				merged[m++] = (bstm_write){.key = key,
 							   .value = val,
 							   .key_len = it->key_len,

@@ -172,11 +172,9 @@ static int read_sequential(bstm_view *v, const void *key, uint32_t len, uint64_t
 		int rc = exec_base_get(v->run, key, len, &bv, &blen);
 		if (rc < 0 && rc != BSTM_ENOTFOUND)
 			return fail(v, rc);
-		uint8_t *kcopy = bstm_arena_alloc(v->arena, len);
+		const uint8_t *kcopy = bstm_arena_dup(v->arena, key, len);
 		if (!kcopy)
 			return fail(v, BSTM_ENOMEM);
-		if (len)
-			memcpy(kcopy, key, len);
 		state = exec_map_insert(&ex->overlay, kcopy, len, hash);
 		if (!state)
 			return fail(v, BSTM_ENOMEM);
@@ -239,12 +237,9 @@ static int put(bstm_view *v, const void *key, size_t key_len, const void *value,
 				return fail(v, BSTM_ENOMEM);
 			stable_key = e->key;
 		} else {
-			uint8_t *kcopy = bstm_arena_alloc(v->arena, len);
-			if (!kcopy)
+			stable_key = bstm_arena_dup(v->arena, key, len);
+			if (!stable_key)
 				return fail(v, BSTM_ENOMEM);
-			if (len)
-				memcpy(kcopy, key, len);
-			stable_key = kcopy;
 		}
 		it = exec_map_insert(&v->local, stable_key, len, hash);
 		if (!it)
@@ -258,11 +253,9 @@ static int put(bstm_view *v, const void *key, size_t key_len, const void *value,
 		it->value_len = 0;
 		return 0;
 	}
-	uint8_t *copy = bstm_arena_alloc(v->arena, value_len);
+	const uint8_t *copy = bstm_arena_dup(v->arena, value, value_len);
 	if (!copy)
 		return fail(v, BSTM_ENOMEM);
-	if (value_len)
-		memcpy(copy, value, value_len);
 	it->value = copy;
 	it->value_len = (uint32_t)value_len;
 	return 0;
@@ -295,11 +288,9 @@ int bstm_view_emit(bstm_view *v, const void *data, size_t len)
 		v->events = grown;
 		v->event_cap = cap;
 	}
-	uint8_t *copy = bstm_arena_alloc(v->arena, len);
+	const uint8_t *copy = bstm_arena_dup(v->arena, data, len);
 	if (!copy)
 		return fail(v, BSTM_ENOMEM);
-	if (len)
-		memcpy(copy, data, len);
 	v->events[v->event_count++] = (bstm_event){.data = copy, .len = (uint32_t)len};
 	return 0;
 }
