@@ -98,7 +98,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: bench [--workload NAME] [--accounts N,..] [--txns N,..] [--reads R]\n"
 		"             [--writes W] [--compute C,..] [--hot-ratio F] [--threads T,..]\n"
-		"             [--runs N] [--seed S] [--json]\n"
+		"             [--runs N] [--seed S] [--serial-segments 0|1] [--json]\n"
 		"workloads:");
 	for (const bench_workload *w = bench_first(); w; w = w->next)
 		fprintf(stderr, "\n  %-12s %s", w->name, w->help);
@@ -110,22 +110,25 @@ typedef struct result {
 	uint64_t seq_ns, par_ns;
 	double speedup;			 /* median over runs of seq / par of the same run */
 	uint64_t seq_cpu_ns, par_cpu_ns; /* medians of process CPU time */
-	double exec_per_txn, val_per_txn;
+	double exec_per_txn, val_per_txn, serial_share;
 	uint32_t committed;
 } result;
+
+static int serial_segments = 1;
 
 static int measure(const bench_instance *inst, uint32_t threads, int runs, result *res)
 {
 	bstm_config cfg;
 	bstm_config_init(&cfg);
 	cfg.threads = threads;
+	cfg.serial_segments = (uint32_t)serial_segments;
 	cfg.small_block_threshold = 0; /* always measure the parallel path */
 	bstm_executor *ex;
 	int rc = bstm_executor_create(&cfg, &ex);
 	if (rc)
 		return rc;
 	uint64_t seq[64], par[64], seq_cpu[64], par_cpu[64], ratio[64];
-	uint64_t executions = 0, validations = 0;
+	uint64_t executions = 0, validations = 0, serial = 0;
 	if (runs > 64)
 		runs = 64;
 	for (int r = -1; r < runs; r++) {
@@ -158,6 +161,7 @@ static int measure(const bench_instance *inst, uint32_t threads, int runs, resul
 			ratio[r] = (uint64_t)(1e6 * (double)seq[r] / (double)par[r]);
 			executions += po->stats.executions;
 			validations += po->stats.validations;
+			serial += po->stats.serial_txns;
 			res->committed = po->stats.committed;
 		}
 		bstm_output_free(so);
@@ -176,6 +180,7 @@ static int measure(const bench_instance *inst, uint32_t threads, int runs, resul
 	double txns = (double)inst->block.txn_count * runs;
 	res->exec_per_txn = txns ? executions / txns : 0;
 	res->val_per_txn = txns ? validations / txns : 0;
+	res->serial_share = txns ? serial / txns : 0;
 	return 0;
 }
 
@@ -221,6 +226,8 @@ int main(int argc, char **argv)
 			p.hot_ratio = strtod(v, NULL);
 		else if (!strcmp(a, "--runs"))
 			runs = atoi(v);
+		else if (!strcmp(a, "--serial-segments"))
+			serial_segments = atoi(v);
 		else if (!strcmp(a, "--seed"))
 			p.seed = strtoull(v, NULL, 10);
 		else
@@ -254,10 +261,10 @@ int main(int argc, char **argv)
 	if (!json)
 		printf("# workload %s, reads %u, writes %u, hot-ratio %.3f, runs %d (medians), "
 		       "SHA-256(32 B) = %.0f ns\n"
-		       "# %-8s %6s %7s %3s %12s %12s %8s %8s %8s %10s %8s %8s\n",
+		       "# %-8s %6s %7s %3s %12s %12s %8s %8s %8s %10s %8s %8s %8s\n",
 		       workload, p.reads, p.writes, p.hot_ratio, runs, sha_ns, "accounts", "txns",
 		       "compute", "thr", "seq_tps", "par_tps", "speedup", "exec/tx", "val/tx",
-		       "ovh_ns/tx", "cpu_x", "bound");
+		       "ovh_ns/tx", "cpu_x", "bound", "serial");
 	int failed = 0;
 	for (int ai = 0; ai < accounts.n; ai++)
 		for (int ti = 0; ti < txns.n; ti++)
@@ -316,7 +323,7 @@ int main(int argc, char **argv)
 						       "1f,"
 						       "\"sha256_ns\":%.1f,\"cpu_ratio\":%.3f,"
 						       "\"dependency_bound\":%.2f,\"efficiency\":%."
-						       "3f}\n",
+						       "3f,\"serial_share\":%.4f}\n",
 						       workload, (unsigned long long)p.accounts,
 						       p.txns, (unsigned long long)threads.v[h],
 						       p.compute, p.reads, p.writes, p.hot_ratio,
@@ -325,17 +332,17 @@ int main(int argc, char **argv)
 						       (unsigned long long)r.seq_ns,
 						       (unsigned long long)r.par_ns, ovh, sha_ns,
 						       (double)r.par_cpu_ns / (double)r.seq_cpu_ns,
-						       bound, efficiency);
+						       bound, efficiency, r.serial_share);
 					else
 						printf("  %-8llu %6u %7u %3llu %12.0f %12.0f %8.3f "
 						       "%8.3f "
-						       "%8.3f %10.1f %8.2f %8.1f\n",
+						       "%8.3f %10.1f %8.2f %8.1f %8.3f\n",
 						       (unsigned long long)p.accounts, p.txns,
 						       p.compute, (unsigned long long)threads.v[h],
 						       seq_tps, par_tps, speedup, r.exec_per_txn,
 						       r.val_per_txn, ovh,
 						       (double)r.par_cpu_ns / (double)r.seq_cpu_ns,
-						       bound);
+						       bound, r.serial_share);
 					fflush(stdout);
 				}
 				wl->teardown(&inst);

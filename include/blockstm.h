@@ -244,6 +244,7 @@ typedef struct bstm_block_stats {
 	uint32_t fallback;	   /* 1 if parallel failed and sequential ran */
 	uint64_t wall_ns;	   /* wall time of the block call */
 	uint64_t gas_used;	   /* sum over committed transactions */
+	uint64_t serial_txns;	   /* of executions: run in serial segments */
 } bstm_block_stats;
 
 /*
@@ -299,6 +300,11 @@ typedef struct bstm_config {
 	 * is the measured default (see docs/benchmarks.md); 0 never does. */
 	uint32_t small_block_threshold;
 	uint32_t spin_before_park; /* idle spins before a worker parks; 0: default */
+	/* 1 (default): when conflicts keep the speculation window at 1-2
+	 * transactions, the committing thread runs the next stretch of the
+	 * block alone, in order, without multi-version bookkeeping; 0: always
+	 * speculate. Outputs are equal either way. */
+	uint32_t serial_segments;
 } bstm_config;
 
 /* Measured (docs/benchmarks.md, "Small blocks"): with 2 threads and

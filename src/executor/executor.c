@@ -20,6 +20,7 @@ void bstm_config_init(bstm_config *config)
 	config->threads = 1;
 	config->sequential_fallback = 1;
 	config->small_block_threshold = BSTM_DEFAULT_SMALL_BLOCK;
+	config->serial_segments = 1;
 }
 
 static int read_config(const bstm_config *in, bstm_config *out)

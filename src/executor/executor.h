@@ -113,7 +113,9 @@ BSTM_INTERNAL void exec_pool_run(exec_pool *p, exec_job_fn job, void *arg);
 
 /* ---- the view and the executor -------------------------------------------- */
 
-enum exec_mode { EXEC_MODE_SEQUENTIAL, EXEC_MODE_PARALLEL };
+/* SERIAL: a serial segment of a parallel run (parallel.c): the sequential
+ * overlay over the state committed below the segment. */
+enum exec_mode { EXEC_MODE_SEQUENTIAL, EXEC_MODE_PARALLEL, EXEC_MODE_SERIAL };
 
 typedef struct exec_block_run exec_block_run;
 typedef struct exec_worker exec_worker;
@@ -139,6 +141,7 @@ typedef struct exec_stats {
 	uint64_t validations;
 	uint64_t aborts;
 	uint64_t dependency_waits;
+	uint64_t serial;
 } BSTM_ALIGNED_CACHELINE exec_stats;
 
 struct exec_worker {
@@ -186,6 +189,8 @@ struct exec_block_run {
 	_Atomic int failure;	      /* first internal failure, 0 if none */
 	int commit_error;	      /* the committed incarnation failed with this */
 	_Atomic uint32_t output_next; /* next chunk of outputs to build */
+	uint32_t serial_from;	      /* first transaction of the running serial segment */
+	exec_record serial_record;    /* the record of every serially committed txn */
 };
 
 struct bstm_executor {
@@ -194,7 +199,7 @@ struct bstm_executor {
 	exec_worker *workers; /* config.threads of them; 0 is the caller */
 	mvm mv;
 	sched sc;
-	exec_map overlay;     /* sequential: the block's state overlay */
+	exec_map overlay;     /* sequential, serial segments: the block's state overlay */
 	bstm_arena seq_arena; /* sequential: block-lifetime memory */
 	pthread_mutex_t base_lock;
 };
@@ -212,6 +217,11 @@ BSTM_INTERNAL int exec_base_get(exec_block_run *run, const void *key, size_t len
 BSTM_INTERNAL int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block,
 				    const bstm_base_view *base, exec_output **out,
 				    uint32_t *hooked);
+/* The sequential step after transaction idx ran in v without error: apply its
+ * writes to ex->overlay and record its output (bytes into `arena`). */
+BSTM_INTERNAL int exec_commit_local(struct bstm_executor *ex, exec_worker *w, exec_output *out,
+				    bstm_arena *arena, uint32_t idx,
+				    const bstm_txn_outcome *outcome);
 /* Calls the commit hook only from transaction `hooked` on. */
 BSTM_INTERNAL int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,
 				      const bstm_base_view *base, exec_output **out,

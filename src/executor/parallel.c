@@ -255,6 +255,102 @@ static sched_task run_validation(exec_block_run *run, exec_worker *w, uint32_t t
 	return sched_finish_validation(s, txn, aborted);
 }
 
+/* Publish a serial segment's final writes as the writes of its last
+ * transaction `last` (which the committer owns: it is committed), and claim
+ * the keys for the merged write set. */
+static int publish_segment(exec_block_run *run, exec_worker *w, uint32_t last,
+			   uint32_t incarnation)
+{
+	struct bstm_executor *ex = run->ex;
+	for (uint32_t k = 0; k < ex->overlay.count; k++) {
+		const exec_item *it = &ex->overlay.items[k];
+		if (!(it->flags & EXEC_ITEM_WRITE))
+			continue;
+		mvm_entry *e = mvm_find_or_insert(&ex->mv, &w->arena, it->key, it->key_len,
+						  it->hash);
+		mvm_version *ver = bstm_arena_alloc(&w->arena, sizeof *ver);
+		if (!e || !ver)
+			return BSTM_ENOMEM;
+		*ver = (mvm_version){
+			.value = it->value,
+			.len = it->value_len,
+			.flags = (it->flags & EXEC_ITEM_DELETED) ? MVM_VERSION_DELETED : 0,
+			.txn_idx = last,
+			.incarnation = incarnation,
+		};
+		bool fresh;
+		if (!mvm_write(e, &w->arena, last, incarnation, ver, &fresh))
+			return BSTM_ENOMEM;
+		if (atomic_exchange_explicit(&e->mark, 1, memory_order_relaxed) == 0 &&
+		    push_touched(w, e) != 0)
+			return BSTM_ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * Run transactions [from, end) as a serial segment (scheduler.c explains when
+ * and why): in order, on the committer, with the sequential executor's
+ * overlay over the state committed below `from`. Each transaction is final
+ * when it returns, so it commits at once; the segment's writes reach the
+ * multi-version memory once, at its end. The caller holds the commit lock.
+ */
+static void run_serial_segment(exec_block_run *run, exec_worker *w, uint32_t from, uint32_t end)
+{
+	struct bstm_executor *ex = run->ex;
+	sched *s = &ex->sc;
+	bstm_view *v = &w->view;
+	exec_map_clear(&ex->overlay);
+	run->serial_from = from;
+	sched_serial_begin(s);
+	uint32_t i = from, inc = 0;
+	bool stop = false;
+	while (i < end && !stop) {
+		if (!sched_serial_claim(s, i, &inc))
+			return; /* the block failed elsewhere */
+		/* Nodes of earlier incarnations: readers skip them from now on. */
+		const exec_record *prev = atomic_load_explicit(record_of(run, i),
+							       memory_order_acquire);
+		for (uint32_t k = 0; prev && k < prev->write_count; k++)
+			mvm_mark_absent(prev->write_nodes[k]);
+		exec_view_begin(v, EXEC_MODE_SERIAL, run, i, true);
+		w->stats.executions++;
+		w->stats.serial++;
+		bstm_txn_outcome outcome = {0, 0, 0};
+		int rc = run->block->execute(run->block->ctx, i, v, &outcome);
+		if (v->error == BSTM_ENOMEM || v->error == BSTM_EINTERNAL) {
+			set_failure(run, v->error);
+			return;
+		}
+		int error = v->error ? v->error : exec_outcome_error(rc, &outcome);
+		if (error) {
+			/* Final: the sequential executor fails here too. */
+			run->commit_error = error;
+			sched_stop(s);
+			return;
+		}
+		rc = exec_commit_local(ex, w, run->out, &run->out->arenas[v->worker_id], i,
+				       &outcome);
+		if (rc) {
+			set_failure(run, rc);
+			return;
+		}
+		atomic_store_explicit(record_of(run, i), &run->serial_record, memory_order_release);
+		sched_serial_finish(s, i, inc);
+		const bstm_txn_output *t = &run->out->txns[i];
+		stop = exec_after_commit(run, i, t->gas_used, run->block->commit_hook ? t : NULL);
+		i++;
+	}
+	int rc = publish_segment(run, w, i - 1, inc);
+	if (rc) {
+		set_failure(run, rc);
+		return;
+	}
+	sched_serial_end(s, i);
+	if (stop)
+		sched_stop(s);
+}
+
 /* Commit as many transactions as possible; the caller holds the commit lock. */
 static void commit_loop(exec_block_run *run, exec_worker *w)
 {
@@ -263,6 +359,12 @@ static void commit_loop(exec_block_run *run, exec_worker *w)
 		uint32_t i = atomic_load_explicit(&s->commit_idx, memory_order_relaxed);
 		if (i >= s->txn_count || sched_stopped(s))
 			return;
+		uint32_t segment = sched_serial_due(s);
+		if (segment) {
+			uint32_t end = s->txn_count - i > segment ? i + segment : s->txn_count;
+			run_serial_segment(run, w, i, end);
+			continue;
+		}
 		uint64_t word = sched_load_word(s, i);
 		if (sched_word_status(word) != SCHED_EXECUTED)
 			return;
@@ -504,6 +606,9 @@ int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block, const b
 	};
 	atomic_init(&run.failure, 0);
 	atomic_init(&run.output_next, 0);
+	run.serial_record.incarnation = UINT32_MAX; /* never validated: superseded */
+	run.serial_record.output_built = true;
+	ex->sc.serial_enabled = ex->config.serial_segments != 0;
 	if (n > 0)
 		exec_pool_run(&ex->pool, worker_loop, &run);
 
@@ -522,6 +627,7 @@ int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block, const b
 		out->pub.stats.validations += st->validations;
 		out->pub.stats.aborts += st->aborts;
 		out->pub.stats.dependency_waits += st->dependency_waits;
+		out->pub.stats.serial_txns += st->serial;
 		memset(st, 0, sizeof *st);
 		bstm_arena_reset(&ex->workers[i].arena);
 	}

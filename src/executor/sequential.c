@@ -9,6 +9,43 @@
 
 #include "executor/executor.h"
 
+int exec_commit_local(struct bstm_executor *ex, exec_worker *w, exec_output *out,
+		      bstm_arena *arena, uint32_t idx, const bstm_txn_outcome *outcome)
+{
+	bstm_view *v = &w->view;
+	bool keep = outcome->status != BSTM_TXN_DISCARDED;
+	if (keep && v->local.count > w->scratch_cap) {
+		exec_write_ref *grown = realloc(w->scratch, sizeof *grown * v->local.count);
+		if (!grown)
+			return BSTM_ENOMEM;
+		w->scratch = grown;
+		w->scratch_cap = v->local.count;
+	}
+	uint32_t count = 0;
+	for (uint32_t k = 0; keep && k < v->local.count; k++) {
+		exec_item *it = &v->local.items[k];
+		if (!(it->flags & EXEC_ITEM_WRITE))
+			continue;
+		exec_item *state = exec_map_find(&ex->overlay, it->key, it->key_len, it->hash);
+		if (!state)
+			state = exec_map_insert(&ex->overlay, it->key, it->key_len, it->hash);
+		if (!state)
+			return BSTM_ENOMEM;
+		state->flags = EXEC_ITEM_WRITE | (it->flags & EXEC_ITEM_DELETED);
+		state->value = it->value;
+		state->value_len = it->value_len;
+		w->scratch[count++] = (exec_write_ref){
+			.key = it->key,
+			.value = it->value,
+			.key_len = it->key_len,
+			.value_len = it->value_len,
+			.is_delete = (it->flags & EXEC_ITEM_DELETED) != 0,
+		};
+	}
+	return exec_output_set_txn(out, arena, idx, outcome, w->scratch, count, v->events,
+				   v->event_count);
+}
+
 int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,
 			const bstm_base_view *base, exec_output **out_p, uint32_t hooked)
 {
@@ -43,44 +80,7 @@ int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,
 		rc = exec_outcome_error(frc, &outcome);
 		if (rc)
 			break;
-		bool keep = outcome.status != BSTM_TXN_DISCARDED;
-		if (keep && v->local.count > w->scratch_cap) {
-			exec_write_ref *grown = realloc(w->scratch, sizeof *grown * v->local.count);
-			if (!grown) {
-				rc = BSTM_ENOMEM;
-				break;
-			}
-			w->scratch = grown;
-			w->scratch_cap = v->local.count;
-		}
-		uint32_t count = 0;
-		for (uint32_t k = 0; keep && k < v->local.count; k++) {
-			exec_item *it = &v->local.items[k];
-			if (!(it->flags & EXEC_ITEM_WRITE))
-				continue;
-			exec_item *state =
-				exec_map_find(&ex->overlay, it->key, it->key_len, it->hash);
-			if (!state)
-				state = exec_map_insert(&ex->overlay, it->key, it->key_len,
-							it->hash);
-			if (!state) {
-				rc = BSTM_ENOMEM;
-				break;
-			}
-			state->flags = EXEC_ITEM_WRITE | (it->flags & EXEC_ITEM_DELETED);
-			state->value = it->value;
-			state->value_len = it->value_len;
-			w->scratch[count++] = (exec_write_ref){
-				.key = it->key,
-				.value = it->value,
-				.key_len = it->key_len,
-				.value_len = it->value_len,
-				.is_delete = (it->flags & EXEC_ITEM_DELETED) != 0,
-			};
-		}
-		if (!rc)
-			rc = exec_output_set_txn(out, &out->arenas[0], i, &outcome, w->scratch,
-						 count, v->events, v->event_count);
+		rc = exec_commit_local(ex, w, out, &out->arenas[0], i, &outcome);
 		if (rc)
 			break;
 		const bstm_txn_output *t = &out->txns[i];

@@ -7,7 +7,9 @@
  * the version seen, for validation) and then the base view, whose values are
  * cached once per key in the multi-version entry; in sequential mode the
  * block overlay and then the base view, cached in the overlay. The two paths
- * do the same amount of work per access, so the baseline is fair.
+ * do the same amount of work per access, so the baseline is fair. A serial
+ * segment of a parallel run (parallel.c) reads like sequential mode, with the
+ * state committed below the segment in place of the base view.
  */
 #include <pthread.h>
 #include <string.h>
@@ -161,6 +163,35 @@ static int read_parallel(bstm_view *v, const void *key, uint32_t len, uint64_t h
 	return answer(it, value, value_len);
 }
 
+/* A serial segment's view of the state below its overlay: the state
+ * committed before the segment (every writer below serial_from is
+ * committed, so what the multi-version memory holds for them is final). */
+static int committed_get(bstm_view *v, const void *key, uint32_t len, uint64_t hash,
+			 const void **value, size_t *value_len)
+{
+	mvm_entry *e = mvm_find(&v->run->ex->mv, key, len, hash);
+	if (!e)
+		return exec_base_get(v->run, key, len, value, value_len);
+	mvm_read_result r;
+	mvm_read(e, v->run->serial_from, &r);
+	const mvm_version *ver = r.version;
+	if (r.kind == MVM_READ_ESTIMATE)
+		return BSTM_EINTERNAL; /* below the commit index: cannot happen */
+	if (r.kind == MVM_READ_STORAGE) {
+		int rc = entry_base(v, e, &ver);
+		if (rc < 0)
+			return rc;
+	}
+	if (ver->flags & MVM_VERSION_DELETED) {
+		*value = NULL;
+		*value_len = 0;
+		return BSTM_ENOTFOUND;
+	}
+	*value = ver->value;
+	*value_len = ver->len;
+	return 0;
+}
+
 static int read_sequential(bstm_view *v, const void *key, uint32_t len, uint64_t hash,
 			   const void **value, size_t *value_len)
 {
@@ -169,7 +200,8 @@ static int read_sequential(bstm_view *v, const void *key, uint32_t len, uint64_t
 	if (!state) {
 		const void *bv;
 		size_t blen;
-		int rc = exec_base_get(v->run, key, len, &bv, &blen);
+		int rc = v->mode == EXEC_MODE_SERIAL ? committed_get(v, key, len, hash, &bv, &blen)
+						     : exec_base_get(v->run, key, len, &bv, &blen);
 		if (rc < 0 && rc != BSTM_ENOTFOUND)
 			return fail(v, rc);
 		const uint8_t *kcopy = bstm_arena_dup(v->arena, key, len);

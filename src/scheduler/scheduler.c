@@ -58,6 +58,30 @@
  *   READY until their owner reaches them; try_incarnate keeps them exclusive
  *   if another worker gets there first (after a decrease of execution_idx).
  *
+ * Serial segments (not in the paper): when the window has stayed at 1 or 2
+ *   for SCHED_SERIAL_STREAK commits, the block is locally a dependency
+ *   chain and every speculative execution costs more than it gains. The
+ *   committer then runs a segment of the next transactions itself, in index
+ *   order, like the sequential executor: on a private overlay over the state
+ *   committed below the segment, with no multi-version writes, records or
+ *   validation per transaction. The window is 0 meanwhile, so no new
+ *   execution starts; executions already under way (a claimed run, a
+ *   validator re-executing what it aborted) may still touch a segment
+ *   transaction, so the committer takes each one over like an abort winner:
+ *   it waits while another thread owns it, then moves it to EXECUTING
+ *   (from READY) or through ABORTING (from EXECUTED). After the serial
+ *   execution the transaction goes straight to COMMITTED, which resumes its
+ *   waiters and makes later dependency registrations on it fail (they read
+ *   again). Its old nodes were marked ABSENT by the executor when it took
+ *   it over, and at the segment's end the segment's final writes are
+ *   written as the writes of its last transaction; transactions above are
+ *   validated again and commit_idx jumps past the segment. A speculative
+ *   execution that read a segment key meanwhile saw an ABSENT node or an old
+ *   value, so its validation fails, at the latest at its commit. Segments
+ *   start at SCHED_SERIAL_MIN transactions and double while the workload
+ *   stays serial (to SCHED_SERIAL_MAX); a window of SCHED_SERIAL_RESET or
+ *   more resets the length.
+ *
  * Done detection: the block is done when commit_idx reaches the block size
  *   (or the block was stopped). The paper's num_active_tasks / decrease_cnt
  *   protocol is not needed: commit_idx is monotonic, and a transaction can
@@ -90,6 +114,12 @@ void sched_destroy(sched *s)
 
 #define SCHED_MAX_RUN 8u
 
+#define SCHED_SERIAL_WINDOW 2u
+#define SCHED_SERIAL_STREAK 32u
+#define SCHED_SERIAL_RESET  4u
+#define SCHED_SERIAL_MIN    128u
+#define SCHED_SERIAL_MAX    4096u
+
 int sched_begin_block(sched *s, uint32_t txn_count, uint32_t threads)
 {
 	if (txn_count > s->capacity) {
@@ -117,6 +147,8 @@ int sched_begin_block(sched *s, uint32_t txn_count, uint32_t threads)
 	s->window_eighths = 8 * s->window_max;
 	atomic_init(&s->window, s->window_max);
 	s->threads = threads ? threads : 1;
+	s->serial_streak = 0;
+	s->serial_len = SCHED_SERIAL_MIN;
 	return 0;
 }
 
@@ -376,10 +408,102 @@ bool sched_commit(sched *s, uint32_t txn, uint32_t incarnation)
 		s->window_eighths = s->window_eighths / 2 > 8 ? s->window_eighths / 2 : 8;
 	else if (s->window_eighths < 8 * s->window_max)
 		s->window_eighths++;
-	atomic_store_explicit(&s->window, s->window_eighths / 8, memory_order_relaxed);
+	uint32_t window = s->window_eighths / 8;
+	atomic_store_explicit(&s->window, window, memory_order_relaxed);
+	s->serial_streak = window <= SCHED_SERIAL_WINDOW ? s->serial_streak + 1 : 0;
+	if (window >= SCHED_SERIAL_RESET)
+		s->serial_len = SCHED_SERIAL_MIN;
 	/* Release pairs with sched_commit_idx's acquire. */
 	atomic_store_explicit(&s->commit_idx, txn + 1, memory_order_release);
 	return true;
+}
+
+uint32_t sched_serial_due(sched *s)
+{
+	if (!s->serial_enabled || s->serial_streak < SCHED_SERIAL_STREAK)
+		return 0;
+	s->serial_streak = 0;
+	uint32_t len = s->serial_len;
+	if (s->serial_len < SCHED_SERIAL_MAX)
+		s->serial_len *= 2;
+	return len;
+}
+
+void sched_serial_begin(sched *s)
+{
+	/* A hint like every window value: claims made with the old window may
+	 * still start executions, which sched_serial_claim waits out. */
+	atomic_store_explicit(&s->window, 0, memory_order_relaxed);
+}
+
+bool sched_serial_claim(sched *s, uint32_t txn, uint32_t *incarnation)
+{
+	_Atomic uint64_t *word = &s->txns[txn].word;
+	bstm_backoff b = BSTM_BACKOFF_INIT;
+	for (;;) {
+		uint64_t w = atomic_load_explicit(word, memory_order_acquire);
+		uint32_t inc = sched_word_incarnation(w);
+		switch (sched_word_status(w)) {
+		case SCHED_READY:
+			if (try_incarnate(s, txn, incarnation))
+				return true;
+			continue;
+		case SCHED_EXECUTED:
+			/* The abort makes us the owner; skip READY so that no
+			 * worker can incarnate it in between. */
+			if (sched_try_validation_abort(s, txn, inc)) {
+				atomic_store_explicit(word, sched_word(inc + 1, SCHED_EXECUTING),
+						      memory_order_release);
+				*incarnation = inc + 1;
+				return true;
+			}
+			continue;
+		default:
+			/* EXECUTING elsewhere, or ABORTING: its owner (or, for a
+			 * dependency wait, the lower transaction's finish, which
+			 * is committed or ours) moves it on. */
+			if (sched_stopped(s))
+				return false;
+			bstm_backoff_wait(&b);
+		}
+	}
+}
+
+void sched_serial_finish(sched *s, uint32_t txn, uint32_t incarnation)
+{
+	sched_txn *t = &s->txns[txn];
+	txn_lock(t);
+	/* Release: the executor's marks on txn's old nodes come first, so a
+	 * reader that sees COMMITTED and reads again skips them. Under the lock:
+	 * a registration after this sees COMMITTED and fails. */
+	atomic_store_explicit(&t->word, sched_word(incarnation, SCHED_COMMITTED),
+			      memory_order_release);
+	uint32_t dep = t->dependents;
+	t->dependents = SCHED_NONE;
+	txn_unlock(t);
+	uint32_t lowest = SCHED_NONE;
+	while (dep != SCHED_NONE) {
+		uint32_t next = s->txns[dep].next_dependent;
+		set_ready(s, dep);
+		if (dep < lowest)
+			lowest = dep;
+		dep = next;
+	}
+	if (lowest != SCHED_NONE)
+		lower_index(&s->execution_idx, lowest);
+}
+
+void sched_serial_end(sched *s, uint32_t end)
+{
+	/* Everything executed above the segment read it before its writes were
+	 * published: validate it again. */
+	lower_index(&s->validation_idx, end);
+	s->window_eighths = 8;
+	s->serial_streak = 0;
+	atomic_store_explicit(&s->window, 1, memory_order_relaxed);
+	/* Release pairs with sched_commit_idx's acquire: the segment's writes
+	 * and COMMITTED words are visible to whoever sees the new index. */
+	atomic_store_explicit(&s->commit_idx, end, memory_order_release);
 }
 
 bool sched_has_work(sched *s, const sched_cursor *cursor)

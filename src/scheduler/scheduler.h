@@ -68,6 +68,12 @@ typedef struct sched {
 	uint32_t window_eighths;
 	uint32_t window_max;
 	uint32_t threads;
+	/* Serial segments, committer-private: consecutive commits with the
+	 * window at most SCHED_SERIAL_WINDOW, and the next segment's length.
+	 * serial_enabled is the executor's setting (off after sched_init). */
+	uint32_t serial_streak;
+	uint32_t serial_len;
+	bool serial_enabled;
 	uint32_t txn_count BSTM_ALIGNED_CACHELINE;
 	uint32_t capacity;
 	sched_txn *txns;
@@ -106,6 +112,22 @@ BSTM_INTERNAL void sched_take_over(sched *s, uint32_t txn, uint32_t incarnation)
  * Adapts the speculation window: a transaction that needed more than one
  * incarnation shrinks it, a clean one grows it. */
 BSTM_INTERNAL bool sched_commit(sched *s, uint32_t txn, uint32_t incarnation);
+
+/*
+ * Serial segments (committer only; scheduler.c explains them). The committer
+ * asks sched_serial_due() before each commit; a nonzero answer is the length
+ * of a segment to run from commit_idx. It calls sched_serial_begin(), then
+ * for each transaction of the segment, in order, sched_serial_claim() (wait
+ * for and take ownership; false: the block stopped) and, once the serial
+ * execution is final, sched_serial_finish() (COMMITTED, waiters resumed), and
+ * at the end, with the segment's writes in the multi-version memory,
+ * sched_serial_end() with the index after its last transaction.
+ */
+BSTM_INTERNAL uint32_t sched_serial_due(sched *s);
+BSTM_INTERNAL void sched_serial_begin(sched *s);
+BSTM_INTERNAL bool sched_serial_claim(sched *s, uint32_t txn, uint32_t *incarnation);
+BSTM_INTERNAL void sched_serial_finish(sched *s, uint32_t txn, uint32_t incarnation);
+BSTM_INTERNAL void sched_serial_end(sched *s, uint32_t end);
 
 static inline uint64_t sched_load_word(sched *s, uint32_t txn)
 {

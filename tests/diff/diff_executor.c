@@ -68,6 +68,7 @@ typedef struct run_totals {
 	unsigned long fallbacks;
 	unsigned long long txns;
 	unsigned long long executions;
+	unsigned long long serial; /* of them: in serial segments */
 } run_totals;
 
 static void hook(void *ctx, uint32_t index, const bstm_txn_output *out)
@@ -225,6 +226,10 @@ static int make_executors(driver *d)
 			 */
 			if (!(g && thread_counts[t] == 2))
 				config.small_block_threshold = 0;
+			/* Serial segments (on by default) are compared with and
+			 * without: off for the unlimited 4-thread executor. */
+			if (!g && thread_counts[t] == 4)
+				config.serial_segments = 0;
 			d->thresholds[g][t] = config.small_block_threshold;
 			int rc = bstm_executor_create(&config, &d->executors[g][t]);
 			if (rc) {
@@ -476,6 +481,7 @@ static void run_block(driver *d, uint64_t seed)
 		if (out) {
 			d->totals.fallbacks += out->stats.fallback;
 			d->totals.executions += out->stats.executions;
+			d->totals.serial += out->stats.serial_txns;
 			d->totals.txns += out->stats.committed;
 		}
 		bstm_output_free(out);
@@ -542,12 +548,12 @@ int main(int argc, char **argv)
 
 	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	printf("diff_executor: %lu blocks from seed %llu (%lu cut by gas, %lu exactly at the "
-	       "limit, %lu failing), %llu committed txns, %.2f executions/txn, %lu fallbacks, "
-	       "%.1f s\n",
+	       "limit, %lu failing), %llu committed txns, %.2f executions/txn, %llu in serial "
+	       "segments, %lu fallbacks, %.1f s\n",
 	       blocks * repeat, (unsigned long long)first, d.totals.cut_blocks, d.totals.exact_cuts,
 	       d.totals.failing_blocks, d.totals.txns,
 	       d.totals.txns ? (double)d.totals.executions / (double)d.totals.txns : 0.0,
-	       d.totals.fallbacks, secs);
+	       d.totals.serial, d.totals.fallbacks, secs);
 	printf("%lu passed, %lu failed\n", d.totals.passed, d.totals.failed);
 	return d.totals.failed ? 1 : 0;
 }

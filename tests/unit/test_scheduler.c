@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../support/testkit.h"
 #include "scheduler/scheduler.h"
@@ -645,6 +646,161 @@ Test(scheduler, speculation_window)
 	cr_assert_eq(atomic_load(&sc.window), full, "window did not reopen fully");
 }
 
+/* ------------------------------------------------------------------------ */
+/* Serial segments                                                           */
+/* ------------------------------------------------------------------------ */
+
+Test(scheduler, serial_due_after_a_run_of_narrow_windows)
+{
+	enum { N = 600 };
+	for (int enabled = 0; enabled < 2; enabled++) {
+		begin(N);
+		sc.serial_enabled = enabled;
+		cr_assert_eq(sched_serial_due(&sc), 0, "due at the start of a block");
+		drain_tasks();
+		cr_assert(sched_commit_trylock(&sc));
+		uint32_t first = 0, commits = 0, second = 0;
+		while (sched_commit_idx(&sc) < 200) {
+			uint32_t due = sched_serial_due(&sc);
+			if (due && !first) {
+				first = due;
+				cr_assert_eq(sched_serial_due(&sc), 0, "due twice in a row");
+				cr_assert_geq(commits, 32, "due after only %u narrow commits",
+					      commits);
+			} else if (due) {
+				second = due;
+				break;
+			}
+			commit_reexecuted();
+			drain_tasks();
+			commits++;
+		}
+		sched_commit_unlock(&sc);
+		if (!enabled) {
+			cr_assert_eq(first, 0, "serial segments off, but one was due");
+			continue;
+		}
+		cr_assert_eq(first, 128, "first segment length %u", first);
+		cr_assert_eq(second, 256, "second segment length %u", second);
+	}
+}
+
+Test(scheduler, serial_segment_stops_new_executions)
+{
+	begin(64);
+	execute_all(4);
+	sched_serial_begin(&sc);
+	for (int i = 0; i < 64; i++) {
+		sched_task t = sched_next_task(&sc, NULL);
+		cr_assert_neq(t.kind, SCHED_TASK_EXECUTE, "txn %u started during a segment",
+			      t.txn);
+		if (t.kind == SCHED_TASK_VALIDATE)
+			sched_finish_validation(&sc, t.txn, false);
+	}
+}
+
+typedef struct claimer {
+	pthread_t thread;
+	uint32_t txn;
+	uint32_t incarnation;
+	_Atomic int done; /* 1: claimed, 2: refused */
+} claimer;
+
+static void *claim_main(void *arg)
+{
+	claimer *c = arg;
+	bool ok = sched_serial_claim(&sc, c->txn, &c->incarnation);
+	atomic_store(&c->done, ok ? 1 : 2);
+	return NULL;
+}
+
+static void claim_async(claimer *c, uint32_t txn)
+{
+	memset(c, 0, sizeof *c);
+	c->txn = txn;
+	cr_assert_eq(pthread_create(&c->thread, NULL, claim_main, c), 0);
+}
+
+/* Still waiting after a while: the claim must not take what others own. */
+static void expect_waiting(claimer *c)
+{
+	struct timespec ts = {0, 20 * 1000 * 1000};
+	nanosleep(&ts, NULL);
+	cr_assert_eq(atomic_load(&c->done), 0, "claim of txn %u did not wait", c->txn);
+}
+
+Test(scheduler, serial_claim_takes_over_every_state)
+{
+	begin(8);
+	execute_all(2);
+	uint32_t inc = 99;
+	/* READY: straight to EXECUTING, same incarnation. */
+	cr_assert(sched_serial_claim(&sc, 5, &inc));
+	cr_assert_eq(inc, 0);
+	expect_word(5, 0, SCHED_EXECUTING);
+	/* EXECUTED: aborted and taken over, next incarnation, never READY. */
+	cr_assert(sched_serial_claim(&sc, 0, &inc));
+	cr_assert_eq(inc, 1);
+	expect_word(0, 1, SCHED_EXECUTING);
+
+	/* ABORTING (a validator's): wait until its owner hands it on. */
+	cr_assert(sched_try_validation_abort(&sc, 1, 0));
+	claimer c;
+	claim_async(&c, 1);
+	expect_waiting(&c);
+	sched_task t = sched_finish_validation(&sc, 1, true);
+	if (t.kind == SCHED_TASK_EXECUTE) {
+		/* The validator re-executes it: the claim waits for that too. */
+		cr_assert_eq(t.txn, 1);
+		expect_waiting(&c);
+		sched_finish_execution(&sc, 1, t.incarnation, false);
+	}
+	pthread_join(c.thread, NULL);
+	cr_assert_eq(atomic_load(&c.done), 1);
+	expect_word(1, c.incarnation, SCHED_EXECUTING);
+	cr_assert_geq(c.incarnation, 1);
+
+	/* EXECUTING elsewhere: wait; a stopped block refuses the claim. */
+	expect_execute(2, 0);
+	claim_async(&c, 2);
+	expect_waiting(&c);
+	sched_stop(&sc);
+	pthread_join(c.thread, NULL);
+	cr_assert_eq(atomic_load(&c.done), 2, "claim not refused after the stop");
+	expect_word(2, 0, SCHED_EXECUTING);
+}
+
+Test(scheduler, serial_finish_and_end)
+{
+	begin(6);
+	expect_execute(0, 0);
+	expect_execute(1, 0);
+	expect_execute(2, 0);
+	expect_execute(3, 0);
+	/* 1 and 2 read estimates of 0, which the committer now runs serially. */
+	cr_assert(sched_add_dependency(&sc, 1, 0));
+	cr_assert(sched_add_dependency(&sc, 2, 0));
+	sched_serial_begin(&sc);
+	sched_serial_finish(&sc, 0, 0);
+	expect_word(0, 0, SCHED_COMMITTED);
+	expect_word(1, 1, SCHED_READY);
+	expect_word(2, 1, SCHED_READY);
+	cr_assert_leq(execution_idx(), 1, "resumed waiters must be reachable");
+	/* A registration after the finish is refused: read again. */
+	cr_assert_not(sched_add_dependency(&sc, 3, 0));
+	cr_assert_eq(sched_commit_idx(&sc), 0, "commit_idx moves only at the segment's end");
+
+	uint32_t inc;
+	cr_assert(sched_serial_claim(&sc, 1, &inc));
+	cr_assert_eq(inc, 1);
+	sched_serial_finish(&sc, 1, inc);
+	sched_serial_end(&sc, 2);
+	cr_assert_eq(sched_commit_idx(&sc), 2);
+	cr_assert_leq(validation_idx(), 2, "work above the segment must be validated again");
+	cr_assert_eq(atomic_load(&sc.window), 1, "speculation resumes with a window of 1");
+	expect_execute(2, 1);
+}
+
 Test(scheduler, blocks_reuse_state)
 {
 	static const uint32_t sizes[] = {100, 10, 1000, 1, 0, 257};
@@ -691,6 +847,7 @@ typedef struct sim_params {
 	unsigned yield_pct;	  /* executions that also give the core away */
 	uint32_t stop_at;	  /* stop the block at this commit_idx; 0: never */
 	bool open_window;	  /* keep the speculation window at the block size */
+	bool serial;		  /* serial segments on (adaptive window only) */
 } sim_params;
 
 typedef struct sim_run {
@@ -707,6 +864,7 @@ typedef struct sim_run {
 	_Atomic uint64_t validations;
 	_Atomic uint64_t aborts;
 	_Atomic uint64_t waits;
+	uint64_t serial; /* transactions committed in serial segments */
 	_Atomic uint64_t violations;
 	_Atomic uint32_t livelocked;
 	atomic_flag described;
@@ -809,6 +967,48 @@ static sched_task sim_validate(sim_run *run, tk_rng *rng, uint32_t txn, uint32_t
 	return sched_finish_validation(run->s, txn, aborted);
 }
 
+static void sim_record_commit(sim_run *run, uint32_t i)
+{
+	uint32_t times = atomic_fetch_add_explicit(&run->commits[i], 1, memory_order_relaxed);
+	if (times != 0)
+		violation(run, "txn %u committed %u times", i, times + 1);
+	if (run->order_len != i)
+		violation(run, "txn %u committed as number %u", i, run->order_len);
+	if (run->order_len < run->s->txn_count)
+		run->order[run->order_len++] = i;
+}
+
+/* A serial segment [from, end) as the executor runs it: take each txn over,
+ * "execute" it, commit it; then publish the segment. */
+static void sim_serial_segment(sim_run *run, tk_rng *rng, uint32_t from, uint32_t end)
+{
+	sched *s = run->s;
+	sched_serial_begin(s);
+	uint32_t i = from;
+	bool stop = false;
+	while (i < end && !stop) {
+		uint32_t inc;
+		if (!sched_serial_claim(s, i, &inc))
+			return;
+		sim_begin_execution(run, i, inc);
+		sim_work(run, rng);
+		sim_end_execution(run, i);
+		sched_serial_finish(s, i, inc);
+		if (sched_word_status(sched_load_word(s, i)) != SCHED_COMMITTED)
+			violation(run, "txn %u not COMMITTED after its serial run", i);
+		sim_record_commit(run, i);
+		run->serial++;
+		stop = run->p.stop_at && i + 1 == run->p.stop_at;
+		i++;
+	}
+	sched_serial_end(s, i);
+	if (sched_commit_idx(s) != i)
+		violation(run, "serial segment [%u, %u) left commit_idx at %u", from, i,
+			  sched_commit_idx(s));
+	if (stop)
+		sched_stop(s);
+}
+
 /* Commit what can be committed; the caller holds the commit lock. */
 static void sim_commit_loop(sim_run *run, tk_rng *rng)
 {
@@ -817,6 +1017,12 @@ static void sim_commit_loop(sim_run *run, tk_rng *rng)
 		uint32_t i = sched_commit_idx(s);
 		if (i >= s->txn_count || sched_stopped(s))
 			return;
+		uint32_t segment = sched_serial_due(s);
+		if (segment) {
+			uint32_t end = s->txn_count - i > segment ? i + segment : s->txn_count;
+			sim_serial_segment(run, rng, i, end);
+			continue;
+		}
 		uint64_t w = sched_load_word(s, i);
 		if (sched_word_status(w) != SCHED_EXECUTED)
 			return;
@@ -837,14 +1043,7 @@ static void sim_commit_loop(sim_run *run, tk_rng *rng)
 			return; /* a validator aborted it after our look */
 		if (run->p.open_window)
 			open_window(s);
-		uint32_t times =
-			atomic_fetch_add_explicit(&run->commits[i], 1, memory_order_relaxed);
-		if (times != 0)
-			violation(run, "txn %u committed %u times", i, times + 1);
-		if (run->order_len != i)
-			violation(run, "txn %u committed as number %u", i, run->order_len);
-		if (run->order_len < s->txn_count)
-			run->order[run->order_len++] = i;
+		sim_record_commit(run, i);
 		if (sched_commit_idx(s) != i + 1)
 			violation(run, "commit of %u left commit_idx at %u", i,
 				  sched_commit_idx(s));
@@ -937,10 +1136,14 @@ static void *sim_main(void *arg)
 	return NULL;
 }
 
+/* Transactions committed in serial segments, over all simulations of a test. */
+static uint64_t sim_serial_total;
+
 static void simulate(const sim_params *p)
 {
 	uint32_t n = p->txns;
 	cr_assert_eq(sched_begin_block(&sc, n, p->threads), 0);
+	sc.serial_enabled = p->serial && !p->open_window;
 	if (p->open_window)
 		open_window(&sc);
 	sim_run run;
@@ -966,9 +1169,11 @@ static void simulate(const sim_params *p)
 
 	char what[128];
 	snprintf(what, sizeof what,
-		 "threads=%u txns=%u seed=%lu abort=%u%% dep=%u%% stop_at=%u open_window=%d",
+		 "threads=%u txns=%u seed=%lu abort=%u%% dep=%u%% stop_at=%u open_window=%d "
+		 "serial=%d",
 		 p->threads, n, (unsigned long)p->seed, p->abort_pct, p->dependency_pct, p->stop_at,
-		 p->open_window);
+		 p->open_window, sc.serial_enabled);
+	sim_serial_total += run.serial;
 	cr_assert_eq(atomic_load(&run.violations), 0, "%s: %lu violations; first: %s", what,
 		     (unsigned long)atomic_load(&run.violations), run.first);
 	uint32_t expect = p->stop_at ? p->stop_at : n;
@@ -994,8 +1199,8 @@ static void simulate(const sim_params *p)
 			     i);
 	}
 	cr_assert_geq(atomic_load(&run.executions), expect);
-	cr_log_info("%s: %lu executions, %lu validations, %lu aborts, %lu waits", what,
-		    (unsigned long)atomic_load(&run.executions),
+	cr_log_info("%s: %lu executions (%lu serial), %lu validations, %lu aborts, %lu waits",
+		    what, (unsigned long)atomic_load(&run.executions), (unsigned long)run.serial,
 		    (unsigned long)atomic_load(&run.validations),
 		    (unsigned long)atomic_load(&run.aborts),
 		    (unsigned long)atomic_load(&run.waits));
@@ -1010,16 +1215,19 @@ static const uint32_t thread_set[] = {1, 2, 4, 8, 16};
 #define THREAD_SET_LEN (sizeof thread_set / sizeof thread_set[0])
 
 /* Run `base` at every thread count and seed, with the scheduler's adaptive
- * speculation window and with the window held open. */
+ * speculation window (with serial segments if base.serial, and without) and
+ * with the window held open. */
 static void simulate_all(sim_params base, uint64_t seeds)
 {
+	sim_serial_total = 0;
 	for (size_t i = 0; i < THREAD_SET_LEN; i++)
 		for (uint64_t seed = 0; seed < seeds; seed++)
-			for (int open = 0; open < 2; open++) {
+			for (int mode = base.serial ? 0 : 1; mode < 3; mode++) {
 				sim_params p = base;
 				p.threads = thread_set[i];
 				p.seed = base.seed + seed;
-				p.open_window = open;
+				p.serial = mode == 0;
+				p.open_window = mode == 2;
 				simulate(&p);
 			}
 }
@@ -1048,6 +1256,7 @@ Test(scheduler, simulation_random_aborts)
 Test(scheduler, simulation_aborts_and_dependencies)
 {
 	simulate_all((sim_params){.txns = 400,
+				  .serial = true,
 				  .seed = 101,
 				  .abort_pct = 20,
 				  .dependency_pct = 20,
@@ -1078,6 +1287,7 @@ Test(scheduler, simulation_commit_when_idle)
 Test(scheduler, simulation_heavy_conflicts)
 {
 	simulate_all((sim_params){.txns = 200,
+				  .serial = true,
 				  .seed = 7,
 				  .abort_pct = 60,
 				  .dependency_pct = 50,
@@ -1087,11 +1297,14 @@ Test(scheduler, simulation_heavy_conflicts)
 				  .work = 300,
 				  .yield_pct = 20},
 		     2);
+	/* Re-executed commits keep the window at 1-2 at every thread count. */
+	cr_assert_gt(sim_serial_total, 0, "no serial segment ran");
 }
 
 Test(scheduler, simulation_stopped_midway)
 {
 	simulate_all((sim_params){.txns = 400,
+				  .serial = true,
 				  .seed = 9,
 				  .abort_pct = 20,
 				  .dependency_pct = 10,
