@@ -363,6 +363,8 @@ static void commit_loop(exec_block_run *run, exec_worker *w)
 		if (segment) {
 			uint32_t end = s->txn_count - i > segment ? i + segment : s->txn_count;
 			run_serial_segment(run, w, i, end);
+			/* Workers that slept through the segment (worker_loop). */
+			exec_futex_wake_all(&s->commit_idx);
 			continue;
 		}
 		uint64_t word = sched_load_word(s, i);
@@ -430,6 +432,7 @@ static void try_commit(exec_block_run *run, exec_worker *w)
 }
 
 #define EXEC_OUTPUT_CHUNK_TXNS 64u
+#define EXEC_SEGMENT_SLEEP_NS  1000000u
 
 /*
  * After the last commit, every worker builds outputs for chunks of committed
@@ -500,12 +503,19 @@ static void worker_loop(void *arg, uint32_t worker)
 		if (sched_has_work(s, &cursor))
 			continue;
 		sched_ensure_progress(s);
+		uint32_t seen = sched_commit_idx(s);
+		if (atomic_load_explicit(&s->window, memory_order_relaxed) == 0) {
+			/* A serial segment is running: nothing can start until it
+			 * ends, which wakes us (the timeout is a safety net). A
+			 * spinning core would only slow the one doing the work. */
+			exec_futex_wait(&s->commit_idx, seen, EXEC_SEGMENT_SLEEP_NS);
+			continue;
+		}
 		/* Nothing to do until the next commit, most likely: watch only
 		 * commit_idx for a while. Polling every shared index instead would
 		 * keep taking their cache lines from the worker writing them. The
 		 * wait is bounded because other events (an abort, a resumed
 		 * dependency) also create work. */
-		uint32_t seen = sched_commit_idx(s);
 		for (int k = 0; k < 8 && sched_commit_idx(s) == seen && !sched_stopped(s); k++)
 			bstm_backoff_wait(&idle);
 	}

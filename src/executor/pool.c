@@ -13,6 +13,7 @@
 #include <linux/futex.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "executor/executor.h"
@@ -24,14 +25,26 @@ typedef struct pool_thread_arg {
 	uint32_t worker;
 } pool_thread_arg;
 
+void exec_futex_wait(_Atomic uint32_t *addr, uint32_t expected, uint64_t timeout_ns)
+{
+	struct timespec ts = {(time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};
+	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, expected,
+		timeout_ns ? &ts : NULL, NULL, 0);
+}
+
+void exec_futex_wake_all(_Atomic uint32_t *addr)
+{
+	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
 static void futex_wait(_Atomic uint32_t *addr, uint32_t expected)
 {
-	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+	exec_futex_wait(addr, expected, 0);
 }
 
 static void futex_wake_all(_Atomic uint32_t *addr)
 {
-	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+	exec_futex_wake_all(addr);
 }
 
 static void *pool_thread(void *argp)
