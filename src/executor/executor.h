@@ -109,8 +109,7 @@ BSTM_INTERNAL int exec_pool_start(exec_pool *p, uint32_t workers, uint32_t spin_
 BSTM_INTERNAL void exec_pool_stop(exec_pool *p);
 /* Sleep while *addr == expected, at most timeout_ns (0: no limit); wake
  * every sleeper on addr. Spurious returns are possible: callers re-check. */
-BSTM_INTERNAL void exec_futex_wait(_Atomic uint32_t *addr, uint32_t expected,
-				   uint64_t timeout_ns);
+BSTM_INTERNAL void exec_futex_wait(_Atomic uint32_t *addr, uint32_t expected, uint64_t timeout_ns);
 BSTM_INTERNAL void exec_futex_wake_all(_Atomic uint32_t *addr);
 /* Run job(arg, w) on every worker w = 1..count and job(arg, 0) on the caller;
  * return when all have returned. */

@@ -128,8 +128,12 @@ static exec_record *record_incarnation(exec_block_run *run, exec_worker *w, uint
 	return rec;
 }
 
-static int push_touched(exec_worker *w, mvm_entry *e)
+/* List e for w's part of the merged write set, unless some thread listed it
+ * already. Relaxed is enough: the lists are read after the pool has joined. */
+static int claim_touched(exec_worker *w, mvm_entry *e)
 {
+	if (atomic_exchange_explicit(&e->mark, 1, memory_order_relaxed) != 0)
+		return 0;
 	if (w->touched_count == w->touched_cap) {
 		size_t cap = w->touched_cap ? w->touched_cap * 2 : 1024;
 		mvm_entry **grown = realloc(w->touched, sizeof *grown * cap);
@@ -164,10 +168,7 @@ static int build_txn_output(exec_block_run *run, exec_worker *w, uint32_t worker
 					   .key_len = e->key_len,
 					   .value_len = ver->len,
 					   .is_delete = (ver->flags & MVM_VERSION_DELETED) != 0};
-		/* The first thread to see a key lists it; relaxed is enough, the
-		 * list is read after the pool has joined. */
-		if (atomic_exchange_explicit(&e->mark, 1, memory_order_relaxed) == 0 &&
-		    push_touched(w, e) != 0)
+		if (claim_touched(w, e) != 0)
 			return BSTM_ENOMEM;
 	}
 	return exec_output_set_txn(run->out, &run->out->arenas[worker], txn, &rec->outcome, refs,
@@ -258,16 +259,15 @@ static sched_task run_validation(exec_block_run *run, exec_worker *w, uint32_t t
 /* Publish a serial segment's final writes as the writes of its last
  * transaction `last` (which the committer owns: it is committed), and claim
  * the keys for the merged write set. */
-static int publish_segment(exec_block_run *run, exec_worker *w, uint32_t last,
-			   uint32_t incarnation)
+static int publish_segment(exec_block_run *run, exec_worker *w, uint32_t last, uint32_t incarnation)
 {
 	struct bstm_executor *ex = run->ex;
 	for (uint32_t k = 0; k < ex->overlay.count; k++) {
 		const exec_item *it = &ex->overlay.items[k];
 		if (!(it->flags & EXEC_ITEM_WRITE))
 			continue;
-		mvm_entry *e = mvm_find_or_insert(&ex->mv, &w->arena, it->key, it->key_len,
-						  it->hash);
+		mvm_entry *e =
+			mvm_find_or_insert(&ex->mv, &w->arena, it->key, it->key_len, it->hash);
 		mvm_version *ver = bstm_arena_alloc(&w->arena, sizeof *ver);
 		if (!e || !ver)
 			return BSTM_ENOMEM;
@@ -281,8 +281,7 @@ static int publish_segment(exec_block_run *run, exec_worker *w, uint32_t last,
 		bool fresh;
 		if (!mvm_write(e, &w->arena, last, incarnation, ver, &fresh))
 			return BSTM_ENOMEM;
-		if (atomic_exchange_explicit(&e->mark, 1, memory_order_relaxed) == 0 &&
-		    push_touched(w, e) != 0)
+		if (claim_touched(w, e) != 0)
 			return BSTM_ENOMEM;
 	}
 	return 0;
@@ -309,8 +308,8 @@ static void run_serial_segment(exec_block_run *run, exec_worker *w, uint32_t fro
 		if (!sched_serial_claim(s, i, &inc))
 			return; /* the block failed elsewhere */
 		/* Nodes of earlier incarnations: readers skip them from now on. */
-		const exec_record *prev = atomic_load_explicit(record_of(run, i),
-							       memory_order_acquire);
+		const exec_record *prev =
+			atomic_load_explicit(record_of(run, i), memory_order_acquire);
 		for (uint32_t k = 0; prev && k < prev->write_count; k++)
 			mvm_mark_absent(prev->write_nodes[k]);
 		exec_view_begin(v, EXEC_MODE_SERIAL, run, i, true);

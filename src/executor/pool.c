@@ -28,8 +28,8 @@ typedef struct pool_thread_arg {
 void exec_futex_wait(_Atomic uint32_t *addr, uint32_t expected, uint64_t timeout_ns)
 {
 	struct timespec ts = {(time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};
-	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, expected,
-		timeout_ns ? &ts : NULL, NULL, 0);
+	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, expected, timeout_ns ? &ts : NULL,
+		NULL, 0);
 }
 
 void exec_futex_wake_all(_Atomic uint32_t *addr)

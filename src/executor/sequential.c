@@ -9,8 +9,8 @@
 
 #include "executor/executor.h"
 
-int exec_commit_local(struct bstm_executor *ex, exec_worker *w, exec_output *out,
-		      bstm_arena *arena, uint32_t idx, const bstm_txn_outcome *outcome)
+int exec_commit_local(struct bstm_executor *ex, exec_worker *w, exec_output *out, bstm_arena *arena,
+		      uint32_t idx, const bstm_txn_outcome *outcome)
 {
 	bstm_view *v = &w->view;
 	bool keep = outcome->status != BSTM_TXN_DISCARDED;

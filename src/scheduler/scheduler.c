@@ -303,14 +303,17 @@ static void set_ready(sched *s, uint32_t txn)
 			      memory_order_release);
 }
 
-sched_task sched_finish_execution(sched *s, uint32_t txn, uint32_t incarnation, bool wrote_new_path)
+/*
+ * The owner of txn publishes `word` (EXECUTED or COMMITTED) and makes its
+ * waiters READY. Under txn's lock, so a registration either lands before
+ * the drain or sees the finished status and fails (no lost wake-up). The
+ * release store orders the owner's earlier writes before the status.
+ */
+static void finish_and_resume(sched *s, uint32_t txn, uint64_t word)
 {
-	sched_task task = {SCHED_TASK_NONE, 0, 0};
 	sched_txn *t = &s->txns[txn];
 	txn_lock(t);
-	/* Release publishes the recorded read/write sets with the status. */
-	atomic_store_explicit(&t->word, sched_word(incarnation, SCHED_EXECUTED),
-			      memory_order_release);
+	atomic_store_explicit(&t->word, word, memory_order_release);
 	uint32_t dep = t->dependents;
 	t->dependents = SCHED_NONE;
 	txn_unlock(t);
@@ -327,6 +330,13 @@ sched_task sched_finish_execution(sched *s, uint32_t txn, uint32_t incarnation, 
 	}
 	if (lowest != SCHED_NONE)
 		lower_index(&s->execution_idx, lowest);
+}
+
+sched_task sched_finish_execution(sched *s, uint32_t txn, uint32_t incarnation, bool wrote_new_path)
+{
+	sched_task task = {SCHED_TASK_NONE, 0, 0};
+	/* Release publishes the recorded read/write sets with the status. */
+	finish_and_resume(s, txn, sched_word(incarnation, SCHED_EXECUTED));
 
 	if (atomic_load_explicit(&s->validation_idx, memory_order_acquire) > txn) {
 		if (wrote_new_path) {
@@ -452,8 +462,7 @@ bool sched_serial_claim(sched *s, uint32_t txn, uint32_t *incarnation)
 			/* The abort makes us the owner; skip READY so that no
 			 * worker can incarnate it in between. */
 			if (sched_try_validation_abort(s, txn, inc)) {
-				atomic_store_explicit(word, sched_word(inc + 1, SCHED_EXECUTING),
-						      memory_order_release);
+				sched_take_over(s, txn, inc);
 				*incarnation = inc + 1;
 				return true;
 			}
@@ -471,26 +480,9 @@ bool sched_serial_claim(sched *s, uint32_t txn, uint32_t *incarnation)
 
 void sched_serial_finish(sched *s, uint32_t txn, uint32_t incarnation)
 {
-	sched_txn *t = &s->txns[txn];
-	txn_lock(t);
-	/* Release: the executor's marks on txn's old nodes come first, so a
-	 * reader that sees COMMITTED and reads again skips them. Under the lock:
-	 * a registration after this sees COMMITTED and fails. */
-	atomic_store_explicit(&t->word, sched_word(incarnation, SCHED_COMMITTED),
-			      memory_order_release);
-	uint32_t dep = t->dependents;
-	t->dependents = SCHED_NONE;
-	txn_unlock(t);
-	uint32_t lowest = SCHED_NONE;
-	while (dep != SCHED_NONE) {
-		uint32_t next = s->txns[dep].next_dependent;
-		set_ready(s, dep);
-		if (dep < lowest)
-			lowest = dep;
-		dep = next;
-	}
-	if (lowest != SCHED_NONE)
-		lower_index(&s->execution_idx, lowest);
+	/* The executor's marks on txn's old nodes come first, so a reader that
+	 * sees COMMITTED and reads again skips them. */
+	finish_and_resume(s, txn, sched_word(incarnation, SCHED_COMMITTED));
 }
 
 void sched_serial_end(sched *s, uint32_t end)

@@ -1288,20 +1288,28 @@ Test(testkit, output_checks_catch_broken_outputs)
 /* Read-modify-write                                                         */
 /* ------------------------------------------------------------------------ */
 
-/* counter += 1, and "seen/<index>" = the value it read. */
-static int counter_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+/* Read "counter" into *n (0 when absent) and write it to "seen/<index>". */
+static int read_counter(bstm_view *view, uint32_t index, uint64_t *n)
 {
 	const void *value;
 	size_t len;
-	uint64_t n = 0;
+	*n = 0;
 	int rc = bstm_view_read(view, "counter", 7, &value, &len);
 	if (rc && rc != BSTM_ENOTFOUND)
 		return rc;
-	if (!rc && len == sizeof(n))
-		memcpy(&n, value, sizeof(n));
+	if (!rc && len == sizeof(*n))
+		memcpy(n, value, sizeof(*n));
 	char key[16];
 	snprintf(key, sizeof(key), "seen/%05u", index);
-	if ((rc = bstm_view_write(view, key, strlen(key), &n, sizeof(n))))
+	return bstm_view_write(view, key, strlen(key), n, sizeof(*n));
+}
+
+/* counter += 1, and "seen/<index>" = the value it read. */
+static int counter_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	uint64_t n;
+	int rc = read_counter(view, index, &n);
+	if (rc)
 		return rc;
 	n++;
 	rc = bstm_view_write(view, "counter", 7, &n, sizeof(n));
@@ -1344,17 +1352,9 @@ Test(executor, read_modify_write_counter)
  */
 static int chain_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
 {
-	const void *value;
-	size_t len;
-	uint64_t n = 0;
-	int rc = bstm_view_read(view, "counter", 7, &value, &len);
-	if (rc && rc != BSTM_ENOTFOUND)
-		return rc;
-	if (!rc && len == sizeof(n))
-		memcpy(&n, value, sizeof(n));
-	char key[16];
-	snprintf(key, sizeof(key), "seen/%05u", index);
-	if ((rc = bstm_view_write(view, key, strlen(key), &n, sizeof(n))))
+	uint64_t n;
+	int rc = read_counter(view, index, &n);
+	if (rc)
 		return rc;
 	if (index % 7 == 3)
 		rc = del(view, "flag");
@@ -1407,8 +1407,8 @@ Test(executor, serial_segments_on_a_dependency_chain)
 	for (size_t t = 1; t < THREAD_SET_LEN; t++) {
 		uint32_t threads = thread_set[t];
 		for (int limited = 0; limited < 2; limited++) {
-			bstm_output *out =
-				run_block_gas(threads, limited ? 5000 : 0, N, chain_txn, NULL, base);
+			bstm_output *out = run_block_gas(threads, limited ? 5000 : 0, N, chain_txn,
+							 NULL, base);
 			check_chain(out, threads);
 			if (limited)
 				cr_assert_lt(out->stats.committed, N, "the gas limit cut nothing");
@@ -1422,7 +1422,7 @@ Test(executor, serial_segments_on_a_dependency_chain)
 		bstm_base_view view;
 		for (int sequential = 0; sequential < 2; sequential++) {
 			memset(&hooks[sequential], 0, sizeof hooks[sequential]);
-			bstm_block block = {sizeof(block), N, chain_txn, NULL, chain_hook_fn,
+			bstm_block block = {sizeof(block),     N, chain_txn, NULL, chain_hook_fn,
 					    &hooks[sequential]};
 			tk_base_open(base, &view);
 			int rc = sequential ? bstm_execute_block_sequential(executor, &block, &view,

@@ -692,8 +692,7 @@ Test(scheduler, serial_segment_stops_new_executions)
 	sched_serial_begin(&sc);
 	for (int i = 0; i < 64; i++) {
 		sched_task t = sched_next_task(&sc, NULL);
-		cr_assert_neq(t.kind, SCHED_TASK_EXECUTE, "txn %u started during a segment",
-			      t.txn);
+		cr_assert_neq(t.kind, SCHED_TASK_EXECUTE, "txn %u started during a segment", t.txn);
 		if (t.kind == SCHED_TASK_VALIDATE)
 			sched_finish_validation(&sc, t.txn, false);
 	}
@@ -1199,8 +1198,8 @@ static void simulate(const sim_params *p)
 			     i);
 	}
 	cr_assert_geq(atomic_load(&run.executions), expect);
-	cr_log_info("%s: %lu executions (%lu serial), %lu validations, %lu aborts, %lu waits",
-		    what, (unsigned long)atomic_load(&run.executions), (unsigned long)run.serial,
+	cr_log_info("%s: %lu executions (%lu serial), %lu validations, %lu aborts, %lu waits", what,
+		    (unsigned long)atomic_load(&run.executions), (unsigned long)run.serial,
 		    (unsigned long)atomic_load(&run.validations),
 		    (unsigned long)atomic_load(&run.aborts),
 		    (unsigned long)atomic_load(&run.waits));
