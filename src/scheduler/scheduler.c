@@ -78,9 +78,15 @@
  *   validated again and commit_idx jumps past the segment. A speculative
  *   execution that read a segment key meanwhile saw an ABSENT node or an old
  *   value, so its validation fails, at the latest at its commit. Segments
- *   start at SCHED_SERIAL_MIN transactions and double while the workload
- *   stays serial (to SCHED_SERIAL_MAX); a window of SCHED_SERIAL_RESET or
- *   more resets the length.
+ *   start at SCHED_SERIAL_MIN transactions and grow SCHED_SERIAL_GROWTH-fold
+ *   while the workload stays serial (to SCHED_SERIAL_MAX): between two
+ *   segments the parallel path runs at least SCHED_SERIAL_STREAK commits,
+ *   at two to five times the sequential cost per transaction on a chain,
+ *   so few long segments beat many short ones. A window of
+ *   SCHED_SERIAL_RESET or more resets the length. That takes 8 * (RESET - 1)
+ *   clean commits in a row after a segment; a chain gets there only by luck
+ *   (the second worker late to speculate), so a lower threshold would keep
+ *   restarting the ramp on pure chains.
  *
  * Done detection: the block is done when commit_idx reaches the block size
  *   (or the block was stopped). The paper's num_active_tasks / decrease_cnt
@@ -113,12 +119,6 @@ void sched_destroy(sched *s)
 #define SCHED_WINDOW_PER_THREAD 16u
 
 #define SCHED_MAX_RUN 8u
-
-#define SCHED_SERIAL_WINDOW 2u
-#define SCHED_SERIAL_STREAK 32u
-#define SCHED_SERIAL_RESET  4u
-#define SCHED_SERIAL_MIN    128u
-#define SCHED_SERIAL_MAX    4096u
 
 int sched_begin_block(sched *s, uint32_t txn_count, uint32_t threads)
 {
@@ -435,7 +435,9 @@ uint32_t sched_serial_due(sched *s)
 	s->serial_streak = 0;
 	uint32_t len = s->serial_len;
 	if (s->serial_len < SCHED_SERIAL_MAX)
-		s->serial_len *= 2;
+		s->serial_len = s->serial_len * SCHED_SERIAL_GROWTH < SCHED_SERIAL_MAX
+					? s->serial_len * SCHED_SERIAL_GROWTH
+					: SCHED_SERIAL_MAX;
 	return len;
 }
 

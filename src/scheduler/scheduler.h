@@ -122,7 +122,20 @@ BSTM_INTERNAL bool sched_commit(sched *s, uint32_t txn, uint32_t incarnation);
  * execution is final, sched_serial_finish() (COMMITTED, waiters resumed), and
  * at the end, with the segment's writes in the multi-version memory,
  * sched_serial_end() with the index after its last transaction.
+ *
+ * A segment is due after SCHED_SERIAL_STREAK consecutive commits with the
+ * window at most SCHED_SERIAL_WINDOW. Lengths start at SCHED_SERIAL_MIN and
+ * grow SCHED_SERIAL_GROWTH-fold per segment up to SCHED_SERIAL_MAX; a commit
+ * that finds the window at SCHED_SERIAL_RESET or more (the transactions ran
+ * side by side without conflicts for a while) starts them over.
  */
+#define SCHED_SERIAL_WINDOW 2u
+#define SCHED_SERIAL_STREAK 32u
+#define SCHED_SERIAL_RESET  8u
+#define SCHED_SERIAL_MIN    256u
+#define SCHED_SERIAL_GROWTH 4u
+#define SCHED_SERIAL_MAX    4096u
+
 BSTM_INTERNAL uint32_t sched_serial_due(sched *s);
 BSTM_INTERNAL void sched_serial_begin(sched *s);
 BSTM_INTERNAL bool sched_serial_claim(sched *s, uint32_t txn, uint32_t *incarnation);

@@ -680,9 +680,63 @@ Test(scheduler, serial_due_after_a_run_of_narrow_windows)
 			cr_assert_eq(first, 0, "serial segments off, but one was due");
 			continue;
 		}
-		cr_assert_eq(first, 128, "first segment length %u", first);
-		cr_assert_eq(second, 256, "second segment length %u", second);
+		cr_assert_eq(first, SCHED_SERIAL_MIN, "first segment length %u", first);
+		cr_assert_eq(second, SCHED_SERIAL_MIN * SCHED_SERIAL_GROWTH,
+			     "second segment length %u", second);
 	}
+}
+
+/* Narrow commits until a segment is due; returns its length. */
+static uint32_t narrow_until_due(void)
+{
+	for (int k = 0; k < 4 * (int)SCHED_SERIAL_STREAK; k++) {
+		uint32_t due = sched_serial_due(&sc);
+		if (due)
+			return due;
+		commit_reexecuted();
+		drain_tasks();
+	}
+	cr_assert_fail("no segment due after %u narrow commits", 4 * SCHED_SERIAL_STREAK);
+	return 0;
+}
+
+/* Clean commits until the window reaches `window`. */
+static void widen_to(uint32_t window)
+{
+	while (atomic_load(&sc.window) < window) {
+		uint32_t c = sched_commit_idx(&sc);
+		uint64_t w = sched_load_word(&sc, c);
+		if (sched_word_status(w) != SCHED_EXECUTED) {
+			cr_assert_geq(drain_tasks(), 0, "txn %u at commit_idx never ran", c);
+			continue;
+		}
+		cr_assert(sched_commit(&sc, c, sched_word_incarnation(w)));
+	}
+	drain_tasks();
+}
+
+Test(scheduler, serial_length_grows_to_its_maximum_and_resets_on_a_wide_window)
+{
+	enum { N = 4000 };
+	begin(N);
+	sc.serial_enabled = true;
+	drain_tasks();
+	cr_assert(sched_commit_trylock(&sc));
+	uint32_t expect = SCHED_SERIAL_MIN;
+	for (int k = 0; k < 5; k++) {
+		cr_assert_eq(narrow_until_due(), expect, "segment %d", k);
+		expect = expect * SCHED_SERIAL_GROWTH < SCHED_SERIAL_MAX
+				 ? expect * SCHED_SERIAL_GROWTH
+				 : SCHED_SERIAL_MAX;
+	}
+	cr_assert_eq(expect, SCHED_SERIAL_MAX, "five segments did not reach the maximum");
+	/* A window just under the reset threshold keeps the length... */
+	widen_to(SCHED_SERIAL_RESET - 1);
+	cr_assert_eq(narrow_until_due(), SCHED_SERIAL_MAX, "length lost below the threshold");
+	/* ...one at the threshold starts the ramp over. */
+	widen_to(SCHED_SERIAL_RESET);
+	cr_assert_eq(narrow_until_due(), SCHED_SERIAL_MIN, "length kept after a wide window");
+	sched_commit_unlock(&sc);
 }
 
 Test(scheduler, serial_segment_stops_new_executions)
