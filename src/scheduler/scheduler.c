@@ -434,10 +434,8 @@ uint32_t sched_serial_due(sched *s)
 		return 0;
 	s->serial_streak = 0;
 	uint32_t len = s->serial_len;
-	if (s->serial_len < SCHED_SERIAL_MAX)
-		s->serial_len = s->serial_len * SCHED_SERIAL_GROWTH < SCHED_SERIAL_MAX
-					? s->serial_len * SCHED_SERIAL_GROWTH
-					: SCHED_SERIAL_MAX;
+	s->serial_len = len * SCHED_SERIAL_GROWTH < SCHED_SERIAL_MAX ? len * SCHED_SERIAL_GROWTH
+								    : SCHED_SERIAL_MAX;
 	return len;
 }
 

@@ -452,3 +452,25 @@ void tk_guard_disarm(void)
 {
 	alarm(0);
 }
+
+/* ------------------------------------------------------------------------ */
+/* Violations                                                                */
+/* ------------------------------------------------------------------------ */
+
+void tk_violations_init(tk_violations *v)
+{
+	atomic_init(&v->count, 0);
+	atomic_flag_clear(&v->described);
+	v->first[0] = 0;
+}
+
+void tk_violation(tk_violations *v, const char *fmt, ...)
+{
+	atomic_fetch_add(&v->count, 1);
+	if (atomic_flag_test_and_set(&v->described))
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(v->first, sizeof v->first, fmt, ap);
+	va_end(ap);
+}

@@ -222,6 +222,21 @@ uint64_t tk_txn_output_hash(const bstm_txn_output *txn);
 void tk_output_summary(const bstm_output *output, char *buf, size_t buf_len);
 
 /* ------------------------------------------------------------------------ */
+/* Violations seen by worker threads                                         */
+/* ------------------------------------------------------------------------ */
+
+/* Threads other than the test's own must not assert: they count what they
+ * see here and keep the first description, which the test thread reports. */
+typedef struct tk_violations {
+	_Atomic uint64_t count;
+	atomic_flag described;
+	char first[256];
+} tk_violations;
+
+void tk_violations_init(tk_violations *v);
+void tk_violation(tk_violations *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ------------------------------------------------------------------------ */
 /* Crash and hang reports for plain-main drivers                             */
 /* ------------------------------------------------------------------------ */
 

@@ -739,36 +739,22 @@ Test(mvmemory, set_base_first_wins)
 
 typedef struct shared_run {
 	pthread_barrier_t start;
-	_Atomic uint64_t violations;
-	atomic_flag described;
-	char first[256];
+	tk_violations bad;
 } shared_run;
 
 static void shared_init(shared_run *run, uint32_t threads)
 {
 	cr_assert_eq(pthread_barrier_init(&run->start, NULL, threads), 0);
-	atomic_init(&run->violations, 0);
-	atomic_flag_clear(&run->described);
-	run->first[0] = 0;
+	tk_violations_init(&run->bad);
 }
 
 static void shared_check(shared_run *run, const char *what, uint32_t threads)
 {
 	pthread_barrier_destroy(&run->start);
-	cr_assert_eq(atomic_load(&run->violations), 0, "%s, %u threads: %lu violations; first: %s",
-		     what, threads, (unsigned long)atomic_load(&run->violations), run->first);
+	cr_assert_eq(atomic_load(&run->bad.count), 0, "%s, %u threads: %lu violations; first: %s",
+		     what, threads, (unsigned long)atomic_load(&run->bad.count), run->bad.first);
 }
 
-__attribute__((format(printf, 2, 3))) static void violation(shared_run *run, const char *fmt, ...)
-{
-	atomic_fetch_add(&run->violations, 1);
-	if (atomic_flag_test_and_set(&run->described))
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(run->first, sizeof run->first, fmt, ap);
-	va_end(ap);
-}
 
 /* --- hot keys: concurrent inserts and reads -------------------------------- */
 
@@ -801,11 +787,11 @@ static void hot_write(hot_thread *t, uint32_t txn, tk_rng *rng)
 		bool fresh = false;
 		mvm_node *n = v ? mvm_write(run->keys[k], &t->arena, txn, 0, v, &fresh) : NULL;
 		if (!n) {
-			violation(&run->shared, "out of memory writing txn %u", txn);
+			tk_violation(&run->shared.bad, "out of memory writing txn %u", txn);
 			return;
 		}
 		if (!fresh || n->txn_idx != txn)
-			violation(&run->shared, "first write of txn %u key %u: new_path %d node %u",
+			tk_violation(&run->shared.bad, "first write of txn %u key %u: new_path %d node %u",
 				  txn, k, fresh, n->txn_idx);
 		atomic_store_explicit(&run->frontier, txn, memory_order_relaxed);
 		/* Later incarnations rewrite the key in place, some after an
@@ -817,7 +803,7 @@ static void hot_write(hot_thread *t, uint32_t txn, tk_rng *rng)
 			mvm_node *again =
 				v ? mvm_write(run->keys[k], &t->arena, txn, inc, v, &fresh) : NULL;
 			if (again != n || fresh || n->last_incarnation != inc)
-				violation(&run->shared,
+				tk_violation(&run->shared.bad,
 					  "rewrite of txn %u key %u: node %p/%p "
 					  "new_path %d",
 					  txn, k, (void *)again, (void *)n, fresh);
@@ -843,32 +829,32 @@ static void hot_read(hot_thread *t, tk_rng *rng, int32_t *last_seen)
 	switch (r.kind) {
 	case MVM_READ_STORAGE:
 		if (r.version)
-			violation(&run->shared, "reader %u: STORAGE with a version", reader);
+			tk_violation(&run->shared.bad, "reader %u: STORAGE with a version", reader);
 		break;
 	case MVM_READ_VERSION:
 		if (r.blocking_txn >= reader)
-			violation(&run->shared, "reader %u key %u saw writer %u", reader, k,
+			tk_violation(&run->shared.bad, "reader %u key %u saw writer %u", reader, k,
 				  r.blocking_txn);
 		else if (!r.version || r.version->txn_idx != r.blocking_txn)
-			violation(&run->shared, "reader %u: version of %u labelled %u", reader,
+			tk_violation(&run->shared.bad, "reader %u: version of %u labelled %u", reader,
 				  r.version ? r.version->txn_idx : 0, r.blocking_txn);
 		seen = (int32_t)r.blocking_txn;
 		break;
 	case MVM_READ_ESTIMATE:
 		if (r.blocking_txn >= reader)
-			violation(&run->shared, "reader %u key %u blocked by writer %u", reader, k,
+			tk_violation(&run->shared.bad, "reader %u key %u blocked by writer %u", reader, k,
 				  r.blocking_txn);
 		seen = (int32_t)r.blocking_txn;
 		break;
 	default:
-		violation(&run->shared, "reader %u key %u: unknown kind %d", reader, k, r.kind);
+		tk_violation(&run->shared.bad, "reader %u key %u: unknown kind %d", reader, k, r.kind);
 		return;
 	}
 	/* Writers only add nodes, so one thread's successive reads of the same
 	 * (key, reader) never go back to a lower writer. */
 	int32_t *last = &last_seen[k * (HOT_TXNS + 1) + reader];
 	if (seen < *last)
-		violation(&run->shared, "reader %u key %u saw writer %d after %d", reader, k, seen,
+		tk_violation(&run->shared.bad, "reader %u key %u saw writer %d after %d", reader, k, seen,
 			  *last);
 	else
 		*last = seen;
@@ -892,7 +878,7 @@ static void *hot_main(void *arg)
 			shuffle(mine, count, &rng);
 		pthread_barrier_wait(&run->shared.start);
 		if (!mine)
-			violation(&run->shared, "out of memory");
+			tk_violation(&run->shared.bad, "out of memory");
 		for (uint32_t i = 0; i < count; i++)
 			hot_write(t, mine[i], &rng);
 		free(mine);
@@ -905,7 +891,7 @@ static void *hot_main(void *arg)
 			last_seen[i] = -1;
 	pthread_barrier_wait(&run->shared.start);
 	if (!last_seen) {
-		violation(&run->shared, "out of memory");
+		tk_violation(&run->shared.bad, "out of memory");
 		return NULL;
 	}
 	uint64_t local = 0;
@@ -1016,7 +1002,7 @@ static void *index_main(void *arg)
 		mvm_entry *e = mvm_find_or_insert(&mem, &t->arena, key, (uint32_t)len,
 						  bstm_hash_bytes(key, (size_t)len));
 		if (!e || e->key_len != (uint32_t)len || memcmp(e->key, key, (size_t)len) != 0)
-			violation(&t->run->shared, "thread %u key %s: wrong entry %p", t->id, key,
+			tk_violation(&t->run->shared.bad, "thread %u key %s: wrong entry %p", t->id, key,
 				  (void *)e);
 		t->run->seen[t->id * SAME_KEYS + order[i]] = e;
 	}

@@ -918,10 +918,8 @@ typedef struct sim_run {
 	_Atomic uint64_t aborts;
 	_Atomic uint64_t waits;
 	uint64_t serial; /* transactions committed in serial segments */
-	_Atomic uint64_t violations;
 	_Atomic uint32_t livelocked;
-	atomic_flag described;
-	char first[256];
+	tk_violations bad;
 } sim_run;
 
 /* Iterations of one thread's loop without the commit index moving, and in
@@ -929,30 +927,20 @@ typedef struct sim_run {
 #define SIM_STALL_CAP 2000000u
 #define SIM_TOTAL_CAP 100000000u
 
-__attribute__((format(printf, 2, 3))) static void violation(sim_run *run, const char *fmt, ...)
-{
-	atomic_fetch_add(&run->violations, 1);
-	if (atomic_flag_test_and_set(&run->described))
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(run->first, sizeof run->first, fmt, ap);
-	va_end(ap);
-}
 
 /* Claim txn for an execution of `incarnation`; checks exclusivity. */
 static void sim_begin_execution(sim_run *run, uint32_t txn, uint32_t incarnation)
 {
 	if (atomic_exchange_explicit(&run->executing[txn], 1, memory_order_acq_rel))
-		violation(run, "txn %u inc %u: executed by two threads at once", txn, incarnation);
+		tk_violation(&run->bad, "txn %u inc %u: executed by two threads at once", txn, incarnation);
 	uint64_t w = sched_load_word(run->s, txn);
 	if (w != sched_word(incarnation, SCHED_EXECUTING))
-		violation(run, "txn %u: executing inc %u while its word is %s(%u)", txn,
+		tk_violation(&run->bad, "txn %u: executing inc %u while its word is %s(%u)", txn,
 			  incarnation, status_name(sched_word_status(w)),
 			  sched_word_incarnation(w));
 	uint32_t before = atomic_fetch_add_explicit(&run->started[txn], 1, memory_order_relaxed);
 	if (before != incarnation)
-		violation(run, "txn %u: execution number %u has incarnation %u", txn, before,
+		tk_violation(&run->bad, "txn %u: execution number %u has incarnation %u", txn, before,
 			  incarnation);
 	atomic_fetch_add_explicit(&run->executions, 1, memory_order_relaxed);
 }
@@ -989,7 +977,7 @@ static sched_task sim_execute(sim_run *run, tk_rng *rng, uint32_t txn, uint32_t 
 		}
 		/* blocking finished meanwhile: read again and go on. */
 		if (atomic_exchange_explicit(&run->executing[txn], 1, memory_order_acq_rel))
-			violation(run,
+			tk_violation(&run->bad,
 				  "txn %u: taken by another thread after a refused "
 				  "dependency",
 				  txn);
@@ -1024,9 +1012,9 @@ static void sim_record_commit(sim_run *run, uint32_t i)
 {
 	uint32_t times = atomic_fetch_add_explicit(&run->commits[i], 1, memory_order_relaxed);
 	if (times != 0)
-		violation(run, "txn %u committed %u times", i, times + 1);
+		tk_violation(&run->bad, "txn %u committed %u times", i, times + 1);
 	if (run->order_len != i)
-		violation(run, "txn %u committed as number %u", i, run->order_len);
+		tk_violation(&run->bad, "txn %u committed as number %u", i, run->order_len);
 	if (run->order_len < run->s->txn_count)
 		run->order[run->order_len++] = i;
 }
@@ -1048,7 +1036,7 @@ static void sim_serial_segment(sim_run *run, tk_rng *rng, uint32_t from, uint32_
 		sim_end_execution(run, i);
 		sched_serial_finish(s, i, inc);
 		if (sched_word_status(sched_load_word(s, i)) != SCHED_COMMITTED)
-			violation(run, "txn %u not COMMITTED after its serial run", i);
+			tk_violation(&run->bad, "txn %u not COMMITTED after its serial run", i);
 		sim_record_commit(run, i);
 		run->serial++;
 		stop = run->p.stop_at && i + 1 == run->p.stop_at;
@@ -1056,7 +1044,7 @@ static void sim_serial_segment(sim_run *run, tk_rng *rng, uint32_t from, uint32_
 	}
 	sched_serial_end(s, i);
 	if (sched_commit_idx(s) != i)
-		violation(run, "serial segment [%u, %u) left commit_idx at %u", from, i,
+		tk_violation(&run->bad, "serial segment [%u, %u) left commit_idx at %u", from, i,
 			  sched_commit_idx(s));
 	if (stop)
 		sched_stop(s);
@@ -1098,7 +1086,7 @@ static void sim_commit_loop(sim_run *run, tk_rng *rng)
 			open_window(s);
 		sim_record_commit(run, i);
 		if (sched_commit_idx(s) != i + 1)
-			violation(run, "commit of %u left commit_idx at %u", i,
+			tk_violation(&run->bad, "commit of %u left commit_idx at %u", i,
 				  sched_commit_idx(s));
 		if (run->p.stop_at && i + 1 == run->p.stop_at) {
 			sched_stop(s);
@@ -1118,7 +1106,7 @@ static void sim_try_commit(sim_run *run, tk_rng *rng)
 		if (!sched_commit_trylock(s))
 			return;
 		if (atomic_fetch_add(&run->committers, 1) != 0)
-			violation(run, "two threads hold the commit lock");
+			tk_violation(&run->bad, "two threads hold the commit lock");
 		sim_commit_loop(run, rng);
 		atomic_fetch_sub(&run->committers, 1);
 		sched_commit_unlock(s);
@@ -1150,7 +1138,7 @@ static void *sim_main(void *arg)
 		if (++iterations > SIM_TOTAL_CAP || stalled > SIM_STALL_CAP ||
 		    atomic_load_explicit(&run->livelocked, memory_order_relaxed)) {
 			if (!atomic_exchange(&run->livelocked, 1))
-				violation(run,
+				tk_violation(&run->bad,
 					  "no progress: thread %u, %lu iterations, %lu at "
 					  "commit_idx %u (txn word %s(%u)), execution_idx %u, "
 					  "validation_idx %u",
@@ -1203,7 +1191,7 @@ static void simulate(const sim_params *p)
 	memset(&run, 0, sizeof run);
 	run.s = &sc;
 	run.p = *p;
-	atomic_flag_clear(&run.described);
+	tk_violations_init(&run.bad);
 	run.executing = calloc(n, sizeof *run.executing);
 	run.started = calloc(n, sizeof *run.started);
 	run.commits = calloc(n, sizeof *run.commits);
@@ -1227,8 +1215,8 @@ static void simulate(const sim_params *p)
 		 p->threads, n, (unsigned long)p->seed, p->abort_pct, p->dependency_pct, p->stop_at,
 		 p->open_window, sc.serial_enabled);
 	sim_serial_total += run.serial;
-	cr_assert_eq(atomic_load(&run.violations), 0, "%s: %lu violations; first: %s", what,
-		     (unsigned long)atomic_load(&run.violations), run.first);
+	cr_assert_eq(atomic_load(&run.bad.count), 0, "%s: %lu violations; first: %s", what,
+		     (unsigned long)atomic_load(&run.bad.count), run.bad.first);
 	uint32_t expect = p->stop_at ? p->stop_at : n;
 	cr_assert_eq(sched_commit_idx(&sc), expect, "%s: commit_idx %u, expected %u", what,
 		     sched_commit_idx(&sc), expect);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "vm/internal.h"
+#include "../support/testkit_vm.h"
 
 #define SENTINEL 0x5e5e5e5e5e5e5e5eull
 #define GAS	 1000000ull
@@ -73,14 +74,8 @@ static void setup(void)
 {
 	cr_assert_eq(vm_kvmap_create(&map), 0);
 	cr_assert_eq(vm_genesis(map, 10, 1ull << 50), 0);
-	char *src = probe_source();
-	uint8_t *bin, key[VM_MAX_KEY];
-	size_t len;
-	int line = 0, verr = 0;
-	cr_assert_eq(vm_assemble(src, &bin, &len, &line, &verr), 0, "line %d verr %s", line,
-		     vm_verr_name(verr));
-	cr_assert_eq(vm_kvmap_put(map, key, vm_module_key(key, 1, "probe"), bin, len), 0);
-	free(bin);
+	char *src = probe_source(), why[128];
+	cr_assert_eq(tk_vm_install(map, 1, "probe", src, why, sizeof why), 0, "%s", why);
 	free(src);
 	vm_config cfg;
 	vm_config_init(&cfg);
@@ -220,6 +215,26 @@ Test(vm_instance, hundred_thousand_transactions_keep_memory_flat, .timeout = 120
 #endif
 }
 
+/* Run `txns` as `block` four times on a new engine with vcfg; the number of
+ * instances the engine created. */
+static uint64_t instances_after_four_blocks(bstm_executor *ex, const vm_config *vcfg,
+					    const vm_txn *txns, bstm_block *block,
+					    const bstm_base_view *base)
+{
+	vm_engine *engine;
+	cr_assert_eq(vm_engine_create(vcfg, 1, &engine), 0);
+	block->ctx = engine;
+	for (int b = 0; b < 4; b++) {
+		vm_engine_begin_block(engine, txns, block->txn_count);
+		bstm_output *out;
+		cr_assert_eq(bstm_execute_block_sequential(ex, block, base, &out), 0);
+		bstm_output_free(out);
+	}
+	uint64_t created = vm_engine_instances_created(engine);
+	vm_engine_destroy(engine);
+	return created;
+}
+
 Test(vm_instance, engine_recreates_every_n_transactions_and_blocks)
 {
 	enum { N = 100 };
@@ -256,26 +271,9 @@ Test(vm_instance, engine_recreates_every_n_transactions_and_blocks)
 
 	vm_config_init(&vcfg);
 	vcfg.recreate_every_blocks = 2;
-	cr_assert_eq(vm_engine_create(&vcfg, 1, &engine), 0);
-	block.ctx = engine;
-	for (int b = 0; b < 4; b++) {
-		vm_engine_begin_block(engine, txns, N);
-		cr_assert_eq(bstm_execute_block_sequential(ex, &block, &base, &out), 0);
-		bstm_output_free(out);
-	}
 	/* blocks 1..4: dropped at the start of blocks 2 and 4 */
-	cr_expect_eq(vm_engine_instances_created(engine), 3);
-	vm_engine_destroy(engine);
-
+	cr_expect_eq(instances_after_four_blocks(ex, &vcfg, txns, &block, &base), 3);
 	vm_config_init(&vcfg);
-	cr_assert_eq(vm_engine_create(&vcfg, 1, &engine), 0);
-	block.ctx = engine;
-	for (int b = 0; b < 4; b++) {
-		vm_engine_begin_block(engine, txns, N);
-		cr_assert_eq(bstm_execute_block_sequential(ex, &block, &base, &out), 0);
-		bstm_output_free(out);
-	}
-	cr_expect_eq(vm_engine_instances_created(engine), 1);
-	vm_engine_destroy(engine);
+	cr_expect_eq(instances_after_four_blocks(ex, &vcfg, txns, &block, &base), 1);
 	bstm_executor_destroy(ex);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "vm/internal.h"
+#include "../support/testkit_vm.h"
 
 static vm_kvmap *map;
 static vm_instance *inst;
@@ -31,16 +32,10 @@ TestSuite(vm_interp, .init = setup, .fini = teardown);
 
 static void install(const char *text)
 {
-	uint8_t *bin, key[VM_MAX_KEY];
-	size_t len;
-	int line = 0, verr = 0;
-	int rc = vm_assemble(text, &bin, &len, &line, &verr);
-	cr_assert_eq(rc, 0, "assemble: rc %d line %d verr %s", rc, line, vm_verr_name(verr));
-	char name[VM_MAX_NAME + 1];
+	char name[VM_MAX_NAME + 1], why[128];
 	uint64_t address;
 	cr_assert_eq(sscanf(text, "module %lx %32s", &address, name), 2);
-	cr_assert_eq(vm_kvmap_put(map, key, vm_module_key(key, address, name), bin, len), 0);
-	free(bin);
+	cr_assert_eq(tk_vm_install(map, address, name, text, why, sizeof why), 0, "%s", why);
 }
 
 /* Install "module 0x5 t" holding one function `f` with the given body. */

@@ -8,6 +8,7 @@
 #define VM_COMPUTED_GOTO 0
 #define vm_run		 vm_run_switch
 #include "vm/interp.c"
+#include "../support/testkit_vm.h"
 #undef vm_run
 
 #include <criterion/criterion.h>
@@ -69,13 +70,8 @@ static vm_exit run_one(vm_instance *inst, bool use_switch, const char *fn, const
 Test(vm_switch, both_dispatchers_agree)
 {
 	cr_assert_eq(vm_kvmap_create(&map), 0);
-	uint8_t *bin, key[VM_MAX_KEY];
-	size_t len;
-	int line = 0, verr = 0;
-	cr_assert_eq(vm_assemble(program, &bin, &len, &line, &verr), 0, "line %d verr %s", line,
-		     vm_verr_name(verr));
-	cr_assert_eq(vm_kvmap_put(map, key, vm_module_key(key, 5, "t"), bin, len), 0);
-	free(bin);
+	char why[128];
+	cr_assert_eq(tk_vm_install(map, 5, "t", program, why, sizeof why), 0, "%s", why);
 	vm_instance *inst;
 	cr_assert_eq(vm_instance_create(NULL, &inst), 0);
 	static const char *const fns[] = {"arith", "bits",  "cmp",    "loop",
