@@ -301,9 +301,11 @@ typedef struct bstm_config {
 	uint32_t small_block_threshold;
 	uint32_t spin_before_park; /* idle spins before a worker parks; 0: default */
 	/* 1 (default): when conflicts keep the speculation window at 1-2
-	 * transactions, the committing thread runs the next stretch of the
-	 * block alone, in order, without multi-version bookkeeping; 0: always
-	 * speculate. Outputs are equal either way. */
+	 * transactions, the calling thread runs the block alone, in order,
+	 * without multi-version bookkeeping, for as long as its transactions
+	 * keep depending on their near predecessors; a block after a mostly
+	 * serial one starts that way. 0: always speculate. Outputs are equal
+	 * either way. */
 	uint32_t serial_segments;
 } bstm_config;
 

@@ -32,6 +32,7 @@ typedef struct exec_item {
 	uint32_t value_len;
 	uint32_t flags;
 	uint32_t slot;		     /* index in the probe table, for O(1) clearing */
+	uint32_t writer;	     /* overlay: the last transaction that wrote it */
 	mvm_entry *entry;	     /* parallel mode */
 	const mvm_version *observed; /* parallel mode: captured version, NULL = storage */
 } exec_item;
@@ -130,6 +131,7 @@ struct bstm_view {
 	uint32_t worker_id;
 	bool final;   /* parallel: every lower transaction is committed */
 	bool blocked; /* parallel: a read hit an ESTIMATE of blocking_txn */
+	bool chained; /* serial: read a write of one of the last serial_near txns */
 	uint32_t blocking_txn;
 	int error; /* sticky: storage error or out of memory */
 	exec_map local;
@@ -194,6 +196,7 @@ struct exec_block_run {
 	int commit_error;	      /* the committed incarnation failed with this */
 	_Atomic uint32_t output_next; /* next chunk of outputs to build */
 	uint32_t serial_from;	      /* first transaction of the running serial segment */
+	uint32_t serial_near;	      /* sched_serial_near() of this block */
 	exec_record serial_record;    /* the record of every serially committed txn */
 };
 

@@ -288,13 +288,15 @@ static int publish_segment(exec_block_run *run, exec_worker *w, uint32_t last, u
 }
 
 /*
- * Run transactions [from, end) as a serial segment (scheduler.c explains when
- * and why): in order, on the committer, with the sequential executor's
- * overlay over the state committed below `from`. Each transaction is final
- * when it returns, so it commits at once; the segment's writes reach the
- * multi-version memory once, at its end. The caller holds the commit lock.
+ * Run a serial segment from `from` (scheduler.c explains when and why): in
+ * order, on the committer, with the sequential executor's overlay over the
+ * state committed below `from`. Each transaction is final when it returns, so
+ * it commits at once; the segment's writes reach the multi-version memory
+ * once, at its end. It ends with the block, at a stop, or after a chunk of
+ * transactions of which too few were chained to their near predecessors
+ * (view.c marks them). The caller holds the commit lock.
  */
-static void run_serial_segment(exec_block_run *run, exec_worker *w, uint32_t from, uint32_t end)
+static void run_serial_segment(exec_block_run *run, exec_worker *w, uint32_t from)
 {
 	struct bstm_executor *ex = run->ex;
 	sched *s = &ex->sc;
@@ -302,9 +304,9 @@ static void run_serial_segment(exec_block_run *run, exec_worker *w, uint32_t fro
 	exec_map_clear(&ex->overlay);
 	run->serial_from = from;
 	sched_serial_begin(s);
-	uint32_t i = from, inc = 0;
-	bool stop = false;
-	while (i < end && !stop) {
+	uint32_t i = from, inc = 0, chained = 0;
+	bool stop = false, dense = true;
+	while (i < s->txn_count && !stop && dense) {
 		if (!sched_serial_claim(s, i, &inc))
 			return; /* the block failed elsewhere */
 		/* Nodes of earlier incarnations: readers skip them from now on. */
@@ -338,7 +340,11 @@ static void run_serial_segment(exec_block_run *run, exec_worker *w, uint32_t fro
 		sched_serial_finish(s, i, inc);
 		const bstm_txn_output *t = &run->out->txns[i];
 		stop = exec_after_commit(run, i, t->gas_used, run->block->commit_hook ? t : NULL);
-		i++;
+		chained += v->chained;
+		if ((++i - from) % SCHED_SERIAL_CHUNK == 0) {
+			dense = sched_serial_dense(chained);
+			chained = 0;
+		}
 	}
 	int rc = publish_segment(run, w, i - 1, inc);
 	if (rc) {
@@ -358,10 +364,10 @@ static void commit_loop(exec_block_run *run, exec_worker *w)
 		uint32_t i = atomic_load_explicit(&s->commit_idx, memory_order_relaxed);
 		if (i >= s->txn_count || sched_stopped(s))
 			return;
-		uint32_t segment = sched_serial_due(s);
-		if (segment) {
-			uint32_t end = s->txn_count - i > segment ? i + segment : s->txn_count;
-			run_serial_segment(run, w, i, end);
+		if (sched_serial_pending(s)) {
+			if (w->view.worker_id != 0)
+				return; /* segments run on worker 0 (scheduler.c) */
+			run_serial_segment(run, w, i);
 			/* Workers that slept through the segment (worker_loop). */
 			exec_futex_wake_all(&s->commit_idx);
 			continue;
@@ -414,17 +420,22 @@ static void commit_loop(exec_block_run *run, exec_worker *w)
 	}
 }
 
-static bool committable(sched *s)
+/* Whether worker `worker` has something to commit: the transaction at
+ * commit_idx was executed, or a serial segment is due (for worker 0). */
+static bool committable(sched *s, uint32_t worker)
 {
 	uint32_t i = sched_commit_idx(s);
-	return i < s->txn_count && sched_word_status(sched_load_word(s, i)) == SCHED_EXECUTED &&
-	       !sched_stopped(s);
+	if (i >= s->txn_count || sched_stopped(s))
+		return false;
+	if (sched_serial_pending(s))
+		return worker == 0;
+	return sched_word_status(sched_load_word(s, i)) == SCHED_EXECUTED;
 }
 
 static void try_commit(exec_block_run *run, exec_worker *w)
 {
 	sched *s = &run->ex->sc;
-	while (committable(s) && sched_commit_trylock(s)) {
+	while (committable(s, w->view.worker_id) && sched_commit_trylock(s)) {
 		commit_loop(run, w);
 		sched_commit_unlock(s);
 	}
@@ -489,7 +500,9 @@ static void worker_loop(void *arg, uint32_t worker)
 		if (task.kind == SCHED_TASK_VALIDATE) {
 			uint32_t validated = task.txn;
 			task = run_validation(run, w, task.txn, task.incarnation);
-			if (validated == sched_commit_idx(s))
+			/* Not while holding the re-execution of what it aborted
+			 * (EXECUTING, ours): a serial segment would wait for it. */
+			if (task.kind == SCHED_TASK_NONE && validated == sched_commit_idx(s))
 				try_commit(run, w);
 			continue;
 		}
@@ -598,6 +611,7 @@ int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block, const b
 	if (!out)
 		return BSTM_ENOMEM;
 	int rc = mvm_begin_block(&ex->mv, n);
+	ex->sc.serial_enabled = ex->config.serial_segments != 0;
 	if (!rc)
 		rc = sched_begin_block(&ex->sc, n, ex->config.threads);
 	if (rc) {
@@ -615,11 +629,12 @@ int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block, const b
 	};
 	atomic_init(&run.failure, 0);
 	atomic_init(&run.output_next, 0);
+	run.serial_near = sched_serial_near(&ex->sc);
 	run.serial_record.incarnation = UINT32_MAX; /* never validated: superseded */
 	run.serial_record.output_built = true;
-	ex->sc.serial_enabled = ex->config.serial_segments != 0;
 	if (n > 0)
 		exec_pool_run(&ex->pool, worker_loop, &run);
+	sched_end_block(&ex->sc);
 
 	rc = atomic_load_explicit(&run.failure, memory_order_acquire);
 	if (!rc)

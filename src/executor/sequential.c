@@ -32,6 +32,7 @@ int exec_commit_local(struct bstm_executor *ex, exec_worker *w, exec_output *out
 		if (!state)
 			return BSTM_ENOMEM;
 		state->flags = EXEC_ITEM_WRITE | (it->flags & EXEC_ITEM_DELETED);
+		state->writer = idx;
 		state->value = it->value;
 		state->value_len = it->value_len;
 		w->scratch[count++] = (exec_write_ref){

@@ -43,6 +43,7 @@ void exec_view_begin(bstm_view *v, enum exec_mode mode, exec_block_run *run, uin
 	v->txn = txn;
 	v->final = final;
 	v->blocked = false;
+	v->chained = false;
 	v->error = 0;
 	v->event_count = 0;
 }
@@ -213,6 +214,9 @@ static int read_sequential(bstm_view *v, const void *key, uint32_t len, uint64_t
 		state->flags = EXEC_ITEM_BASE | (rc == BSTM_ENOTFOUND ? EXEC_ITEM_DELETED : 0);
 		state->value = bv;
 		state->value_len = (uint32_t)blen;
+	} else if (v->mode == EXEC_MODE_SERIAL && (state->flags & EXEC_ITEM_WRITE) &&
+		   v->txn - state->writer <= v->run->serial_near) {
+		v->chained = true; /* see run_serial_segment */
 	}
 	exec_item *it = exec_map_insert(&v->local, state->key, len, hash);
 	if (!it)

@@ -61,32 +61,39 @@
  * Serial segments (not in the paper): when the window has stayed at 1 or 2
  *   for SCHED_SERIAL_STREAK commits, the block is locally a dependency
  *   chain and every speculative execution costs more than it gains. The
- *   committer then runs a segment of the next transactions itself, in index
- *   order, like the sequential executor: on a private overlay over the state
- *   committed below the segment, with no multi-version writes, records or
- *   validation per transaction. The window is 0 meanwhile, so no new
- *   execution starts; executions already under way (a claimed run, a
- *   validator re-executing what it aborted) may still touch a segment
- *   transaction, so the committer takes each one over like an abort winner:
- *   it waits while another thread owns it, then moves it to EXECUTING
- *   (from READY) or through ABORTING (from EXECUTED). After the serial
- *   execution the transaction goes straight to COMMITTED, which resumes its
- *   waiters and makes later dependency registrations on it fail (they read
- *   again). Its old nodes were marked ABSENT by the executor when it took
- *   it over, and at the segment's end the segment's final writes are
- *   written as the writes of its last transaction; transactions above are
- *   validated again and commit_idx jumps past the segment. A speculative
- *   execution that read a segment key meanwhile saw an ABSENT node or an old
- *   value, so its validation fails, at the latest at its commit. Segments
- *   start at SCHED_SERIAL_MIN transactions and grow SCHED_SERIAL_GROWTH-fold
- *   while the workload stays serial (to SCHED_SERIAL_MAX): between two
- *   segments the parallel path runs at least SCHED_SERIAL_STREAK commits,
- *   at two to five times the sequential cost per transaction on a chain,
- *   so few long segments beat many short ones. A window of
- *   SCHED_SERIAL_RESET or more resets the length. That takes 8 * (RESET - 1)
- *   clean commits in a row after a segment; a chain gets there only by luck
- *   (the second worker late to speculate), so a lower threshold would keep
- *   restarting the ramp on pure chains.
+ *   committer then runs the next transactions itself, in index order, like
+ *   the sequential executor: on a private overlay over the state committed
+ *   below the segment, with no multi-version writes, records or validation
+ *   per transaction. The window is 0 meanwhile, so no new execution starts;
+ *   executions already under way (a claimed run, a validator re-executing
+ *   what it aborted) may still touch a segment transaction, so the
+ *   committer takes each one over like an abort winner: it waits while
+ *   another thread owns it, then moves it to EXECUTING (from READY) or
+ *   through ABORTING (from EXECUTED). After the serial execution the
+ *   transaction goes straight to COMMITTED, which resumes its waiters and
+ *   makes later dependency registrations on it fail (they read again). Its
+ *   old nodes were marked ABSENT by the executor when it took it over, and
+ *   at the segment's end the segment's final writes are written as the
+ *   writes of its last transaction; transactions above are validated again
+ *   and commit_idx jumps past the segment. A speculative execution that
+ *   read a segment key meanwhile saw an ABSENT node or an old value, so its
+ *   validation fails, at the latest at its commit.
+ *   How long a segment runs is decided by what it sees, not guessed: the
+ *   executor counts the transactions that read a key written by one of the
+ *   2 * threads transactions before them (in parallel they would have run
+ *   side by side, and one of them would have waited or been aborted). The
+ *   segment goes on while at least SCHED_SERIAL_DENSE of every
+ *   SCHED_SERIAL_CHUNK transactions are chained like that, and ends, with
+ *   the window fully open, at the first chunk that is not. So a chain runs
+ *   as one segment to the end of the block instead of paying for a parallel
+ *   probe between fixed-length segments, and a workload that turns
+ *   parallel costs at most one chunk. A block after one that committed at
+ *   least half of its transactions in segments opens with a segment (the
+ *   window starts at 0) instead of finding the chain again by collapsing
+ *   the window: a node's consecutive blocks tend to look alike, and a wrong
+ *   guess again costs one chunk. Segments run on worker 0, the caller's
+ *   thread, which usually has the block's data in its cache; another
+ *   committer that finds a segment due leaves it to worker 0.
  *
  * Done detection: the block is done when commit_idx reaches the block size
  *   (or the block was stopped). The paper's num_active_tasks / decrease_cnt
@@ -144,12 +151,23 @@ int sched_begin_block(sched *s, uint32_t txn_count, uint32_t threads)
 	atomic_init(&s->commit_lock, 0);
 	atomic_init(&s->stop, 0);
 	s->window_max = SCHED_WINDOW_PER_THREAD * (threads ? threads : 1);
-	s->window_eighths = 8 * s->window_max;
-	atomic_init(&s->window, s->window_max);
 	s->threads = threads ? threads : 1;
 	s->serial_streak = 0;
-	s->serial_len = SCHED_SERIAL_MIN;
+	s->serial_committed = 0;
+	/* A block after a mostly serial one opens with a segment: the window is
+	 * 0, so nothing starts before it. Otherwise the window opens fully. */
+	bool opening = s->serial_enabled && s->serial_carry;
+	s->window_eighths = opening ? 8 : 8 * s->window_max;
+	atomic_init(&s->window, opening ? 0 : s->window_max);
+	atomic_init(&s->serial_pending, opening);
 	return 0;
+}
+
+void sched_end_block(sched *s)
+{
+	uint32_t committed = atomic_load_explicit(&s->commit_idx, memory_order_relaxed);
+	s->serial_carry = s->serial_enabled && committed > 0 &&
+			  (uint64_t)2 * s->serial_committed >= committed;
 }
 
 static void txn_lock(sched_txn *t)
@@ -421,22 +439,11 @@ bool sched_commit(sched *s, uint32_t txn, uint32_t incarnation)
 	uint32_t window = s->window_eighths / 8;
 	atomic_store_explicit(&s->window, window, memory_order_relaxed);
 	s->serial_streak = window <= SCHED_SERIAL_WINDOW ? s->serial_streak + 1 : 0;
-	if (window >= SCHED_SERIAL_RESET)
-		s->serial_len = SCHED_SERIAL_MIN;
+	if (s->serial_enabled && s->serial_streak >= SCHED_SERIAL_STREAK)
+		atomic_store_explicit(&s->serial_pending, true, memory_order_relaxed);
 	/* Release pairs with sched_commit_idx's acquire. */
 	atomic_store_explicit(&s->commit_idx, txn + 1, memory_order_release);
 	return true;
-}
-
-uint32_t sched_serial_due(sched *s)
-{
-	if (!s->serial_enabled || s->serial_streak < SCHED_SERIAL_STREAK)
-		return 0;
-	s->serial_streak = 0;
-	uint32_t len = s->serial_len;
-	s->serial_len = len * SCHED_SERIAL_GROWTH < SCHED_SERIAL_MAX ? len * SCHED_SERIAL_GROWTH
-								    : SCHED_SERIAL_MAX;
-	return len;
 }
 
 void sched_serial_begin(sched *s)
@@ -444,6 +451,8 @@ void sched_serial_begin(sched *s)
 	/* A hint like every window value: claims made with the old window may
 	 * still start executions, which sched_serial_claim waits out. */
 	atomic_store_explicit(&s->window, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->serial_pending, false, memory_order_relaxed);
+	s->serial_streak = 0;
 }
 
 bool sched_serial_claim(sched *s, uint32_t txn, uint32_t *incarnation)
@@ -483,6 +492,7 @@ void sched_serial_finish(sched *s, uint32_t txn, uint32_t incarnation)
 	/* The executor's marks on txn's old nodes come first, so a reader that
 	 * sees COMMITTED and reads again skips them. */
 	finish_and_resume(s, txn, sched_word(incarnation, SCHED_COMMITTED));
+	s->serial_committed++;
 }
 
 void sched_serial_end(sched *s, uint32_t end)
@@ -490,9 +500,10 @@ void sched_serial_end(sched *s, uint32_t end)
 	/* Everything executed above the segment read it before its writes were
 	 * published: validate it again. */
 	lower_index(&s->validation_idx, end);
-	s->window_eighths = 8;
-	s->serial_streak = 0;
-	atomic_store_explicit(&s->window, 1, memory_order_relaxed);
+	/* It ended because its transactions stopped depending on each other
+	 * (or the block ended): speculate fully again. */
+	s->window_eighths = 8 * s->window_max;
+	atomic_store_explicit(&s->window, s->window_max, memory_order_relaxed);
 	/* Release pairs with sched_commit_idx's acquire: the segment's writes
 	 * and COMMITTED words are visible to whoever sees the new index. */
 	atomic_store_explicit(&s->commit_idx, end, memory_order_release);

@@ -65,14 +65,20 @@ typedef struct sched {
 	 * Written by the committer only (window_eighths is its private state,
 	 * the window in eighths of a transaction), read by every worker. */
 	_Atomic uint32_t window BSTM_ALIGNED_CACHELINE;
+	/* A serial segment is due at commit_idx: set by the committer (or at
+	 * the start of a block), cleared when the segment begins. */
+	_Atomic bool serial_pending;
 	uint32_t window_eighths;
 	uint32_t window_max;
 	uint32_t threads;
 	/* Serial segments, committer-private: consecutive commits with the
-	 * window at most SCHED_SERIAL_WINDOW, and the next segment's length.
-	 * serial_enabled is the executor's setting (off after sched_init). */
+	 * window at most SCHED_SERIAL_WINDOW, and the transactions committed in
+	 * segments in this block. serial_carry is kept across blocks: the last
+	 * block ran mostly in segments. serial_enabled is the executor's
+	 * setting (off after sched_init). */
 	uint32_t serial_streak;
-	uint32_t serial_len;
+	uint32_t serial_committed;
+	bool serial_carry;
 	bool serial_enabled;
 	uint32_t txn_count BSTM_ALIGNED_CACHELINE;
 	uint32_t capacity;
@@ -82,6 +88,9 @@ typedef struct sched {
 BSTM_INTERNAL int sched_init(sched *s);
 BSTM_INTERNAL void sched_destroy(sched *s);
 BSTM_INTERNAL int sched_begin_block(sched *s, uint32_t txn_count, uint32_t threads);
+/* After the last commit of a block (single-threaded): remember how the block
+ * ran, for the start of the next one. */
+BSTM_INTERNAL void sched_end_block(sched *s);
 
 /* A worker's claimed run of consecutive transactions to execute. */
 typedef struct sched_cursor {
@@ -114,29 +123,46 @@ BSTM_INTERNAL void sched_take_over(sched *s, uint32_t txn, uint32_t incarnation)
 BSTM_INTERNAL bool sched_commit(sched *s, uint32_t txn, uint32_t incarnation);
 
 /*
- * Serial segments (committer only; scheduler.c explains them). The committer
- * asks sched_serial_due() before each commit; a nonzero answer is the length
- * of a segment to run from commit_idx. It calls sched_serial_begin(), then
- * for each transaction of the segment, in order, sched_serial_claim() (wait
- * for and take ownership; false: the block stopped) and, once the serial
- * execution is final, sched_serial_finish() (COMMITTED, waiters resumed), and
- * at the end, with the segment's writes in the multi-version memory,
- * sched_serial_end() with the index after its last transaction.
+ * Serial segments (committer only; scheduler.c explains them). When
+ * sched_serial_pending() is true, the committer runs a segment from
+ * commit_idx: sched_serial_begin(), then for each transaction, in order,
+ * sched_serial_claim() (wait for and take ownership; false: the block
+ * stopped) and, once the serial execution is final, sched_serial_finish()
+ * (COMMITTED, waiters resumed), and at the end, with the segment's writes in
+ * the multi-version memory, sched_serial_end() with the index after its last
+ * transaction.
  *
  * A segment is due after SCHED_SERIAL_STREAK consecutive commits with the
- * window at most SCHED_SERIAL_WINDOW. Lengths start at SCHED_SERIAL_MIN and
- * grow SCHED_SERIAL_GROWTH-fold per segment up to SCHED_SERIAL_MAX; a commit
- * that finds the window at SCHED_SERIAL_RESET or more (the transactions ran
- * side by side without conflicts for a while) starts them over.
+ * window at most SCHED_SERIAL_WINDOW, and at the start of a block after one
+ * that committed at least half of its transactions in segments. It goes on,
+ * chunk by chunk of SCHED_SERIAL_CHUNK transactions, while at least
+ * SCHED_SERIAL_DENSE transactions of a chunk are chained: they read a key
+ * written by one of the sched_serial_near() transactions before them, which a
+ * parallel run would have executed at the same time.
  */
 #define SCHED_SERIAL_WINDOW 2u
 #define SCHED_SERIAL_STREAK 32u
-#define SCHED_SERIAL_RESET  8u
-#define SCHED_SERIAL_MIN    256u
-#define SCHED_SERIAL_GROWTH 4u
-#define SCHED_SERIAL_MAX    4096u
+#define SCHED_SERIAL_CHUNK  64u
+#define SCHED_SERIAL_DENSE  16u
 
-BSTM_INTERNAL uint32_t sched_serial_due(sched *s);
+static inline bool sched_serial_pending(sched *s)
+{
+	/* Relaxed: a hint for idle workers; the commit lock orders the rest. */
+	return atomic_load_explicit(&s->serial_pending, memory_order_relaxed);
+}
+
+/* How far back a read makes a transaction chained: two per thread. */
+static inline uint32_t sched_serial_near(const sched *s)
+{
+	return 2 * s->threads;
+}
+
+/* Whether a segment goes on after a chunk with `chained` such transactions. */
+static inline bool sched_serial_dense(uint32_t chained)
+{
+	return chained >= SCHED_SERIAL_DENSE;
+}
+
 BSTM_INTERNAL void sched_serial_begin(sched *s);
 BSTM_INTERNAL bool sched_serial_claim(sched *s, uint32_t txn, uint32_t *incarnation);
 BSTM_INTERNAL void sched_serial_finish(sched *s, uint32_t txn, uint32_t incarnation);

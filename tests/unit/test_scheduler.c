@@ -656,48 +656,41 @@ Test(scheduler, serial_due_after_a_run_of_narrow_windows)
 	for (int enabled = 0; enabled < 2; enabled++) {
 		begin(N);
 		sc.serial_enabled = enabled;
-		cr_assert_eq(sched_serial_due(&sc), 0, "due at the start of a block");
+		cr_assert_not(sched_serial_pending(&sc), "due at the start of a block");
 		drain_tasks();
 		cr_assert(sched_commit_trylock(&sc));
-		uint32_t first = 0, commits = 0, second = 0;
-		while (sched_commit_idx(&sc) < 200) {
-			uint32_t due = sched_serial_due(&sc);
-			if (due && !first) {
-				first = due;
-				cr_assert_eq(sched_serial_due(&sc), 0, "due twice in a row");
-				cr_assert_geq(commits, 32, "due after only %u narrow commits",
-					      commits);
-			} else if (due) {
-				second = due;
-				break;
-			}
+		uint32_t commits = 0, due_at = 0;
+		while (sched_commit_idx(&sc) < 200 && !sched_serial_pending(&sc)) {
 			commit_reexecuted();
 			drain_tasks();
 			commits++;
 		}
+		if (sched_serial_pending(&sc))
+			due_at = commits;
 		sched_commit_unlock(&sc);
 		if (!enabled) {
-			cr_assert_eq(first, 0, "serial segments off, but one was due");
+			cr_assert_eq(due_at, 0, "serial segments off, but one was due");
 			continue;
 		}
-		cr_assert_eq(first, SCHED_SERIAL_MIN, "first segment length %u", first);
-		cr_assert_eq(second, SCHED_SERIAL_MIN * SCHED_SERIAL_GROWTH,
-			     "second segment length %u", second);
+		cr_assert_geq(due_at, SCHED_SERIAL_STREAK, "due after only %u narrow commits",
+			      due_at);
+		cr_assert_leq(due_at, 2 * SCHED_SERIAL_STREAK, "not due after %u narrow commits",
+			      due_at);
+		sched_serial_begin(&sc);
+		cr_assert_not(sched_serial_pending(&sc), "still due once the segment began");
 	}
 }
 
-/* Narrow commits until a segment is due; returns its length. */
-static uint32_t narrow_until_due(void)
+/* Narrow commits until a segment is due. */
+static void narrow_until_due(void)
 {
 	for (int k = 0; k < 4 * (int)SCHED_SERIAL_STREAK; k++) {
-		uint32_t due = sched_serial_due(&sc);
-		if (due)
-			return due;
+		if (sched_serial_pending(&sc))
+			return;
 		commit_reexecuted();
 		drain_tasks();
 	}
 	cr_assert_fail("no segment due after %u narrow commits", 4 * SCHED_SERIAL_STREAK);
-	return 0;
 }
 
 /* Clean commits until the window reaches `window`. */
@@ -715,28 +708,101 @@ static void widen_to(uint32_t window)
 	drain_tasks();
 }
 
-Test(scheduler, serial_length_grows_to_its_maximum_and_resets_on_a_wide_window)
+/* Run [commit_idx, end) as a serial segment, as the executor does. */
+static void run_segment(uint32_t end)
 {
-	enum { N = 4000 };
+	uint32_t from = sched_commit_idx(&sc);
+	sched_serial_begin(&sc);
+	for (uint32_t i = from; i < end; i++) {
+		uint32_t inc;
+		cr_assert(sched_serial_claim(&sc, i, &inc), "claim of txn %u refused", i);
+		sched_serial_finish(&sc, i, inc);
+	}
+	sched_serial_end(&sc, end);
+}
+
+Test(scheduler, serial_segment_ends_with_the_window_open_and_can_come_again)
+{
+	enum { N = 600 };
 	begin(N);
 	sc.serial_enabled = true;
+	uint32_t full = atomic_load(&sc.window);
 	drain_tasks();
 	cr_assert(sched_commit_trylock(&sc));
-	uint32_t expect = SCHED_SERIAL_MIN;
-	for (int k = 0; k < 5; k++) {
-		cr_assert_eq(narrow_until_due(), expect, "segment %d", k);
-		expect = expect * SCHED_SERIAL_GROWTH < SCHED_SERIAL_MAX
-				 ? expect * SCHED_SERIAL_GROWTH
-				 : SCHED_SERIAL_MAX;
-	}
-	cr_assert_eq(expect, SCHED_SERIAL_MAX, "five segments did not reach the maximum");
-	/* A window just under the reset threshold keeps the length... */
-	widen_to(SCHED_SERIAL_RESET - 1);
-	cr_assert_eq(narrow_until_due(), SCHED_SERIAL_MAX, "length lost below the threshold");
-	/* ...one at the threshold starts the ramp over. */
-	widen_to(SCHED_SERIAL_RESET);
-	cr_assert_eq(narrow_until_due(), SCHED_SERIAL_MIN, "length kept after a wide window");
+	narrow_until_due();
+	run_segment(sched_commit_idx(&sc) + SCHED_SERIAL_CHUNK);
+	cr_assert_eq(atomic_load(&sc.window), full, "window %u after a segment",
+		     atomic_load(&sc.window));
+	cr_assert_not(sched_serial_pending(&sc));
+	/* The chain comes back: the window collapses and a segment is due again. */
+	drain_tasks();
+	narrow_until_due();
 	sched_commit_unlock(&sc);
+}
+
+Test(scheduler, serial_chaining_rule)
+{
+	cr_assert_not(sched_serial_dense(SCHED_SERIAL_DENSE - 1));
+	cr_assert(sched_serial_dense(SCHED_SERIAL_DENSE));
+	cr_assert_lt(SCHED_SERIAL_DENSE, SCHED_SERIAL_CHUNK);
+	for (uint32_t threads = 1; threads <= 16; threads *= 2) {
+		cr_assert_eq(sched_begin_block(&sc, 10, threads), 0);
+		cr_assert_eq(sched_serial_near(&sc), 2 * threads);
+	}
+}
+
+Test(scheduler, block_after_a_mostly_serial_one_opens_with_a_segment)
+{
+	enum { N = 600 };
+	sc.serial_enabled = true;
+	begin(N);
+	uint32_t full = atomic_load(&sc.window);
+	cr_assert_not(sched_serial_pending(&sc), "the first block opened with a segment");
+
+	/* Block 1: a chain, committed almost entirely in one segment. */
+	drain_tasks();
+	cr_assert(sched_commit_trylock(&sc));
+	narrow_until_due();
+	run_segment(N);
+	sched_commit_unlock(&sc);
+	cr_assert_geq(sc.serial_committed, N / 2);
+	sched_end_block(&sc);
+
+	/* Block 2 opens with a segment: nothing starts before it. */
+	begin(N);
+	cr_assert(sched_serial_pending(&sc), "no opening segment after a serial block");
+	cr_assert_eq(atomic_load(&sc.window), 0);
+	cr_assert_eq(drain_tasks(), -1, "an execution started before the opening segment");
+	cr_assert(sched_commit_trylock(&sc));
+	/* Its first chunk finds no chain: the rest runs in parallel. */
+	run_segment(SCHED_SERIAL_CHUNK);
+	cr_assert_not(sched_serial_pending(&sc), "still due after the segment");
+	cr_assert_eq(atomic_load(&sc.window), full);
+	widen_to(full);
+	for (int k = 0; k < 100000 && !sched_done(&sc); k++) {
+		uint32_t c = sched_commit_idx(&sc);
+		uint64_t w = sched_load_word(&sc, c);
+		if (sched_word_status(w) == SCHED_EXECUTED)
+			cr_assert(sched_commit(&sc, c, sched_word_incarnation(w)));
+		else
+			drain_tasks();
+	}
+	cr_assert(sched_done(&sc), "block 2 not finished");
+	sched_commit_unlock(&sc);
+	cr_assert_eq(sc.serial_committed, SCHED_SERIAL_CHUNK);
+	sched_end_block(&sc);
+
+	/* Block 3: the last block was mostly parallel, so it opens fully. */
+	begin(N);
+	cr_assert_not(sched_serial_pending(&sc), "opening segment after a parallel block");
+	cr_assert_eq(atomic_load(&sc.window), full);
+
+	/* With segments off, a carried start is ignored. */
+	sc.serial_carry = true;
+	sc.serial_enabled = false;
+	begin(N);
+	cr_assert_not(sched_serial_pending(&sc), "opening segment with segments off");
+	cr_assert_eq(atomic_load(&sc.window), full);
 }
 
 Test(scheduler, serial_segment_stops_new_executions)
@@ -850,7 +916,8 @@ Test(scheduler, serial_finish_and_end)
 	sched_serial_end(&sc, 2);
 	cr_assert_eq(sched_commit_idx(&sc), 2);
 	cr_assert_leq(validation_idx(), 2, "work above the segment must be validated again");
-	cr_assert_eq(atomic_load(&sc.window), 1, "speculation resumes with a window of 1");
+	cr_assert_eq(atomic_load(&sc.window), sc.window_max,
+		     "speculation resumes with the window open");
 	expect_execute(2, 1);
 }
 
@@ -1058,8 +1125,10 @@ static void sim_commit_loop(sim_run *run, tk_rng *rng)
 		uint32_t i = sched_commit_idx(s);
 		if (i >= s->txn_count || sched_stopped(s))
 			return;
-		uint32_t segment = sched_serial_due(s);
-		if (segment) {
+		if (sched_serial_pending(s)) {
+			/* The executor ends a segment where the chain ends; here
+			 * anywhere from one chunk to four. */
+			uint32_t segment = SCHED_SERIAL_CHUNK * (1 + tk_rng_below(rng, 4));
 			uint32_t end = s->txn_count - i > segment ? i + segment : s->txn_count;
 			sim_serial_segment(run, rng, i, end);
 			continue;
@@ -1101,7 +1170,8 @@ static void sim_try_commit(sim_run *run, tk_rng *rng)
 	for (;;) {
 		uint32_t i = sched_commit_idx(s);
 		if (i >= s->txn_count || sched_stopped(s) ||
-		    sched_word_status(sched_load_word(s, i)) != SCHED_EXECUTED)
+		    (sched_word_status(sched_load_word(s, i)) != SCHED_EXECUTED &&
+		     !sched_serial_pending(s)))
 			return;
 		if (!sched_commit_trylock(s))
 			return;
@@ -1177,14 +1247,17 @@ static void *sim_main(void *arg)
 	return NULL;
 }
 
-/* Transactions committed in serial segments, over all simulations of a test. */
+/* Transactions committed in serial segments, and blocks that opened with a
+ * segment, over all simulations of a test. */
 static uint64_t sim_serial_total;
+static uint64_t sim_opened_total;
 
 static void simulate(const sim_params *p)
 {
 	uint32_t n = p->txns;
-	cr_assert_eq(sched_begin_block(&sc, n, p->threads), 0);
 	sc.serial_enabled = p->serial && !p->open_window;
+	cr_assert_eq(sched_begin_block(&sc, n, p->threads), 0);
+	bool opened = sched_serial_pending(&sc);
 	if (p->open_window)
 		open_window(&sc);
 	sim_run run;
@@ -1207,14 +1280,16 @@ static void simulate(const sim_params *p)
 	for (uint32_t i = 0; i < p->threads; i++)
 		pthread_join(th[i].thread, NULL);
 	pthread_barrier_destroy(&run.start);
+	sched_end_block(&sc);
 
-	char what[128];
+	char what[160];
 	snprintf(what, sizeof what,
 		 "threads=%u txns=%u seed=%lu abort=%u%% dep=%u%% stop_at=%u open_window=%d "
-		 "serial=%d",
+		 "serial=%d opened=%d",
 		 p->threads, n, (unsigned long)p->seed, p->abort_pct, p->dependency_pct, p->stop_at,
-		 p->open_window, sc.serial_enabled);
+		 p->open_window, sc.serial_enabled, opened);
 	sim_serial_total += run.serial;
+	sim_opened_total += opened;
 	cr_assert_eq(atomic_load(&run.bad.count), 0, "%s: %lu violations; first: %s", what,
 		     (unsigned long)atomic_load(&run.bad.count), run.bad.first);
 	uint32_t expect = p->stop_at ? p->stop_at : n;
@@ -1256,19 +1331,21 @@ static const uint32_t thread_set[] = {1, 2, 4, 8, 16};
 #define THREAD_SET_LEN (sizeof thread_set / sizeof thread_set[0])
 
 /* Run `base` at every thread count and seed, with the scheduler's adaptive
- * speculation window (with serial segments if base.serial, and without) and
- * with the window held open. */
+ * speculation window (if base.serial: with serial segments, twice in a row,
+ * so that the second block opens with a segment when the first ran mostly
+ * in segments; and without them) and with the window held open. */
 static void simulate_all(sim_params base, uint64_t seeds)
 {
 	sim_serial_total = 0;
+	sim_opened_total = 0;
 	for (size_t i = 0; i < THREAD_SET_LEN; i++)
 		for (uint64_t seed = 0; seed < seeds; seed++)
-			for (int mode = base.serial ? 0 : 1; mode < 3; mode++) {
+			for (int mode = base.serial ? 0 : 2; mode < 4; mode++) {
 				sim_params p = base;
 				p.threads = thread_set[i];
 				p.seed = base.seed + seed;
-				p.serial = mode == 0;
-				p.open_window = mode == 2;
+				p.serial = mode < 2;
+				p.open_window = mode == 3;
 				simulate(&p);
 			}
 }
@@ -1340,6 +1417,7 @@ Test(scheduler, simulation_heavy_conflicts)
 		     2);
 	/* Re-executed commits keep the window at 1-2 at every thread count. */
 	cr_assert_gt(sim_serial_total, 0, "no serial segment ran");
+	cr_assert_gt(sim_opened_total, 0, "no block opened with a serial segment");
 }
 
 Test(scheduler, simulation_stopped_midway)
