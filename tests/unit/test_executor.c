@@ -9,11 +9,13 @@
  * code or writes, and the test asserts on the output in the test's thread.
  */
 #include <criterion/criterion.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../support/testkit.h"
+#include "scheduler/scheduler.h" /* SCHED_SERIAL_CHUNK */
 
 static const uint32_t thread_set[] = {1, 2, 4, 8, 16};
 #define THREAD_SET_LEN (sizeof(thread_set) / sizeof(thread_set[0]))
@@ -1448,5 +1450,89 @@ Test(executor, serial_segments_on_a_dependency_chain)
 	/* On two cores a chain keeps workers colliding, so segments run; if
 	 * none ran the path above was not tested at all. */
 	cr_assert_gt(serial, 0, "no transaction ran in a serial segment");
+	tk_base_free(base);
+}
+
+/*
+ * How long serial segments last, across blocks on one executor: after a
+ * block that ran at least half in segments, the next one opens with a
+ * segment on worker 0, which lasts as long as the transactions stay chained
+ * (the whole block for the counter chain) and ends after one chunk for a
+ * block of independent transactions; the block after that speculates.
+ */
+static _Atomic uint32_t chain_max_worker;
+
+static int chain_worker_txn(void *ctx, uint32_t index, bstm_view *view,
+			    bstm_txn_outcome *outcome)
+{
+	uint32_t worker = bstm_view_worker(view);
+	uint32_t seen = atomic_load(&chain_max_worker);
+	while (worker > seen && !atomic_compare_exchange_weak(&chain_max_worker, &seen, worker))
+		;
+	return chain_txn(ctx, index, view, outcome);
+}
+
+/* Run `fn` over n transactions sequentially and in parallel on `executor`;
+ * assert the outputs agree; return the parallel output's stats. */
+static bstm_block_stats run_on(bstm_executor *executor, uint32_t threads, uint32_t n, bstm_txn_fn fn,
+			 tk_base *base)
+{
+	bstm_block block = {sizeof(block), n, fn, NULL, NULL, NULL};
+	bstm_base_view view;
+	bstm_output *seq = NULL, *par = NULL;
+	tk_base_open(base, &view);
+	cr_assert_eq(bstm_execute_block_sequential(executor, &block, &view, &seq), 0);
+	atomic_store(&chain_max_worker, 0);
+	cr_assert_eq(bstm_execute_block(executor, &block, &view, &par), 0);
+	tk_base_close(base);
+	char why[512];
+	cr_assert(tk_output_diff(seq, par, why, sizeof(why)),
+		  "threads=%u: parallel differs from sequential: %s", threads, why);
+	bstm_block_stats stats = par->stats;
+	bstm_output_free(seq);
+	bstm_output_free(par);
+	return stats;
+}
+
+Test(executor, serial_segments_follow_the_chain_across_blocks)
+{
+	enum { N = 2000, ROUNDS = 6 };
+	tk_base *base = new_base();
+	uint32_t opened = 0;
+	for (size_t t = 1; t < THREAD_SET_LEN; t++) {
+		uint32_t threads = thread_set[t];
+		bstm_executor *executor = make_executor(threads, 0, 1);
+		bool mostly_serial = false;
+		for (int round = 0; round < ROUNDS && !mostly_serial; round++) {
+			bstm_block_stats st = run_on(executor, threads, N, chain_worker_txn, base);
+			mostly_serial = 2 * st.serial_txns >= st.committed;
+		}
+		if (!mostly_serial) {
+			bstm_executor_destroy(executor);
+			continue; /* the window never collapsed for long: nothing to check */
+		}
+		opened++;
+		/* The chain again: one segment, on worker 0, from the first txn. */
+		bstm_block_stats st = run_on(executor, threads, N, chain_worker_txn, base);
+		cr_assert_eq(st.serial_txns, N, "threads=%u: %llu of %u txns serial", threads,
+			     (unsigned long long)st.serial_txns, N);
+		cr_assert_eq(st.executions, N, "threads=%u: %llu executions", threads,
+			     (unsigned long long)st.executions);
+		cr_assert_eq(atomic_load(&chain_max_worker), 0, "threads=%u: worker %u ran a txn",
+			     threads, atomic_load(&chain_max_worker));
+		/* Independent transactions: the opening segment ends after a chunk. */
+		st = run_on(executor, threads, N, own_key_txn, base);
+		cr_assert_eq(st.serial_txns, SCHED_SERIAL_CHUNK,
+			     "threads=%u: %llu txns serial in a block without a chain", threads,
+			     (unsigned long long)st.serial_txns);
+		/* ...and the next block does not start with one. */
+		st = run_on(executor, threads, N, own_key_txn, base);
+		cr_assert_eq(st.serial_txns, 0, "threads=%u: %llu txns serial", threads,
+			     (unsigned long long)st.serial_txns);
+		bstm_executor_destroy(executor);
+	}
+	cr_assert_gt(opened, 0, "no thread count ran the chain mostly in segments");
+	cr_log_info("%u of %zu thread counts ran the chain mostly in segments", opened,
+		    THREAD_SET_LEN - 1);
 	tk_base_free(base);
 }
