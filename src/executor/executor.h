@@ -131,7 +131,7 @@ struct bstm_view {
 	uint32_t worker_id;
 	bool final;   /* parallel: every lower transaction is committed */
 	bool blocked; /* parallel: a read hit an ESTIMATE of blocking_txn */
-	bool chained; /* serial: read a write of one of the last serial_near txns */
+	bool chained; /* serial: read a write of a near predecessor (sched_serial_near) */
 	uint32_t blocking_txn;
 	int error; /* sticky: storage error or out of memory */
 	exec_map local;
@@ -196,7 +196,6 @@ struct exec_block_run {
 	int commit_error;	      /* the committed incarnation failed with this */
 	_Atomic uint32_t output_next; /* next chunk of outputs to build */
 	uint32_t serial_from;	      /* first transaction of the running serial segment */
-	uint32_t serial_near;	      /* sched_serial_near() of this block */
 	exec_record serial_record;    /* the record of every serially committed txn */
 };
 

@@ -629,7 +629,6 @@ int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block, const b
 	};
 	atomic_init(&run.failure, 0);
 	atomic_init(&run.output_next, 0);
-	run.serial_near = sched_serial_near(&ex->sc);
 	run.serial_record.incarnation = UINT32_MAX; /* never validated: superseded */
 	run.serial_record.output_built = true;
 	if (n > 0)

@@ -215,7 +215,7 @@ static int read_sequential(bstm_view *v, const void *key, uint32_t len, uint64_t
 		state->value = bv;
 		state->value_len = (uint32_t)blen;
 	} else if (v->mode == EXEC_MODE_SERIAL && (state->flags & EXEC_ITEM_WRITE) &&
-		   v->txn - state->writer <= v->run->serial_near) {
+		   v->txn - state->writer <= sched_serial_near(&v->run->ex->sc)) {
 		v->chained = true; /* see run_serial_segment */
 	}
 	exec_item *it = exec_map_insert(&v->local, state->key, len, hash);
