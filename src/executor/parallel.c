@@ -43,6 +43,18 @@ static _Atomic(void *) *record_of(exec_block_run *run, uint32_t txn)
 	return &run->ex->sc.txns[txn].record;
 }
 
+/* The multi-version write of item `it` by (txn, incarnation). */
+static mvm_version version_of(const exec_item *it, uint32_t txn, uint32_t incarnation)
+{
+	return (mvm_version){
+		.value = it->value,
+		.len = it->value_len,
+		.flags = (it->flags & EXEC_ITEM_DELETED) ? MVM_VERSION_DELETED : 0,
+		.txn_idx = txn,
+		.incarnation = incarnation,
+	};
+}
+
 /* Build the record of the incarnation that just ran in w's view and apply its
  * writes to the multi-version memory. */
 static exec_record *record_incarnation(exec_block_run *run, exec_worker *w, uint32_t incarnation,
@@ -60,16 +72,15 @@ static exec_record *record_incarnation(exec_block_run *run, exec_worker *w, uint
 		writes += keep_writes && (f & EXEC_ITEM_WRITE) != 0;
 	}
 	uint32_t events = keep_writes ? v->event_count : 0;
-	/* One allocation for the record and its arrays (and the versions). */
+	/* One allocation for the record and its arrays. */
 	size_t size = sizeof(exec_record) + sizeof(mvm_capture) * reads +
 		      (sizeof(mvm_entry *) + sizeof(mvm_node *) + sizeof(mvm_version *)) * writes +
-		      sizeof(bstm_event) * events + sizeof(mvm_version) * writes;
+		      sizeof(bstm_event) * events;
 	uint8_t *mem = bstm_arena_alloc(arena, size);
 	if (!mem)
 		return NULL;
 	exec_record *rec = (exec_record *)mem;
-	mvm_version *ver_store = (mvm_version *)(rec + 1);
-	mvm_capture *cap = (mvm_capture *)(ver_store + writes);
+	mvm_capture *cap = (mvm_capture *)(rec + 1);
 	bstm_event *ev = (bstm_event *)(cap + reads);
 	mvm_entry **entries = (mvm_entry **)(ev + events);
 	mvm_node **nodes = (mvm_node **)(entries + writes);
@@ -100,22 +111,15 @@ static exec_record *record_incarnation(exec_block_run *run, exec_worker *w, uint
 			cap[r++] = (mvm_capture){.entry = it->entry, .observed = it->observed};
 		if (!keep_writes || !(it->flags & EXEC_ITEM_WRITE))
 			continue;
-		mvm_version *ver = &ver_store[k];
-		*ver = (mvm_version){
-			.value = it->value,
-			.len = it->value_len,
-			.flags = (it->flags & EXEC_ITEM_DELETED) ? MVM_VERSION_DELETED : 0,
-			.txn_idx = txn,
-			.incarnation = incarnation,
-		};
+		mvm_version ver = version_of(it, txn, incarnation);
 		bool fresh = false;
-		mvm_node *node = mvm_write(it->entry, arena, txn, incarnation, ver, &fresh);
+		mvm_node *node =
+			mvm_write(it->entry, arena, txn, incarnation, &ver, &versions[k], &fresh);
 		if (!node)
 			return NULL;
 		new_path |= fresh;
 		entries[k] = it->entry;
 		nodes[k] = node;
-		versions[k] = ver;
 		k++;
 	}
 	/* Keys the previous recorded incarnation wrote and this one did not. */
@@ -268,18 +272,12 @@ static int publish_segment(exec_block_run *run, exec_worker *w, uint32_t last, u
 			continue;
 		mvm_entry *e =
 			mvm_find_or_insert(&ex->mv, &w->arena, it->key, it->key_len, it->hash);
-		mvm_version *ver = bstm_arena_alloc(&w->arena, sizeof *ver);
-		if (!e || !ver)
+		if (!e)
 			return BSTM_ENOMEM;
-		*ver = (mvm_version){
-			.value = it->value,
-			.len = it->value_len,
-			.flags = (it->flags & EXEC_ITEM_DELETED) ? MVM_VERSION_DELETED : 0,
-			.txn_idx = last,
-			.incarnation = incarnation,
-		};
+		mvm_version ver = version_of(it, last, incarnation);
 		bool fresh;
-		if (!mvm_write(e, &w->arena, last, incarnation, ver, &fresh))
+		const mvm_version *published;
+		if (!mvm_write(e, &w->arena, last, incarnation, &ver, &published, &fresh))
 			return BSTM_ENOMEM;
 		if (claim_touched(w, e) != 0)
 			return BSTM_ENOMEM;

@@ -21,7 +21,11 @@
  *     that several threads CAS (insertions of different transactions).
  *   - A version is created for exactly one (transaction, incarnation, key);
  *     its address is therefore a unique version number, and validation
- *     compares addresses.
+ *     compares addresses. (The version inside a node is its first write;
+ *     later incarnations get versions of their own, never a rewrite.)
+ *   - The entry's `levels` only grows and is a hint: level 0 holds every
+ *     node and each level is a sublist of the one below, so a search that
+ *     starts at a level too low is still exact.
  *
  * Linearization points
  *   - entry insert: the release CAS that links it at the bucket head;
@@ -34,6 +38,11 @@
  *   Finding the highest writer below i is a skip-list search, O(log w) for w
  *   writers of the key, plus one step per ABSENT node passed (an ABSENT node
  *   exists only where a re-execution stopped writing the key).
+ *   In cache lines, which is what a lookup costs when the block's state does
+ *   not fit in the core's cache: one in the bucket array, one for the entry
+ *   (tag, key and level 0 share its first line) and, for a key with one
+ *   writer below the reader, one for the node with its first version and a
+ *   small value inline. Entries and nodes start on a line for that reason.
  */
 #include <string.h>
 
@@ -106,15 +115,20 @@ void mvm_end_block(mvm *m, uint32_t txn_count)
 	m->keys_per_txn = 0.5 * m->keys_per_txn + 0.5 * (seen < 1.0 ? 1.0 : seen);
 }
 
+static inline uint32_t hash_tag(uint64_t hash)
+{
+	return (uint32_t)(hash >> 32);
+}
+
 static inline bool entry_matches(const mvm_entry *e, const void *key, uint32_t len, uint64_t hash)
 {
-	return e->hash == hash && e->key_len == len && bstm_bytes_equal(e->key, key, len);
+	return e->tag == hash_tag(hash) && e->key_len == len && bstm_bytes_equal(e->key, key, len);
 }
 
 static mvm_entry *chain_find(mvm_entry *e, mvm_entry *stop, const void *key, uint32_t len,
 			     uint64_t hash)
 {
-	for (; e != stop; e = atomic_load_explicit(&e->chain, memory_order_acquire))
+	for (; e != stop; e = atomic_load_explicit(&mvm_tail(e)->chain, memory_order_acquire))
 		if (entry_matches(e, key, len, hash))
 			return e;
 	return NULL;
@@ -137,16 +151,19 @@ mvm_entry *mvm_find_or_insert(mvm *m, bstm_arena *arena, const void *key, uint32
 	if (found)
 		return found;
 
-	mvm_entry *e = bstm_arena_alloc(arena, sizeof *e + len);
+	size_t tail_at = (sizeof(mvm_entry) + len + 7) & ~(size_t)7;
+	mvm_entry *e = bstm_arena_alloc_line(arena, tail_at + sizeof(mvm_entry_tail));
 	if (!e)
 		return NULL;
 	memset(e, 0, sizeof *e);
-	e->hash = hash;
-	e->key_len = len;
+	e->tag = hash_tag(hash);
+	e->key_len = (uint16_t)len;
 	if (len)
 		memcpy(e->key, key, len);
+	mvm_entry_tail *tail = mvm_tail(e);
+	memset(tail, 0, sizeof *tail);
 	for (;;) {
-		atomic_store_explicit(&e->chain, head, memory_order_relaxed);
+		atomic_store_explicit(&tail->chain, head, memory_order_relaxed);
 		/* Release publishes e's fields with the link; on failure `head`
 		 * is reloaded (acquire) and only the new prefix needs a look. */
 		mvm_entry *old_head = head;
@@ -166,32 +183,35 @@ const mvm_version *mvm_set_base(mvm_entry *e, const mvm_version *base)
 	const mvm_version *expected = NULL;
 	/* Release publishes the version; acquire on failure pairs with the
 	 * winner's release so its version is visible. */
-	if (atomic_compare_exchange_strong_explicit(&e->base, &expected, base, memory_order_release,
+	if (atomic_compare_exchange_strong_explicit(&mvm_tail(e)->base, &expected, base, memory_order_release,
 						    memory_order_acquire))
 		return base;
 	return expected;
 }
 
 /*
- * Position of the first node with index < txn_idx: `links` ends as the link
- * array whose level-0 slot points at it. Acquire loads pair with the release
+ * The last node with index >= txn_idx (NULL: the head): its level-0 link
+ * leads to the first node below txn_idx. Acquire loads pair with the release
  * CAS of insertions, so every node reached is initialized.
  */
-static inline _Atomic(mvm_node *) *search_below(_Atomic(mvm_node *) *links, uint32_t txn_idx)
+static inline mvm_node *search_below(const mvm_entry *e, uint32_t txn_idx)
 {
-	for (int level = MVM_LEVELS - 1; level >= 0; level--) {
+	mvm_node *pred = NULL;
+	int top = atomic_load_explicit(&e->levels, memory_order_relaxed);
+	for (int level = top - 1; level >= 0; level--) {
 		mvm_node *n;
-		while ((n = atomic_load_explicit(&links[level], memory_order_acquire)) != NULL &&
+		while ((n = atomic_load_explicit(mvm_link(e, pred, level), memory_order_acquire)) !=
+			       NULL &&
 		       n->txn_idx >= txn_idx)
-			links = n->next;
+			pred = n;
 	}
-	return links;
+	return pred;
 }
 
 void mvm_read(const mvm_entry *e, uint32_t txn_idx, mvm_read_result *out)
 {
-	_Atomic(mvm_node *) *links = search_below((_Atomic(mvm_node *) *)e->head, txn_idx);
-	mvm_node *n = atomic_load_explicit(&links[0], memory_order_acquire);
+	mvm_node *pred = search_below(e, txn_idx);
+	mvm_node *n = atomic_load_explicit(mvm_link(e, pred, 0), memory_order_acquire);
 	for (; n; n = atomic_load_explicit(&n->next[0], memory_order_acquire)) {
 		/* Acquire pairs with the owner's release store of the cell, so the
 		 * version's fields are visible. */
@@ -218,7 +238,7 @@ void mvm_read(const mvm_entry *e, uint32_t txn_idx, mvm_read_result *out)
 	out->blocking_txn = MVM_TXN_STORAGE;
 }
 
-static uint32_t node_height(uint32_t txn_idx)
+uint32_t mvm_node_height(uint32_t txn_idx)
 {
 	/* Geometric with p = 1/4, deterministic per index. */
 	uint64_t h = bstm_hash_mix((uint64_t)txn_idx + 0x51ed27u) | (1ull << (2 * MVM_LEVELS));
@@ -226,64 +246,95 @@ static uint32_t node_height(uint32_t txn_idx)
 	return height > MVM_LEVELS ? MVM_LEVELS : height;
 }
 
-/* Find txn_idx's node, or the predecessors' link arrays at every level. */
-static mvm_node *search_exact(mvm_entry *e, uint32_t txn_idx, _Atomic(mvm_node *) *preds[])
+/* Find txn_idx's node, or the predecessors at every level (NULL: the head). */
+static mvm_node *search_exact(mvm_entry *e, uint32_t txn_idx, mvm_node *preds[])
 {
-	_Atomic(mvm_node *) *links = e->head;
-	mvm_node *found = NULL;
+	mvm_node *pred = NULL, *found = NULL;
+	int top = atomic_load_explicit(&e->levels, memory_order_relaxed);
 	for (int level = MVM_LEVELS - 1; level >= 0; level--) {
-		mvm_node *n;
-		while ((n = atomic_load_explicit(&links[level], memory_order_acquire)) != NULL &&
-		       n->txn_idx > txn_idx)
-			links = n->next;
+		mvm_node *n = NULL;
+		if (level < top) {
+			while ((n = atomic_load_explicit(mvm_link(e, pred, level),
+							 memory_order_acquire)) != NULL &&
+			       n->txn_idx > txn_idx)
+				pred = n;
+		}
 		if (n && n->txn_idx == txn_idx)
 			found = n;
-		preds[level] = links;
+		preds[level] = pred;
 	}
 	return found;
 }
 
-/* Link `node` at `level` after preds[level], moving forward past concurrent
- * insertions of higher indices. */
-static void link_level(mvm_node *node, int level, _Atomic(mvm_node *) *links)
+/* Link `node` at `level` after pred (NULL: the head), moving forward past
+ * concurrent insertions of higher indices. */
+static void link_level(mvm_entry *e, mvm_node *node, int level, mvm_node *pred)
 {
 	for (;;) {
 		mvm_node *succ;
-		while ((succ = atomic_load_explicit(&links[level], memory_order_acquire)) != NULL &&
+		while ((succ = atomic_load_explicit(mvm_link(e, pred, level),
+						    memory_order_acquire)) != NULL &&
 		       succ->txn_idx > node->txn_idx)
-			links = succ->next;
+			pred = succ;
 		atomic_store_explicit(&node->next[level], succ, memory_order_relaxed);
 		/* Release publishes the node's fields (and lower levels) with the
 		 * link; pairs with the acquire loads of searches. */
-		if (atomic_compare_exchange_weak_explicit(
-			    &links[level], &succ, node, memory_order_release, memory_order_relaxed))
+		if (atomic_compare_exchange_weak_explicit(mvm_link(e, pred, level), &succ, node,
+							  memory_order_release, memory_order_relaxed))
 			return;
 	}
 }
 
-mvm_node *mvm_write(mvm_entry *e, bstm_arena *arena, uint32_t txn_idx, uint32_t incarnation,
-		    const mvm_version *v, bool *new_path)
+/* Searches start at the highest level in use: raise it to `height`. */
+static void raise_levels(mvm_entry *e, uint32_t height)
 {
-	_Atomic(mvm_node *) *preds[MVM_LEVELS];
+	uint8_t top = atomic_load_explicit(&e->levels, memory_order_relaxed);
+	while (top < height && !atomic_compare_exchange_weak_explicit(&e->levels, &top,
+								      (uint8_t)height,
+								      memory_order_relaxed,
+								      memory_order_relaxed))
+		;
+}
+
+mvm_node *mvm_write(mvm_entry *e, bstm_arena *arena, uint32_t txn_idx, uint32_t incarnation,
+		    const mvm_version *v, const mvm_version **published, bool *new_path)
+{
+	mvm_node *preds[MVM_LEVELS];
 	mvm_node *node = search_exact(e, txn_idx, preds);
 	if (node) {
+		mvm_version *copy = bstm_arena_alloc(arena, sizeof *copy);
+		if (!copy)
+			return NULL;
+		*copy = *v;
 		uintptr_t cell = atomic_load_explicit(&node->cell, memory_order_relaxed);
 		*new_path = cell == MVM_CELL_ABSENT;
 		node->last_incarnation = incarnation;
 		/* Release pairs with readers' acquire of the cell. */
-		atomic_store_explicit(&node->cell, (uintptr_t)v, memory_order_release);
+		atomic_store_explicit(&node->cell, (uintptr_t)copy, memory_order_release);
+		*published = copy;
 		return node;
 	}
-	uint32_t height = node_height(txn_idx);
-	node = bstm_arena_alloc(arena, sizeof *node + height * sizeof node->next[0]);
+	uint32_t height = mvm_node_height(txn_idx);
+	bool inline_value = v->value && v->len <= MVM_INLINE_VALUE;
+	size_t size = sizeof *node + height * sizeof node->next[0] + (inline_value ? v->len : 0);
+	node = bstm_arena_alloc_line(arena, size);
 	if (!node)
 		return NULL;
 	node->txn_idx = txn_idx;
-	node->height = height;
 	node->last_incarnation = incarnation;
-	atomic_init(&node->cell, (uintptr_t)v);
+	node->first = *v;
+	if (inline_value) {
+		uint8_t *bytes = (uint8_t *)&node->next[height];
+		if (v->len)
+			memcpy(bytes, v->value, v->len);
+		node->first.value = bytes;
+	}
+	atomic_init(&node->cell, (uintptr_t)&node->first);
+	/* Before linking: a search that starts lower is correct, only slower. */
+	raise_levels(e, height);
 	for (uint32_t level = 0; level < height; level++)
-		link_level(node, (int)level, preds[level]);
+		link_level(e, node, (int)level, preds[level]);
+	*published = &node->first;
 	*new_path = true;
 	return node;
 }

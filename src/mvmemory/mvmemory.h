@@ -21,6 +21,7 @@
 #define MVM_LEVELS	    8
 #define MVM_VERSION_DELETED 0x1u
 #define MVM_TXN_STORAGE	    UINT32_MAX /* txn_idx of a version read from base storage */
+#define MVM_INLINE_VALUE    16u	       /* a first write this small lives in its node */
 
 /* One write of one key by one incarnation. Immutable once published. */
 typedef struct mvm_version {
@@ -33,24 +34,50 @@ typedef struct mvm_version {
 
 typedef struct mvm_node mvm_node;
 
+/*
+ * An entry is laid out for the common lookup: hash tag, key and the first
+ * level of the skip list share the entry's first cache line (entries are
+ * line-aligned), so finding the key and its highest writer costs one line
+ * for keys up to 40 bytes. What lookups rarely need (the bucket chain, the
+ * base value, the upper levels) follows the key, in an mvm_entry_tail.
+ */
 typedef struct mvm_entry {
-	_Atomic(struct mvm_entry *) chain; /* next entry in the bucket, immutable once linked */
-	uint64_t hash;
-	_Atomic(const mvm_version *) base;    /* the base value, fetched once; NULL until then */
-	_Atomic(mvm_node *) head[MVM_LEVELS]; /* writers, highest index first */
-	_Atomic uint32_t mark;		      /* the executor's per-key claim flag for output */
-	uint32_t key_len;
+	uint32_t tag;		    /* high half of the key's hash */
+	uint16_t key_len;	    /* <= BSTM_MAX_KEY_LEN */
+	_Atomic uint8_t mark;	    /* the executor's per-key claim flag for output */
+	_Atomic uint8_t levels;	    /* levels in use: searches start there (a hint) */
+	_Atomic(mvm_node *) head;   /* level 0: every writer, highest index first */
 	uint8_t key[];
 } mvm_entry;
+
+typedef struct mvm_entry_tail {
+	_Atomic(mvm_entry *) chain;	   /* next entry in the bucket, immutable once linked */
+	_Atomic(const mvm_version *) base; /* the base value, fetched once; NULL until then */
+	_Atomic(mvm_node *) up[MVM_LEVELS - 1]; /* levels 1 and up of the head */
+} mvm_entry_tail;
+
+static inline mvm_entry_tail *mvm_tail(const mvm_entry *e)
+{
+	uintptr_t end = (uintptr_t)(e->key + e->key_len);
+	return (mvm_entry_tail *)((end + 7) & ~(uintptr_t)7);
+}
 
 struct mvm_node {
 	_Atomic uintptr_t cell; /* const mvm_version * | MVM_CELL_ESTIMATE */
 	uint32_t txn_idx;
-	uint32_t height;
 	uint32_t last_incarnation; /* owner's bookkeeping, see mvm_write */
-	uint32_t pad_;
-	_Atomic(mvm_node *) next[];
+	mvm_version first;	   /* the version of the write that created the node */
+	_Atomic(mvm_node *) next[]; /* mvm_node_height(txn_idx) levels, then first's
+				     * value when it is at most MVM_INLINE_VALUE bytes */
 };
+
+/* The head's link at `level` when pred is NULL, else pred's. */
+static inline _Atomic(mvm_node *) *mvm_link(const mvm_entry *e, mvm_node *pred, int level)
+{
+	if (pred)
+		return &pred->next[level];
+	return level == 0 ? (_Atomic(mvm_node *) *)&e->head : &mvm_tail(e)->up[level - 1];
+}
 
 enum mvm_read_kind {
 	MVM_READ_STORAGE,  /* no lower transaction wrote the key */
@@ -98,13 +125,20 @@ BSTM_INTERNAL void mvm_read(const mvm_entry *e, uint32_t txn_idx, mvm_read_resul
 BSTM_INTERNAL const mvm_version *mvm_set_base(mvm_entry *e, const mvm_version *base);
 
 /*
- * Record txn_idx's (incarnation) write `v` of the key. Only the thread that
- * owns txn_idx's current incarnation calls this. Returns the node, or NULL when
- * out of memory; *new_path is set when the previous incarnation did not write
- * the key (the scheduler must then revalidate higher transactions).
+ * Record txn_idx's (incarnation) write `v` of the key; `v` is copied. Only the
+ * thread that owns txn_idx's current incarnation calls this. The first write
+ * of the key by txn_idx lives in the new node (its value too, when small), so
+ * a reader finds node, version and value on one line; a later incarnation's
+ * write gets a version of its own in `arena`. *published is the version
+ * readers now see. Returns the node, or NULL when out of memory; *new_path is
+ * set when the previous incarnation did not write the key (the scheduler
+ * must then revalidate higher transactions).
  */
 BSTM_INTERNAL mvm_node *mvm_write(mvm_entry *e, bstm_arena *arena, uint32_t txn_idx,
-				  uint32_t incarnation, const mvm_version *v, bool *new_path);
+				  uint32_t incarnation, const mvm_version *v,
+				  const mvm_version **published, bool *new_path);
+/* The levels of the node of txn_idx (geometric, deterministic per index). */
+BSTM_INTERNAL uint32_t mvm_node_height(uint32_t txn_idx);
 /* The owner's incarnation no longer writes this key. */
 BSTM_INTERNAL void mvm_mark_absent(mvm_node *node);
 /* The owner's incarnation was aborted; readers must wait for the redo. */

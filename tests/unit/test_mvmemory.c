@@ -83,13 +83,18 @@ static mvm_node *write_txn(mvm_entry *e, uint32_t txn, uint32_t incarnation, boo
 	const mvm_version *v = new_version(&arena, txn, incarnation, 0);
 	cr_assert_not_null(v);
 	bool fresh = false;
-	mvm_node *node = mvm_write(e, &arena, txn, incarnation, v, &fresh);
+	const mvm_version *published = NULL;
+	mvm_node *node = mvm_write(e, &arena, txn, incarnation, v, &published, &fresh);
 	cr_assert_not_null(node, "mvm_write(txn=%u) returned NULL", txn);
 	cr_assert_eq(node->txn_idx, txn);
+	/* The version readers see is a copy of v. */
+	cr_assert_not_null(published);
+	cr_assert_eq(published->txn_idx, txn);
+	cr_assert_eq(published->incarnation, incarnation);
 	if (new_path)
 		*new_path = fresh;
 	if (version)
-		*version = v;
+		*version = published;
 	return node;
 }
 
@@ -142,11 +147,16 @@ static uint32_t check_skip_list(const mvm_entry *e)
 	uint32_t count0 = 0;
 	for (int level = 0; level < MVM_LEVELS; level++) {
 		const mvm_node *prev = NULL;
-		const mvm_node *n = atomic_load_explicit(&e->head[level], memory_order_acquire);
+		const mvm_node *n =
+			atomic_load_explicit(mvm_link(e, NULL, level), memory_order_acquire);
+		if (n)
+			cr_assert_lt(level, atomic_load(&e->levels),
+				     "level %d has nodes but the entry uses %u levels", level,
+				     atomic_load(&e->levels));
 		for (; n; n = atomic_load_explicit(&n->next[level], memory_order_acquire)) {
-			cr_assert_gt(n->height, (uint32_t)level,
+			cr_assert_gt(mvm_node_height(n->txn_idx), (uint32_t)level,
 				     "node %u of height %u linked on level %d", n->txn_idx,
-				     n->height, level);
+				     mvm_node_height(n->txn_idx), level);
 			if (prev)
 				cr_assert_lt(n->txn_idx, prev->txn_idx,
 					     "level %d not strictly descending: %u after %u", level,
@@ -171,7 +181,7 @@ Test(mvmemory, same_key_same_entry)
 	cr_assert_eq(find_key(&mem, "alpha", 5), e);
 	cr_assert_eq(e->key_len, 5);
 	cr_assert_eq(memcmp(e->key, "alpha", 5), 0);
-	cr_assert_eq(e->hash, bstm_hash_bytes("alpha", 5));
+	cr_assert_eq(e->tag, (uint32_t)(bstm_hash_bytes("alpha", 5) >> 32));
 
 	/* The key bytes were copied: changing the caller's buffer changes
 	 * nothing. */
@@ -182,8 +192,11 @@ Test(mvmemory, same_key_same_entry)
 
 	/* A fresh entry has no writers and no base. */
 	for (int level = 0; level < MVM_LEVELS; level++)
-		cr_assert_null(atomic_load(&e->head[level]));
-	cr_assert_null(atomic_load(&e->base));
+		cr_assert_null(atomic_load(mvm_link(e, NULL, level)));
+	cr_assert_eq(atomic_load(&e->levels), 0);
+	cr_assert_null(atomic_load(&mvm_tail(e)->base));
+	/* Tag, key and level 0 share the entry's first line. */
+	cr_assert_eq((uintptr_t)e % BSTM_CACHELINE, 0);
 	cr_assert_eq(atomic_load(&mem.entries), 1);
 }
 
@@ -337,9 +350,9 @@ Test(mvmemory, blocks_reuse_the_index)
 			len = snprintf(key, sizeof key, "shared-%u", i);
 			mvm_entry *e = insert_key(&mem, &arena, key, (uint32_t)len);
 			for (int level = 0; level < MVM_LEVELS; level++)
-				cr_assert_null(atomic_load(&e->head[level]),
+				cr_assert_null(atomic_load(mvm_link(e, NULL, level)),
 					       "block %u: fresh entry %s has writers", block, key);
-			cr_assert_null(atomic_load(&e->base));
+			cr_assert_null(atomic_load(&mvm_tail(e)->base));
 			if (i % 3 == 0)
 				write_txn(e, i % (txns + 1), 0, NULL, NULL);
 		}
@@ -498,9 +511,10 @@ Test(mvmemory, deleted_version_is_returned)
 	mvm_entry *e = insert_str("k");
 	const mvm_version *del = new_version(&arena, 4, 0, MVM_VERSION_DELETED);
 	bool fresh = false;
-	cr_assert_not_null(mvm_write(e, &arena, 4, 0, del, &fresh));
+	const mvm_version *published;
+	cr_assert_not_null(mvm_write(e, &arena, 4, 0, del, &published, &fresh));
 	cr_assert(fresh);
-	expect_version(e, 5, del);
+	expect_version(e, 5, published);
 	mvm_read_result r;
 	mvm_read(e, 5, &r);
 	cr_assert_eq(r.version->flags & MVM_VERSION_DELETED, MVM_VERSION_DELETED);
@@ -519,13 +533,18 @@ Test(mvmemory, write_new_path_and_last_incarnation)
 	mvm_node *n = write_txn(e, 9, 0, &fresh, &v);
 	cr_assert(fresh, "first write: new_path must be true");
 	cr_assert_eq(n->last_incarnation, 0);
-	cr_assert_geq(n->height, 1);
-	cr_assert_leq(n->height, MVM_LEVELS);
+	cr_assert_geq(mvm_node_height(9), 1);
+	cr_assert_leq(mvm_node_height(9), MVM_LEVELS);
+	/* The first write lives in the node, the later ones do not. */
+	cr_assert_eq(v, &n->first);
 	expect_version(e, 10, v);
 
+	const mvm_version *first = v;
 	cr_assert_eq(write_txn(e, 9, 1, &fresh, &v), n, "rewrite made a second node");
 	cr_assert_not(fresh, "rewrite by a later incarnation: new_path must be false");
 	cr_assert_eq(n->last_incarnation, 1);
+	cr_assert_neq(v, first, "a rewrite must not reuse the first version's address");
+	cr_assert_eq(first->incarnation, 0, "the first version changed after publication");
 	expect_version(e, 10, v);
 
 	mvm_mark_absent(n);
@@ -557,13 +576,14 @@ Test(mvmemory, values_empty_and_large)
 	mvm_version *empty_null = bstm_arena_alloc(&arena, sizeof *empty_null);
 	*empty_null = (mvm_version){.value = NULL, .len = 0, .txn_idx = 1};
 	bool fresh;
-	cr_assert_not_null(mvm_write(e, &arena, 1, 0, empty_null, &fresh));
+	const mvm_version *published;
+	cr_assert_not_null(mvm_write(e, &arena, 1, 0, empty_null, &published, &fresh));
 
 	uint8_t *zero_len = bstm_arena_alloc(&arena, 0);
 	cr_assert_not_null(zero_len);
 	mvm_version *empty = bstm_arena_alloc(&arena, sizeof *empty);
 	*empty = (mvm_version){.value = zero_len, .len = 0, .txn_idx = 2};
-	cr_assert_not_null(mvm_write(e, &arena, 2, 0, empty, &fresh));
+	cr_assert_not_null(mvm_write(e, &arena, 2, 0, empty, &published, &fresh));
 
 	enum { BIG = 1u << 20 };
 	uint8_t *bytes = bstm_arena_alloc(&arena, BIG);
@@ -571,7 +591,9 @@ Test(mvmemory, values_empty_and_large)
 	tk_fill(bytes, BIG, 99);
 	mvm_version *big = bstm_arena_alloc(&arena, sizeof *big);
 	*big = (mvm_version){.value = bytes, .len = BIG, .txn_idx = 3};
-	cr_assert_not_null(mvm_write(e, &arena, 3, 0, big, &fresh));
+	cr_assert_not_null(mvm_write(e, &arena, 3, 0, big, &published, &fresh));
+	/* Too large to live in the node: the caller's bytes are published. */
+	cr_assert_eq(published->value, bytes);
 
 	mvm_read_result r;
 	mvm_read(e, 2, &r);
@@ -582,7 +604,7 @@ Test(mvmemory, values_empty_and_large)
 	mvm_read(e, 3, &r);
 	cr_assert_eq(r.kind, MVM_READ_VERSION);
 	cr_assert_eq(r.version->len, 0);
-	cr_assert_eq(r.version->value, zero_len);
+	cr_assert_not_null(r.version->value, "an empty value became NULL");
 	mvm_read(e, 4, &r);
 	cr_assert_eq(r.kind, MVM_READ_VERSION);
 	cr_assert_eq(r.version->len, BIG);
@@ -591,6 +613,46 @@ Test(mvmemory, values_empty_and_large)
 	tk_fill(expect, BIG, 99);
 	cr_assert_eq(memcmp(r.version->value, expect, BIG), 0, "1 MiB value changed");
 	free(expect);
+}
+
+/* A first write of at most MVM_INLINE_VALUE bytes is copied into its node, so
+ * a reader finds node, version and value on one line; a larger one, or a
+ * rewrite, keeps the writer's bytes. Either way readers see the same bytes. */
+Test(mvmemory, small_first_value_lives_in_the_node)
+{
+	uint8_t bytes[MVM_INLINE_VALUE + 1];
+	tk_fill(bytes, sizeof bytes, 5);
+	for (uint32_t len = MVM_INLINE_VALUE - 1; len <= MVM_INLINE_VALUE + 1; len++) {
+		char name[16];
+		snprintf(name, sizeof name, "inline%u", len);
+		mvm_entry *e = insert_str(name);
+		uint8_t *value = bstm_arena_dup(&arena, bytes, len);
+		mvm_version v = {.value = value, .len = len, .txn_idx = 3};
+		const mvm_version *published;
+		bool fresh;
+		mvm_node *n = mvm_write(e, &arena, 3, 0, &v, &published, &fresh);
+		cr_assert_not_null(n);
+		cr_assert_eq((uintptr_t)n % BSTM_CACHELINE, 0, "node not on a line of its own");
+		cr_assert_eq(published, &n->first);
+		const uint8_t *at = published->value;
+		bool in_node = at > (const uint8_t *)n && at < (const uint8_t *)n + 256;
+		cr_assert_eq(in_node, len <= MVM_INLINE_VALUE, "len %u: value in node %d", len,
+			     in_node);
+		cr_assert_eq(published->len, len);
+		/* The writer's buffer changing later must not matter when the
+		 * node has its own copy. */
+		memset(value, 0, len);
+		mvm_read_result r;
+		mvm_read(e, 4, &r);
+		cr_assert_eq(r.version, published);
+		if (in_node)
+			cr_assert_eq(memcmp(r.version->value, bytes, len), 0, "len %u: bytes", len);
+		/* A rewrite gets a version of its own and keeps its bytes. */
+		mvm_version again = {.value = bytes, .len = len, .txn_idx = 3, .incarnation = 1};
+		cr_assert_eq(mvm_write(e, &arena, 3, 1, &again, &published, &fresh), n);
+		cr_assert_eq(published->value, bytes);
+		cr_assert_eq(published->incarnation, 1);
+	}
 }
 
 /* ------------------------------------------------------------------------ */
@@ -656,9 +718,10 @@ Test(mvmemory, validate_reexecuted_writer_fails)
 	*again = *v;
 	again->incarnation = 1;
 	bool fresh;
-	cr_assert_eq(mvm_write(e, &arena, 5, 1, again, &fresh), n);
+	const mvm_version *published;
+	cr_assert_eq(mvm_write(e, &arena, 5, 1, again, &published, &fresh), n);
 	cr_assert_not(validate_one(e, v, 10));
-	cr_assert(validate_one(e, again, 10));
+	cr_assert(validate_one(e, published, 10));
 }
 
 Test(mvmemory, validate_estimate_fails)
@@ -730,7 +793,7 @@ Test(mvmemory, set_base_first_wins)
 	cr_assert_eq(mvm_set_base(e, a), a);
 	cr_assert_eq(mvm_set_base(e, b), a);
 	cr_assert_eq(mvm_set_base(e, a), a);
-	cr_assert_eq(atomic_load(&e->base), a);
+	cr_assert_eq(atomic_load(&mvm_tail(e)->base), a);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -785,7 +848,9 @@ static void hot_write(hot_thread *t, uint32_t txn, tk_rng *rng)
 	for (uint32_t k = 0; k < HOT_KEYS; k++) {
 		const mvm_version *v = new_version(&t->arena, txn, 0, 0);
 		bool fresh = false;
-		mvm_node *n = v ? mvm_write(run->keys[k], &t->arena, txn, 0, v, &fresh) : NULL;
+		const mvm_version *published;
+		mvm_node *n = v ? mvm_write(run->keys[k], &t->arena, txn, 0, v, &published, &fresh)
+				: NULL;
 		if (!n) {
 			tk_violation(&run->shared.bad, "out of memory writing txn %u", txn);
 			return;
@@ -801,7 +866,9 @@ static void hot_write(hot_thread *t, uint32_t txn, tk_rng *rng)
 				mvm_mark_estimate(n);
 			v = new_version(&t->arena, txn, inc, 0);
 			mvm_node *again =
-				v ? mvm_write(run->keys[k], &t->arena, txn, inc, v, &fresh) : NULL;
+				v ? mvm_write(run->keys[k], &t->arena, txn, inc, v, &published,
+					      &fresh)
+				  : NULL;
 			if (again != n || fresh || n->last_incarnation != inc)
 				tk_violation(&run->shared.bad,
 					  "rewrite of txn %u key %u: node %p/%p "
@@ -939,7 +1006,7 @@ static void hot_keys_round(uint32_t writers)
 		cr_assert_eq(check_skip_list(e), HOT_TXNS, "%u writers, key %u: node count",
 			     writers, k);
 		uint32_t expect = HOT_TXNS - 1;
-		for (const mvm_node *n = atomic_load(&e->head[0]); n;
+		for (const mvm_node *n = atomic_load(mvm_link(e, NULL, 0)); n;
 		     n = atomic_load(&n->next[0]), expect--)
 			cr_assert_eq(n->txn_idx, expect, "%u writers, key %u: node %u, expected %u",
 				     writers, k, n->txn_idx, expect);
@@ -1091,7 +1158,7 @@ Test(mvmemory, concurrent_set_base_one_winner)
 		for (int i = 0; i < BASE_THREADS; i++)
 			pthread_join(th[i].thread, NULL);
 		shared_check(&shared, "set_base", BASE_THREADS);
-		const mvm_version *won = atomic_load(&e->base);
+		const mvm_version *won = atomic_load(&mvm_tail(e)->base);
 		int owners = 0;
 		for (int i = 0; i < BASE_THREADS; i++) {
 			cr_assert_eq(th[i].won, won, "round %d: thread %d got another base", round,
