@@ -12,11 +12,16 @@
  * builds the output and calls the hook. So limit and hook see only final
  * data, in index order.
  *
- * Outputs: a final execution (one that started when every lower transaction
- * had committed) can never be aborted, so it copies its output at once while
- * the data is in its core's cache. After the last commit every worker builds
- * the remaining outputs, chunk by chunk, and the final writes of the keys it
- * claimed for the merged write set; the caller only sorts that set.
+ * Outputs: every execution copies its output into the block output at once,
+ * while the data is in its core's cache; a re-execution overwrites the copy
+ * of the incarnation it replaces (the scheduler never lets two incarnations
+ * of a transaction run at once), so the copy of the committed incarnation is
+ * the one that stays. Building outputs later, after the last commit, would
+ * read records another core wrote. With a commit hook the committer builds
+ * each output instead, as the hook needs it in order. After the last commit
+ * every worker builds any output still missing, chunk by chunk, and the final
+ * writes of the keys it claimed for the merged write set; the caller only
+ * sorts that set.
  *
  * Errors: an execution that fails (a storage error, or the transaction
  * function returned an error) is recorded, not raised: a speculative
@@ -214,10 +219,10 @@ static sched_task run_execution(exec_block_run *run, exec_worker *w, uint32_t tx
 		set_failure(run, BSTM_ENOMEM);
 		return none;
 	}
-	/* A final execution cannot be aborted: its output is this one, so copy
-	 * it now, while its data is in this core's cache. (If the block stops
-	 * before txn, the copy is replaced by RETRY.) */
-	if (v->final && !error && !run->block->commit_hook) {
+	/* Copy the output now, while its data is in this core's cache (see the
+	 * top of the file); a later incarnation replaces it, and if the block
+	 * stops before txn, RETRY does. */
+	if (!error && !run->block->commit_hook) {
 		int brc = build_txn_output(run, w, v->worker_id, txn, rec);
 		if (brc) {
 			set_failure(run, brc);
