@@ -170,9 +170,8 @@ typedef struct exec_record {
 	uint32_t read_count;
 	uint32_t write_count;
 	uint32_t event_count;
-	int error;	   /* the execution failed (deferred to commit) */
-	bool final;	   /* read only committed data: valid by construction */
-	bool output_built; /* its output is already in the block output */
+	int error;  /* the execution failed (deferred to commit) */
+	bool final; /* read only committed data: valid by construction */
 	/* Set by a validation that passed after every lower transaction had
 	 * committed: the commit need not validate again. */
 	_Atomic uint32_t validated_final;
@@ -191,12 +190,11 @@ struct exec_block_run {
 	struct bstm_executor *ex;
 	exec_output *out;
 	uint64_t gas_limit;
-	uint32_t hooked;	      /* commit hook already called for txns below this */
-	_Atomic int failure;	      /* first internal failure, 0 if none */
-	int commit_error;	      /* the committed incarnation failed with this */
-	_Atomic uint32_t output_next; /* next chunk of outputs to build */
-	uint32_t serial_from;	      /* first transaction of the running serial segment */
-	exec_record serial_record;    /* the record of every serially committed txn */
+	uint32_t hooked;	   /* commit hook already called for txns below this */
+	_Atomic int failure;	   /* first internal failure, 0 if none */
+	int commit_error;	   /* the committed incarnation failed with this */
+	uint32_t serial_from;	   /* first transaction of the running serial segment */
+	exec_record serial_record; /* the record of every serially committed txn */
 };
 
 struct bstm_executor {

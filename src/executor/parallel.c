@@ -18,10 +18,10 @@
  * of a transaction run at once), so the copy of the committed incarnation is
  * the one that stays. Building outputs later, after the last commit, would
  * read records another core wrote. With a commit hook the committer builds
- * each output instead, as the hook needs it in order. After the last commit
- * every worker builds any output still missing, chunk by chunk, and the final
- * writes of the keys it claimed for the merged write set; the caller only
- * sorts that set.
+ * each output instead, as the hook needs it in order. (An incarnation that
+ * failed builds none, but committing it fails the block.) After the last
+ * commit every worker builds the final writes of the keys it claimed for the
+ * merged write set; the caller only sorts that set.
  *
  * Errors: an execution that fails (a storage error, or the transaction
  * function returned an error) is recorded, not raised: a speculative
@@ -228,7 +228,6 @@ static sched_task run_execution(exec_block_run *run, exec_worker *w, uint32_t tx
 			set_failure(run, brc);
 			return none;
 		}
-		rec->output_built = true;
 	}
 	/* Release: the record's contents before its pointer; readers also
 	 * acquire the status word, which sched_finish_execution releases. */
@@ -444,44 +443,7 @@ static void try_commit(exec_block_run *run, exec_worker *w)
 	}
 }
 
-#define EXEC_OUTPUT_CHUNK_TXNS 64u
-#define EXEC_SEGMENT_SLEEP_NS  1000000u
-
-/*
- * After the last commit, every worker builds outputs for chunks of committed
- * transactions (unless the commit hook already made them at commit time).
- * Records of committed transactions are immutable, so this can overlap with
- * stragglers still finishing speculative work above the committed prefix.
- */
-static void build_outputs(exec_block_run *run, exec_worker *w, uint32_t worker)
-{
-	sched *s = &run->ex->sc;
-	if (run->block->commit_hook || atomic_load_explicit(&run->failure, memory_order_acquire))
-		return;
-	/* commit_idx is final now: the loop ended on it or on a stop, which the
-	 * committer publishes after its last commit. */
-	uint32_t committed = sched_commit_idx(s);
-	for (;;) {
-		uint32_t start = atomic_fetch_add_explicit(
-			&run->output_next, EXEC_OUTPUT_CHUNK_TXNS, memory_order_relaxed);
-		if (start >= committed)
-			return;
-		uint32_t end = committed - start > EXEC_OUTPUT_CHUNK_TXNS
-				       ? start + EXEC_OUTPUT_CHUNK_TXNS
-				       : committed;
-		for (uint32_t i = start; i < end; i++) {
-			const exec_record *rec =
-				atomic_load_explicit(record_of(run, i), memory_order_acquire);
-			if (rec->output_built)
-				continue;
-			int rc = build_txn_output(run, w, worker, i, rec);
-			if (rc) {
-				set_failure(run, rc);
-				return;
-			}
-		}
-	}
-}
+#define EXEC_SEGMENT_SLEEP_NS 1000000u
 
 static int build_merged_part(exec_block_run *run, exec_worker *w, uint32_t worker);
 
@@ -536,7 +498,6 @@ static void worker_loop(void *arg, uint32_t worker)
 	}
 	if (run->commit_error)
 		return;
-	build_outputs(run, w, worker);
 	if (!atomic_load_explicit(&run->failure, memory_order_acquire)) {
 		int rc = build_merged_part(run, w, worker);
 		if (rc)
@@ -631,9 +592,7 @@ int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block, const b
 		.gas_limit = ex->config.block_gas_limit,
 	};
 	atomic_init(&run.failure, 0);
-	atomic_init(&run.output_next, 0);
 	run.serial_record.incarnation = UINT32_MAX; /* never validated: superseded */
-	run.serial_record.output_built = true;
 	if (n > 0)
 		exec_pool_run(&ex->pool, worker_loop, &run);
 	sched_end_block(&ex->sc);

@@ -151,8 +151,7 @@ mvm_entry *mvm_find_or_insert(mvm *m, bstm_arena *arena, const void *key, uint32
 	if (found)
 		return found;
 
-	size_t tail_at = (sizeof(mvm_entry) + len + 7) & ~(size_t)7;
-	mvm_entry *e = bstm_arena_alloc_line(arena, tail_at + sizeof(mvm_entry_tail));
+	mvm_entry *e = bstm_arena_alloc_line(arena, mvm_tail_offset(len) + sizeof(mvm_entry_tail));
 	if (!e)
 		return NULL;
 	memset(e, 0, sizeof *e);
@@ -183,8 +182,8 @@ const mvm_version *mvm_set_base(mvm_entry *e, const mvm_version *base)
 	const mvm_version *expected = NULL;
 	/* Release publishes the version; acquire on failure pairs with the
 	 * winner's release so its version is visible. */
-	if (atomic_compare_exchange_strong_explicit(&mvm_tail(e)->base, &expected, base, memory_order_release,
-						    memory_order_acquire))
+	if (atomic_compare_exchange_strong_explicit(&mvm_tail(e)->base, &expected, base,
+						    memory_order_release, memory_order_acquire))
 		return base;
 	return expected;
 }
@@ -251,14 +250,14 @@ static mvm_node *search_exact(mvm_entry *e, uint32_t txn_idx, mvm_node *preds[])
 {
 	mvm_node *pred = NULL, *found = NULL;
 	int top = atomic_load_explicit(&e->levels, memory_order_relaxed);
-	for (int level = MVM_LEVELS - 1; level >= 0; level--) {
-		mvm_node *n = NULL;
-		if (level < top) {
-			while ((n = atomic_load_explicit(mvm_link(e, pred, level),
-							 memory_order_acquire)) != NULL &&
-			       n->txn_idx > txn_idx)
-				pred = n;
-		}
+	for (int level = MVM_LEVELS - 1; level >= top; level--)
+		preds[level] = NULL; /* not in use yet: linking starts at the head */
+	for (int level = top - 1; level >= 0; level--) {
+		mvm_node *n;
+		while ((n = atomic_load_explicit(mvm_link(e, pred, level), memory_order_acquire)) !=
+			       NULL &&
+		       n->txn_idx > txn_idx)
+			pred = n;
 		if (n && n->txn_idx == txn_idx)
 			found = n;
 		preds[level] = pred;
@@ -280,7 +279,8 @@ static void link_level(mvm_entry *e, mvm_node *node, int level, mvm_node *pred)
 		/* Release publishes the node's fields (and lower levels) with the
 		 * link; pairs with the acquire loads of searches. */
 		if (atomic_compare_exchange_weak_explicit(mvm_link(e, pred, level), &succ, node,
-							  memory_order_release, memory_order_relaxed))
+							  memory_order_release,
+							  memory_order_relaxed))
 			return;
 	}
 }
@@ -289,10 +289,9 @@ static void link_level(mvm_entry *e, mvm_node *node, int level, mvm_node *pred)
 static void raise_levels(mvm_entry *e, uint32_t height)
 {
 	uint8_t top = atomic_load_explicit(&e->levels, memory_order_relaxed);
-	while (top < height && !atomic_compare_exchange_weak_explicit(&e->levels, &top,
-								      (uint8_t)height,
-								      memory_order_relaxed,
-								      memory_order_relaxed))
+	while (top < height &&
+	       !atomic_compare_exchange_weak_explicit(&e->levels, &top, (uint8_t)height,
+						      memory_order_relaxed, memory_order_relaxed))
 		;
 }
 

@@ -38,15 +38,15 @@ typedef struct mvm_node mvm_node;
  * An entry is laid out for the common lookup: hash tag, key and the first
  * level of the skip list share the entry's first cache line (entries are
  * line-aligned), so finding the key and its highest writer costs one line
- * for keys up to 40 bytes. What lookups rarely need (the bucket chain, the
+ * for keys up to 48 bytes. What lookups rarely need (the bucket chain, the
  * base value, the upper levels) follows the key, in an mvm_entry_tail.
  */
 typedef struct mvm_entry {
-	uint32_t tag;		    /* high half of the key's hash */
-	uint16_t key_len;	    /* <= BSTM_MAX_KEY_LEN */
-	_Atomic uint8_t mark;	    /* the executor's per-key claim flag for output */
-	_Atomic uint8_t levels;	    /* levels in use: searches start there (a hint) */
-	_Atomic(mvm_node *) head;   /* level 0: every writer, highest index first */
+	uint32_t tag;		  /* high half of the key's hash */
+	uint16_t key_len;	  /* <= BSTM_MAX_KEY_LEN */
+	_Atomic uint8_t mark;	  /* the executor's per-key claim flag for output */
+	_Atomic uint8_t levels;	  /* levels in use: searches start there (a hint) */
+	_Atomic(mvm_node *) head; /* level 0: every writer, highest index first */
 	uint8_t key[];
 } mvm_entry;
 
@@ -56,17 +56,22 @@ typedef struct mvm_entry_tail {
 	_Atomic(mvm_node *) up[MVM_LEVELS - 1]; /* levels 1 and up of the head */
 } mvm_entry_tail;
 
+/* Where the tail starts in an entry with a key of key_len bytes. */
+static inline size_t mvm_tail_offset(uint32_t key_len)
+{
+	return (sizeof(mvm_entry) + key_len + 7) & ~(size_t)7;
+}
+
 static inline mvm_entry_tail *mvm_tail(const mvm_entry *e)
 {
-	uintptr_t end = (uintptr_t)(e->key + e->key_len);
-	return (mvm_entry_tail *)((end + 7) & ~(uintptr_t)7);
+	return (mvm_entry_tail *)((uintptr_t)e + mvm_tail_offset(e->key_len));
 }
 
 struct mvm_node {
 	_Atomic uintptr_t cell; /* const mvm_version * | MVM_CELL_ESTIMATE */
 	uint32_t txn_idx;
-	uint32_t last_incarnation; /* owner's bookkeeping, see mvm_write */
-	mvm_version first;	   /* the version of the write that created the node */
+	uint32_t last_incarnation;  /* owner's bookkeeping, see mvm_write */
+	mvm_version first;	    /* the version of the write that created the node */
 	_Atomic(mvm_node *) next[]; /* mvm_node_height(txn_idx) levels, then first's
 				     * value when it is at most MVM_INLINE_VALUE bytes */
 };

@@ -818,7 +818,6 @@ static void shared_check(shared_run *run, const char *what, uint32_t threads)
 		     what, threads, (unsigned long)atomic_load(&run->bad.count), run->bad.first);
 }
 
-
 /* --- hot keys: concurrent inserts and reads -------------------------------- */
 
 #define HOT_KEYS      3
@@ -856,8 +855,9 @@ static void hot_write(hot_thread *t, uint32_t txn, tk_rng *rng)
 			return;
 		}
 		if (!fresh || n->txn_idx != txn)
-			tk_violation(&run->shared.bad, "first write of txn %u key %u: new_path %d node %u",
-				  txn, k, fresh, n->txn_idx);
+			tk_violation(&run->shared.bad,
+				     "first write of txn %u key %u: new_path %d node %u", txn, k,
+				     fresh, n->txn_idx);
 		atomic_store_explicit(&run->frontier, txn, memory_order_relaxed);
 		/* Later incarnations rewrite the key in place, some after an
 		 * abort marked it ESTIMATE. */
@@ -865,15 +865,14 @@ static void hot_write(hot_thread *t, uint32_t txn, tk_rng *rng)
 			if (tk_rng_chance(rng, 50))
 				mvm_mark_estimate(n);
 			v = new_version(&t->arena, txn, inc, 0);
-			mvm_node *again =
-				v ? mvm_write(run->keys[k], &t->arena, txn, inc, v, &published,
-					      &fresh)
-				  : NULL;
+			mvm_node *again = v ? mvm_write(run->keys[k], &t->arena, txn, inc, v,
+							&published, &fresh)
+					    : NULL;
 			if (again != n || fresh || n->last_incarnation != inc)
 				tk_violation(&run->shared.bad,
-					  "rewrite of txn %u key %u: node %p/%p "
-					  "new_path %d",
-					  txn, k, (void *)again, (void *)n, fresh);
+					     "rewrite of txn %u key %u: node %p/%p "
+					     "new_path %d",
+					     txn, k, (void *)again, (void *)n, fresh);
 		}
 	}
 }
@@ -901,28 +900,29 @@ static void hot_read(hot_thread *t, tk_rng *rng, int32_t *last_seen)
 	case MVM_READ_VERSION:
 		if (r.blocking_txn >= reader)
 			tk_violation(&run->shared.bad, "reader %u key %u saw writer %u", reader, k,
-				  r.blocking_txn);
+				     r.blocking_txn);
 		else if (!r.version || r.version->txn_idx != r.blocking_txn)
-			tk_violation(&run->shared.bad, "reader %u: version of %u labelled %u", reader,
-				  r.version ? r.version->txn_idx : 0, r.blocking_txn);
+			tk_violation(&run->shared.bad, "reader %u: version of %u labelled %u",
+				     reader, r.version ? r.version->txn_idx : 0, r.blocking_txn);
 		seen = (int32_t)r.blocking_txn;
 		break;
 	case MVM_READ_ESTIMATE:
 		if (r.blocking_txn >= reader)
-			tk_violation(&run->shared.bad, "reader %u key %u blocked by writer %u", reader, k,
-				  r.blocking_txn);
+			tk_violation(&run->shared.bad, "reader %u key %u blocked by writer %u",
+				     reader, k, r.blocking_txn);
 		seen = (int32_t)r.blocking_txn;
 		break;
 	default:
-		tk_violation(&run->shared.bad, "reader %u key %u: unknown kind %d", reader, k, r.kind);
+		tk_violation(&run->shared.bad, "reader %u key %u: unknown kind %d", reader, k,
+			     r.kind);
 		return;
 	}
 	/* Writers only add nodes, so one thread's successive reads of the same
 	 * (key, reader) never go back to a lower writer. */
 	int32_t *last = &last_seen[k * (HOT_TXNS + 1) + reader];
 	if (seen < *last)
-		tk_violation(&run->shared.bad, "reader %u key %u saw writer %d after %d", reader, k, seen,
-			  *last);
+		tk_violation(&run->shared.bad, "reader %u key %u saw writer %d after %d", reader, k,
+			     seen, *last);
 	else
 		*last = seen;
 	atomic_fetch_add_explicit(&run->reads, 1, memory_order_relaxed);
@@ -1069,8 +1069,8 @@ static void *index_main(void *arg)
 		mvm_entry *e = mvm_find_or_insert(&mem, &t->arena, key, (uint32_t)len,
 						  bstm_hash_bytes(key, (size_t)len));
 		if (!e || e->key_len != (uint32_t)len || memcmp(e->key, key, (size_t)len) != 0)
-			tk_violation(&t->run->shared.bad, "thread %u key %s: wrong entry %p", t->id, key,
-				  (void *)e);
+			tk_violation(&t->run->shared.bad, "thread %u key %s: wrong entry %p", t->id,
+				     key, (void *)e);
 		t->run->seen[t->id * SAME_KEYS + order[i]] = e;
 	}
 	return NULL;
