@@ -1,7 +1,8 @@
 /*
  * sort.c - LSD radix sort on 8-byte key prefixes, then comparison sort of
- * equal-prefix runs (see sort.h).
+ * equal-prefix runs, and a k-way merge of sorted parts (see sort.h).
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "common/sort.h"
@@ -16,6 +17,24 @@ static int compare_writes(const void *a, const void *b)
 {
 	const bstm_write *x = a, *y = b;
 	return bstm_key_compare(x->key, x->key_len, y->key, y->key_len);
+}
+
+/* Runs of keys with one 16-byte prefix are short (a few resources of one
+ * account, say): below this length a qsort call costs more than sorting. */
+#define SORT_SMALL_RUN 16
+
+static void insertion_sort(bstm_write *w, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		bstm_write x = w[i];
+		size_t j = i;
+		while (j > 0 &&
+		       bstm_key_compare(w[j - 1].key, w[j - 1].key_len, x.key, x.key_len) > 0) {
+			w[j] = w[j - 1];
+			j--;
+		}
+		w[j] = x;
+	}
 }
 
 static inline unsigned digit(const sort_item *it, int pass)
@@ -57,19 +76,40 @@ static void radix_sort(sort_item *items, sort_item *tmp, size_t n)
 	}
 }
 
-int bstm_sort_writes(bstm_write *writes, size_t count)
+void bstm_sort_buf_free(bstm_sort_buf *buf)
+{
+	free(buf->mem);
+	buf->mem = NULL;
+	buf->cap = 0;
+}
+
+static void *scratch(bstm_sort_buf *buf, size_t bytes)
+{
+	if (buf->cap < bytes) {
+		void *grown = malloc(bytes);
+		if (!grown)
+			return NULL;
+		free(buf->mem);
+		buf->mem = grown;
+		buf->cap = bytes;
+	}
+	return buf->mem;
+}
+
+int bstm_sort_writes(bstm_write *writes, size_t count, bstm_sort_buf *buf)
 {
 	if (count < 64) {
-		qsort(writes, count, sizeof *writes, compare_writes);
+		if (count > 1)
+			insertion_sort(writes, count);
 		return 0;
 	}
-	sort_item *items = malloc(sizeof *items * count * 2);
-	bstm_write *sorted = malloc(sizeof *sorted * count);
-	if (!items || !sorted) {
-		free(items);
-		free(sorted);
+	bstm_sort_buf own = {NULL, 0};
+	bstm_sort_buf *b = buf ? buf : &own;
+	/* items, their radix copy, then the gathered writes */
+	sort_item *items = scratch(b, (sizeof(sort_item) * 2 + sizeof(bstm_write)) * count);
+	if (!items)
 		return BSTM_ENOMEM;
-	}
+	bstm_write *sorted = (bstm_write *)(items + 2 * count);
 	for (size_t i = 0; i < count; i++) {
 		const bstm_write *w = &writes[i];
 		uint64_t lo = w->key_len > 8 ? bstm_key_prefix(w->key + 8, w->key_len - 8) : 0;
@@ -83,12 +123,64 @@ int bstm_sort_writes(bstm_write *writes, size_t count)
 		while (end < count && items[end].hi == items[start].hi &&
 		       items[end].lo == items[start].lo)
 			end++;
-		if (end - start > 1)
+		if (end - start > SORT_SMALL_RUN)
 			qsort(sorted + start, end - start, sizeof *sorted, compare_writes);
+		else if (end - start > 1)
+			insertion_sort(sorted + start, end - start);
 		start = end;
 	}
 	memcpy(writes, sorted, sizeof *sorted * count);
-	free(items);
-	free(sorted);
+	bstm_sort_buf_free(&own);
+	return 0;
+}
+
+/* The k-way merge: a binary min-heap of the parts' current heads. */
+typedef struct merge_head {
+	const bstm_write *at, *end;
+} merge_head;
+
+static bool head_less(const merge_head *x, const merge_head *y)
+{
+	return bstm_key_compare(x->at->key, x->at->key_len, y->at->key, y->at->key_len) < 0;
+}
+
+static void sift_down(merge_head *heap, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		if (l < n && head_less(&heap[l], &heap[m]))
+			m = l;
+		if (l + 1 < n && head_less(&heap[l + 1], &heap[m]))
+			m = l + 1;
+		if (m == i)
+			return;
+		merge_head t = heap[i];
+		heap[i] = heap[m];
+		heap[m] = t;
+		i = m;
+	}
+}
+
+int bstm_merge_writes(bstm_write *dst, const bstm_write *const *parts, const size_t *counts,
+		      size_t nparts)
+{
+	merge_head *heap = malloc(sizeof *heap * (nparts ? nparts : 1));
+	if (!heap)
+		return BSTM_ENOMEM;
+	size_t n = 0;
+	for (size_t p = 0; p < nparts; p++)
+		if (counts[p])
+			heap[n++] = (merge_head){parts[p], parts[p] + counts[p]};
+	for (size_t i = n / 2; i-- > 0;)
+		sift_down(heap, n, i);
+	while (n > 1) {
+		*dst++ = *heap[0].at++;
+		if (heap[0].at == heap[0].end)
+			heap[0] = heap[--n];
+		sift_down(heap, n, 0);
+	}
+	if (n == 1)
+		memcpy(dst, heap[0].at, sizeof *dst * (size_t)(heap[0].end - heap[0].at));
+	free(heap);
 	return 0;
 }

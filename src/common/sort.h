@@ -24,7 +24,23 @@ static inline uint64_t bstm_key_prefix(const uint8_t *key, uint32_t len)
 	return __builtin_bswap64(v);
 }
 
-/* Sort `writes` by key (bstm_key_compare order). Returns 0 or BSTM_ENOMEM. */
-BSTM_INTERNAL int bstm_sort_writes(bstm_write *writes, size_t count);
+/* Scratch memory a sort keeps for the next one, so that a sort per block
+ * does not take fresh pages from the system each time. Zero-initialize. */
+typedef struct bstm_sort_buf {
+	void *mem;
+	size_t cap; /* bytes */
+} bstm_sort_buf;
+
+BSTM_INTERNAL void bstm_sort_buf_free(bstm_sort_buf *buf);
+
+/* Sort `writes` by key (bstm_key_compare order), with scratch from `buf`
+ * (NULL: allocated and freed by the call). Returns 0 or BSTM_ENOMEM. */
+BSTM_INTERNAL int bstm_sort_writes(bstm_write *writes, size_t count, bstm_sort_buf *buf);
+
+/* Merge `nparts` sorted arrays of writes with pairwise distinct keys into
+ * `dst` (room for the sum of `counts`), in key order. Returns 0 or
+ * BSTM_ENOMEM. */
+BSTM_INTERNAL int bstm_merge_writes(bstm_write *dst, const bstm_write *const *parts,
+				    const size_t *counts, size_t nparts);
 
 #endif

@@ -88,6 +88,7 @@ void bstm_executor_destroy(bstm_executor *ex)
 			free(ex->workers[i].scratch);
 			free(ex->workers[i].touched);
 			free(ex->workers[i].merged);
+			bstm_sort_buf_free(&ex->workers[i].sort_buf);
 		}
 		bstm_mem_free(ex->workers, sizeof *ex->workers * ex->config.threads);
 	}

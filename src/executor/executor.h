@@ -14,6 +14,7 @@
 
 #include "common/arena.h"
 #include "common/common.h"
+#include "common/sort.h"
 #include "mvmemory/mvmemory.h"
 #include "scheduler/scheduler.h"
 
@@ -87,9 +88,10 @@ BSTM_INTERNAL int exec_output_set_txn(exec_output *out, bstm_arena *arena, uint3
 				      uint32_t event_count);
 /* Mark txns [from, txn_count) RETRY. */
 BSTM_INTERNAL void exec_output_retry_rest(exec_output *out, uint32_t from);
-/* The merged write set from `writes` (any order, unique keys, pointers into
- * the output's own memory); sorts `writes`. */
-BSTM_INTERNAL int exec_output_set_merged(exec_output *out, bstm_write *writes, size_t count);
+/* The merged write set from `nparts` arrays of writes, each sorted by key,
+ * no key in two of them, bytes in the output's own memory. */
+BSTM_INTERNAL int exec_output_set_merged(exec_output *out, const bstm_write *const *parts,
+					 const size_t *counts, size_t nparts);
 
 /* ---- worker pool ---------------------------------------------------------- */
 
@@ -140,6 +142,7 @@ struct bstm_view {
 	uint32_t event_cap;
 	bstm_arena *arena; /* block-lifetime memory of this thread */
 	exec_block_run *run;
+	uint64_t keys_created; /* parallel: multi-version entries this thread created */
 };
 
 typedef struct exec_stats {
@@ -162,6 +165,7 @@ struct exec_worker {
 	bstm_write *merged; /* their final writes, bytes in this worker's output arena */
 	size_t merged_count;
 	size_t merged_cap;
+	bstm_sort_buf sort_buf; /* kept across blocks for sorting `merged` */
 } BSTM_ALIGNED_CACHELINE;
 
 /* One finished incarnation of a transaction; immutable once published. */

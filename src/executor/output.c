@@ -139,16 +139,16 @@ void exec_output_retry_rest(exec_output *out, uint32_t from)
 	out->pub.stats.gas_used = out->cumulative_gas;
 }
 
-int exec_output_set_merged(exec_output *out, bstm_write *writes, size_t count)
+int exec_output_set_merged(exec_output *out, const bstm_write *const *parts, const size_t *counts,
+			   size_t nparts)
 {
-	if (bstm_sort_writes(writes, count) != 0)
+	size_t count = 0;
+	for (size_t p = 0; p < nparts; p++)
+		count += counts[p];
+	bstm_write *merged = bstm_arena_alloc(&out->arenas[0], sizeof *merged * count);
+	if (!merged || bstm_merge_writes(merged, parts, counts, nparts) != 0)
 		return BSTM_ENOMEM;
-	bstm_write *copy = bstm_arena_alloc(&out->arenas[0], sizeof *copy * count);
-	if (!copy)
-		return BSTM_ENOMEM;
-	if (count)
-		memcpy(copy, writes, sizeof *copy * count);
-	out->pub.writes = copy;
+	out->pub.writes = merged;
 	out->pub.write_count = count;
 	return 0;
 }

@@ -20,8 +20,8 @@
  * read records another core wrote. With a commit hook the committer builds
  * each output instead, as the hook needs it in order. (An incarnation that
  * failed builds none, but committing it fails the block.) After the last
- * commit every worker builds the final writes of the keys it claimed for the
- * merged write set; the caller only sorts that set.
+ * commit every worker builds and sorts the final writes of the keys it
+ * claimed for the merged write set; the caller only merges those parts.
  *
  * Errors: an execution that fails (a storage error, or the transaction
  * function returned an error) is recorded, not raised: a speculative
@@ -274,8 +274,8 @@ static int publish_segment(exec_block_run *run, exec_worker *w, uint32_t last, u
 		const exec_item *it = &ex->overlay.items[k];
 		if (!(it->flags & EXEC_ITEM_WRITE))
 			continue;
-		mvm_entry *e =
-			mvm_find_or_insert(&ex->mv, &w->arena, it->key, it->key_len, it->hash);
+		mvm_entry *e = mvm_find_or_insert(&ex->mv, &w->arena, it->key, it->key_len,
+						  it->hash, &w->view.keys_created);
 		if (!e)
 			return BSTM_ENOMEM;
 		mvm_version ver = version_of(it, last, incarnation);
@@ -506,8 +506,10 @@ static void worker_loop(void *arg, uint32_t worker)
 }
 
 /* The final write of every key this worker claimed: the version of the last
- * committed writer, copied into the worker's output arena. Runs after the
- * worker left the loop, when every claim it made is in its list. */
+ * committed writer, copied into the worker's output arena, sorted by key.
+ * Runs after the worker left the loop, when every claim it made is in its
+ * list; the workers sort their parts at the same time, and the caller only
+ * merges them. */
 static int build_merged_part(exec_block_run *run, exec_worker *w, uint32_t worker)
 {
 	uint32_t committed = sched_commit_idx(&run->ex->sc);
@@ -540,28 +542,26 @@ static int build_merged_part(exec_block_run *run, exec_worker *w, uint32_t worke
 							    .value_len = del ? 0 : r.version->len,
 							    .is_delete = del};
 	}
-	return 0;
+	return bstm_sort_writes(w->merged, w->merged_count, &w->sort_buf);
 }
 
-/* Concatenate the workers' parts and sort them by key. */
+/* Merge the workers' sorted parts. */
 static int build_merged(exec_block_run *run)
 {
 	struct bstm_executor *ex = run->ex;
-	size_t total = 0;
-	for (uint32_t t = 0; t < ex->config.threads; t++)
-		total += ex->workers[t].merged_count;
-	bstm_write *merged = malloc(sizeof *merged * (total ? total : 1));
-	if (!merged)
-		return BSTM_ENOMEM;
-	size_t m = 0;
-	for (uint32_t t = 0; t < ex->config.threads; t++) {
-		exec_worker *w = &ex->workers[t];
-		if (w->merged_count)
-			memcpy(merged + m, w->merged, sizeof *merged * w->merged_count);
-		m += w->merged_count;
+	uint32_t threads = ex->config.threads;
+	const bstm_write **parts = malloc(sizeof *parts * threads);
+	size_t *counts = malloc(sizeof *counts * threads);
+	int rc = BSTM_ENOMEM;
+	if (parts && counts) {
+		for (uint32_t t = 0; t < threads; t++) {
+			parts[t] = ex->workers[t].merged;
+			counts[t] = ex->workers[t].merged_count;
+		}
+		rc = exec_output_set_merged(run->out, parts, counts, threads);
 	}
-	int rc = exec_output_set_merged(run->out, merged, m);
-	free(merged);
+	free(parts);
+	free(counts);
 	return rc;
 }
 
@@ -604,7 +604,10 @@ int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block, const b
 		exec_output_retry_rest(out, out->committed);
 		rc = build_merged(&run);
 	}
+	uint64_t keys = 0;
 	for (uint32_t i = 0; i < ex->config.threads; i++) {
+		keys += ex->workers[i].view.keys_created;
+		ex->workers[i].view.keys_created = 0;
 		ex->workers[i].touched_count = 0;
 		ex->workers[i].merged_count = 0;
 		exec_stats *st = &ex->workers[i].stats;
@@ -616,7 +619,7 @@ int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block, const b
 		memset(st, 0, sizeof *st);
 		bstm_arena_reset(&ex->workers[i].arena);
 	}
-	mvm_end_block(&ex->mv, n);
+	mvm_end_block(&ex->mv, n, keys);
 	if (rc) {
 		*hooked = out->committed;
 		bstm_output_free(&out->pub);

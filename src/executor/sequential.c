@@ -47,6 +47,43 @@ int exec_commit_local(struct bstm_executor *ex, exec_worker *w, exec_output *out
 				   v->event_count);
 }
 
+/* The merged write set: the overlay's written items, sorted. Their bytes
+ * live in the block arena, reset after the block, so they are copied. */
+static int merge_overlay(struct bstm_executor *ex, exec_worker *w, exec_output *out)
+{
+	size_t writes = 0;
+	for (uint32_t k = 0; k < ex->overlay.count; k++)
+		writes += (ex->overlay.items[k].flags & EXEC_ITEM_WRITE) != 0;
+	if (writes > w->merged_cap) {
+		bstm_write *grown = realloc(w->merged, sizeof *grown * writes);
+		if (!grown)
+			return BSTM_ENOMEM;
+		w->merged = grown;
+		w->merged_cap = writes;
+	}
+	bstm_arena *a = &out->arenas[0];
+	size_t m = 0;
+	for (uint32_t k = 0; k < ex->overlay.count; k++) {
+		const exec_item *it = &ex->overlay.items[k];
+		if (!(it->flags & EXEC_ITEM_WRITE))
+			continue;
+		bool del = (it->flags & EXEC_ITEM_DELETED) != 0;
+		const uint8_t *key = bstm_arena_dup(a, it->key, it->key_len);
+		const uint8_t *val = del ? NULL : bstm_arena_dup(a, it->value, it->value_len);
+		if (!key || (!del && !val))
+			return BSTM_ENOMEM;
+		w->merged[m++] = (bstm_write){.key = key,
+					      .value = val,
+					      .key_len = it->key_len,
+					      .value_len = del ? 0 : it->value_len,
+					      .is_delete = del};
+	}
+	if (bstm_sort_writes(w->merged, m, &w->sort_buf) != 0)
+		return BSTM_ENOMEM;
+	const bstm_write *part = w->merged;
+	return exec_output_set_merged(out, &part, &m, 1);
+}
+
 int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,
 			const bstm_base_view *base, exec_output **out_p, uint32_t hooked)
 {
@@ -90,39 +127,7 @@ int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,
 	}
 	if (!rc) {
 		exec_output_retry_rest(out, out->committed);
-		/* The merged write set: the overlay's written items. Their bytes
-		 * live in the block arena, reset below, so they are copied. */
-		size_t writes = 0;
-		for (uint32_t k = 0; k < ex->overlay.count; k++)
-			writes += (ex->overlay.items[k].flags & EXEC_ITEM_WRITE) != 0;
-		bstm_write *merged = malloc(sizeof *merged * (writes ? writes : 1));
-		if (!merged) {
-			rc = BSTM_ENOMEM;
-		} else {
-			size_t m = 0;
-			bool oom = false;
-			for (uint32_t k = 0; k < ex->overlay.count && !oom; k++) {
-				const exec_item *it = &ex->overlay.items[k];
-				if (!(it->flags & EXEC_ITEM_WRITE))
-					continue;
-				bool del = (it->flags & EXEC_ITEM_DELETED) != 0;
-				bstm_arena *a = &out->arenas[0];
-				const uint8_t *key = bstm_arena_dup(a, it->key, it->key_len);
-				const uint8_t *val =
-					del ? NULL : bstm_arena_dup(a, it->value, it->value_len);
-				if (!key || (!del && !val)) {
-					oom = true;
-					break;
-				}
-				merged[m++] = (bstm_write){.key = key,
-							   .value = val,
-							   .key_len = it->key_len,
-							   .value_len = del ? 0 : it->value_len,
-							   .is_delete = del};
-			}
-			rc = oom ? BSTM_ENOMEM : exec_output_set_merged(out, merged, m);
-			free(merged);
-		}
+		rc = merge_overlay(ex, w, out);
 	}
 	exec_map_clear(&ex->overlay);
 	bstm_arena_reset(&ex->seq_arena);

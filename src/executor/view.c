@@ -126,7 +126,7 @@ static int read_parallel(bstm_view *v, const void *key, uint32_t len, uint64_t h
 			 const void **value, size_t *value_len)
 {
 	struct bstm_executor *ex = v->run->ex;
-	mvm_entry *e = mvm_find_or_insert(&ex->mv, v->arena, key, len, hash);
+	mvm_entry *e = mvm_find_or_insert(&ex->mv, v->arena, key, len, hash, &v->keys_created);
 	if (!e)
 		return fail(v, BSTM_ENOMEM);
 	mvm_read_result r;
@@ -268,7 +268,8 @@ static int put(bstm_view *v, const void *key, size_t key_len, const void *value,
 		const uint8_t *stable_key;
 		mvm_entry *e = NULL;
 		if (v->mode == EXEC_MODE_PARALLEL) {
-			e = mvm_find_or_insert(&v->run->ex->mv, v->arena, key, len, hash);
+			e = mvm_find_or_insert(&v->run->ex->mv, v->arena, key, len, hash,
+					       &v->keys_created);
 			if (!e)
 				return fail(v, BSTM_ENOMEM);
 			stable_key = e->key;

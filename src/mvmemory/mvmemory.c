@@ -103,15 +103,14 @@ int mvm_begin_block(mvm *m, uint32_t txn_count)
 	}
 	m->mask = want - 1;
 	memset((void *)m->buckets, 0, want * sizeof *m->buckets);
-	atomic_store_explicit(&m->entries, 0, memory_order_relaxed);
 	return 0;
 }
 
-void mvm_end_block(mvm *m, uint32_t txn_count)
+void mvm_end_block(mvm *m, uint32_t txn_count, uint64_t entries)
 {
 	if (txn_count == 0)
 		return;
-	double seen = (double)atomic_load_explicit(&m->entries, memory_order_relaxed) / txn_count;
+	double seen = (double)entries / txn_count;
 	m->keys_per_txn = 0.5 * m->keys_per_txn + 0.5 * (seen < 1.0 ? 1.0 : seen);
 }
 
@@ -143,7 +142,7 @@ mvm_entry *mvm_find(mvm *m, const void *key, uint32_t len, uint64_t hash)
 }
 
 mvm_entry *mvm_find_or_insert(mvm *m, bstm_arena *arena, const void *key, uint32_t len,
-			      uint64_t hash)
+			      uint64_t hash, uint64_t *created)
 {
 	_Atomic(mvm_entry *) *bucket = &m->buckets[hash & m->mask];
 	mvm_entry *head = atomic_load_explicit(bucket, memory_order_acquire);
@@ -168,7 +167,8 @@ mvm_entry *mvm_find_or_insert(mvm *m, bstm_arena *arena, const void *key, uint32
 		mvm_entry *old_head = head;
 		if (atomic_compare_exchange_weak_explicit(bucket, &head, e, memory_order_release,
 							  memory_order_acquire)) {
-			atomic_fetch_add_explicit(&m->entries, 1, memory_order_relaxed);
+			if (created)
+				(*created)++;
 			return e;
 		}
 		found = chain_find(head, old_head, key, len, hash);

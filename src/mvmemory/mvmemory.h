@@ -104,10 +104,9 @@ typedef struct mvm_capture {
 
 typedef struct mvm {
 	_Atomic(mvm_entry *) *buckets;
-	uint64_t mask;		  /* bucket count - 1, for this block */
-	uint64_t capacity;	  /* allocated buckets */
-	_Atomic uint64_t entries; /* statistics: entries created this block */
-	double keys_per_txn;	  /* learned across blocks to size the index */
+	uint64_t mask;	     /* bucket count - 1, for this block */
+	uint64_t capacity;   /* allocated buckets */
+	double keys_per_txn; /* learned across blocks to size the index */
 } mvm;
 
 BSTM_INTERNAL int mvm_init(mvm *m);
@@ -115,13 +114,18 @@ BSTM_INTERNAL void mvm_destroy(mvm *m);
 /* Size and clear the index for a block of txn_count transactions.
  * Single-threaded, before any other call for the block. */
 BSTM_INTERNAL int mvm_begin_block(mvm *m, uint32_t txn_count);
-BSTM_INTERNAL void mvm_end_block(mvm *m, uint32_t txn_count);
+/* After the block: `entries` were created in it (the sum of the callers'
+ * counts), which sizes the index of the next block. */
+BSTM_INTERNAL void mvm_end_block(mvm *m, uint32_t txn_count, uint64_t entries);
 
 BSTM_INTERNAL mvm_entry *mvm_find(mvm *m, const void *key, uint32_t len, uint64_t hash);
 /* Find or insert the entry for key; its bytes are copied into `arena`.
- * Returns NULL only when out of memory. Lock-free. */
+ * Returns NULL only when out of memory. Lock-free. When this call created
+ * the entry it adds one to *created (the caller's own counter, or NULL): a
+ * count shared by all threads would put a contended line on the path of
+ * every lookup. */
 BSTM_INTERNAL mvm_entry *mvm_find_or_insert(mvm *m, bstm_arena *arena, const void *key,
-					    uint32_t len, uint64_t hash);
+					    uint32_t len, uint64_t hash, uint64_t *created);
 
 /* The version transaction txn_idx reads: highest writer below it. */
 BSTM_INTERNAL void mvm_read(const mvm_entry *e, uint32_t txn_idx, mvm_read_result *out);

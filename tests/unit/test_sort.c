@@ -85,7 +85,7 @@ static void check(size_t n, uint64_t seed)
 	}
 	memcpy(ref, w, sizeof *w * n);
 	qsort(ref, n, sizeof *ref, reference_compare);
-	cr_assert_eq(bstm_sort_writes(w, n), 0);
+	cr_assert_eq(bstm_sort_writes(w, n, NULL), 0);
 	for (size_t i = 0; i < n; i++) {
 		cr_assert_eq(reference_compare(&w[i], &ref[i]), 0,
 			     "n=%zu seed=%llu: position %zu differs", n, (unsigned long long)seed,
@@ -125,9 +125,116 @@ Test(sort, keys_equal_in_their_first_16_bytes)
 		memcpy(store + 32 * i + 16, &x, 4);
 		w[i] = (bstm_write){.key = store + 32 * i, .key_len = 20};
 	}
-	cr_assert_eq(bstm_sort_writes(w, N), 0);
+	cr_assert_eq(bstm_sort_writes(w, N, NULL), 0);
 	for (size_t i = 1; i < N; i++)
 		cr_assert_lt(reference_compare(&w[i - 1], &w[i]), 0);
 	free(store);
 	free(w);
+}
+
+/* Many short runs of equal 16-byte prefixes, as resource keys make them
+ * ('R', the account, then the resource's name): one to twenty keys per
+ * account, so both the insertion sort of short runs and qsort of longer
+ * ones run, in random order. */
+Test(sort, short_runs_of_equal_prefixes)
+{
+	enum { ACCOUNTS = 2000, MAX_PER = 20 };
+	uint8_t *store = calloc((size_t)ACCOUNTS * MAX_PER, 32);
+	bstm_write *w = calloc((size_t)ACCOUNTS * MAX_PER, sizeof *w);
+	cr_assert(store && w);
+	rng_state = 99;
+	size_t n = 0;
+	for (uint32_t a = 0; a < ACCOUNTS; a++) {
+		uint32_t per = 1 + (uint32_t)(rng() % MAX_PER);
+		for (uint32_t r = 0; r < per; r++) {
+			uint8_t *k = store + 32 * n;
+			k[0] = 'R';
+			for (int i = 0; i < 8; i++)
+				k[1 + i] = (uint8_t)((uint64_t)a * 40503u >> (56 - 8 * i));
+			memset(k + 9, 0, 8);
+			/* Names differ past byte 16 and in length. */
+			uint32_t len = 17 + (uint32_t)(rng() % 12);
+			for (uint32_t i = 17; i < len; i++)
+				k[i] = (uint8_t)('a' + rng() % 3);
+			w[n++] = (bstm_write){.key = k, .key_len = len, .value_len = (uint32_t)n};
+		}
+	}
+	for (size_t i = n - 1; i > 0; i--) {
+		size_t j = (size_t)(rng() % (i + 1));
+		bstm_write t = w[i];
+		w[i] = w[j];
+		w[j] = t;
+	}
+	cr_assert_eq(bstm_sort_writes(w, n, NULL), 0);
+	for (size_t i = 1; i < n; i++)
+		cr_assert_leq(reference_compare(&w[i - 1], &w[i]), 0, "position %zu out of order",
+			      i);
+	free(store);
+	free(w);
+}
+
+/* The k-way merge of sorted parts with distinct keys, some parts empty,
+ * equals one sort of everything. */
+Test(sort, merge_of_sorted_parts)
+{
+	enum { N = 3000, MAX_PARTS = 17 };
+	uint8_t *store = calloc(N, 16);
+	bstm_write *all = calloc(N, sizeof *all);
+	bstm_write *split = calloc(N, sizeof *split);
+	bstm_write *out = calloc(N + 1, sizeof *out);
+	cr_assert(store && all && split && out);
+	for (size_t i = 0; i < N; i++) {
+		uint8_t *k = store + 16 * i;
+		uint64_t x = (uint64_t)i * 0x9e3779b97f4a7c15ULL;
+		memcpy(k, &x, 8);
+		/* keys of varying length, one a prefix of another at times */
+		all[i] = (bstm_write){
+			.key = k, .key_len = 1 + (uint32_t)(i % 9), .value_len = (uint32_t)i};
+	}
+	/* Distinct keys: drop those whose bytes repeat an earlier one. */
+	size_t n = 0;
+	cr_assert_eq(bstm_sort_writes(all, N, NULL), 0);
+	for (size_t i = 0; i < N; i++)
+		if (n == 0 || reference_compare(&all[n - 1], &all[i]) != 0)
+			all[n++] = all[i];
+	size_t nparts_set[] = {0, 1, 2, 3, 7, MAX_PARTS};
+	for (size_t s = 0; s < sizeof nparts_set / sizeof nparts_set[0]; s++) {
+		size_t nparts = nparts_set[s];
+		size_t total = nparts ? n : 0;
+		/* Deal the keys to parts at random (part 0 and the last get
+		 * none when there are three or more), then sort each part. */
+		const bstm_write *parts[MAX_PARTS];
+		size_t counts[MAX_PARTS] = {0};
+		rng_state = 5 + s;
+		size_t *owner = calloc(n ? n : 1, sizeof *owner);
+		for (size_t i = 0; i < total; i++) {
+			size_t p =
+				nparts >= 3 ? 1 + (size_t)(rng() % (nparts - 2)) : rng() % nparts;
+			owner[i] = p;
+			counts[p]++;
+		}
+		size_t at = 0;
+		for (size_t p = 0; p < nparts; p++) {
+			parts[p] = split + at;
+			size_t k = 0;
+			for (size_t i = n; i-- > 0;) /* reversed: each part needs its sort */
+				if (i < total && owner[i] == p)
+					split[at + k++] = all[i];
+			cr_assert_eq(bstm_sort_writes(split + at, k, NULL), 0);
+			at += k;
+		}
+		free(owner);
+		out[total] = (bstm_write){.value_len = UINT32_MAX}; /* guard */
+		cr_assert_eq(bstm_merge_writes(out, parts, counts, nparts), 0);
+		for (size_t i = 0; i < total; i++)
+			cr_assert_eq(out[i].value_len, all[i].value_len,
+				     "%zu parts: position %zu holds write %u, expected %u", nparts,
+				     i, out[i].value_len, all[i].value_len);
+		cr_assert_eq(out[total].value_len, UINT32_MAX, "%zu parts: wrote past the end",
+			     nparts);
+	}
+	free(store);
+	free(all);
+	free(split);
+	free(out);
 }
