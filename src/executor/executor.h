@@ -69,14 +69,28 @@ typedef struct exec_write_ref {
 	void *tag; /* caller's: travels with the write through sorting */
 } exec_write_ref;
 
+/* The threads that build an output bump their arenas' cursors at the same
+ * time: each arena has a cache line of its own. */
+typedef struct exec_output_arena {
+	bstm_arena arena;
+} BSTM_ALIGNED_CACHELINE exec_output_arena;
+
 typedef struct exec_output {
 	bstm_output pub;
-	bstm_arena *arenas;    /* own every byte the output points at; */
-	uint32_t arena_count;  /* one per thread that builds it */
-	bstm_txn_output *txns; /* pub.txns */
-	uint64_t cumulative_gas;
+	exec_output_arena *arenas; /* own every byte the output points at; */
+	uint32_t arena_count;	   /* one per thread that builds it */
+	bstm_txn_output *txns;	   /* pub.txns */
+	/* Written by the committer on every commit, so not on the line of the
+	 * pointers above, which every worker reads. */
+	uint64_t cumulative_gas BSTM_ALIGNED_CACHELINE;
 	uint32_t committed; /* transactions with a final output */
 } exec_output;
+
+/* The output arena of building thread i. */
+static inline bstm_arena *exec_output_arena_of(exec_output *out, uint32_t i)
+{
+	return &out->arenas[i].arena;
+}
 
 BSTM_INTERNAL exec_output *exec_output_new(uint32_t txn_count, uint32_t arena_count);
 /* Record transaction idx's final output (writes in any order, one per key),

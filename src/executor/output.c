@@ -16,20 +16,20 @@
 
 exec_output *exec_output_new(uint32_t txn_count, uint32_t arena_count)
 {
-	exec_output *out = calloc(1, sizeof *out);
+	exec_output *out = bstm_mem_calloc(sizeof *out);
 	if (!out)
 		return NULL;
 	out->txns = calloc(txn_count ? txn_count : 1, sizeof *out->txns);
-	out->arenas = calloc(arena_count, sizeof *out->arenas);
+	out->arenas = bstm_mem_calloc(sizeof *out->arenas * arena_count);
 	if (!out->txns || !out->arenas) {
 		free(out->txns);
-		free(out->arenas);
-		free(out);
+		bstm_mem_free(out->arenas, sizeof *out->arenas * arena_count);
+		bstm_mem_free(out, sizeof *out);
 		return NULL;
 	}
 	out->arena_count = arena_count;
 	for (uint32_t i = 0; i < arena_count; i++)
-		bstm_arena_init(&out->arenas[i], EXEC_OUTPUT_CHUNK);
+		bstm_arena_init(exec_output_arena_of(out, i), EXEC_OUTPUT_CHUNK);
 	out->pub.txn_count = txn_count;
 	out->pub.txns = out->txns;
 	return out;
@@ -41,10 +41,10 @@ void bstm_output_free(bstm_output *output)
 		return;
 	exec_output *out = (exec_output *)output;
 	for (uint32_t i = 0; i < out->arena_count; i++)
-		bstm_arena_destroy(&out->arenas[i]);
-	free(out->arenas);
+		bstm_arena_destroy(exec_output_arena_of(out, i));
+	bstm_mem_free(out->arenas, sizeof *out->arenas * out->arena_count);
 	free(out->txns);
-	free(out);
+	bstm_mem_free(out, sizeof *out);
 }
 
 static int compare_refs(const void *a, const void *b)
@@ -145,7 +145,7 @@ int exec_output_set_merged(exec_output *out, const bstm_write *const *parts, con
 	size_t count = 0;
 	for (size_t p = 0; p < nparts; p++)
 		count += counts[p];
-	bstm_write *merged = bstm_arena_alloc(&out->arenas[0], sizeof *merged * count);
+	bstm_write *merged = bstm_arena_alloc(exec_output_arena_of(out, 0), sizeof *merged * count);
 	if (!merged || bstm_merge_writes(merged, parts, counts, nparts) != 0)
 		return BSTM_ENOMEM;
 	out->pub.writes = merged;

@@ -180,7 +180,7 @@ static int build_txn_output(exec_block_run *run, exec_worker *w, uint32_t worker
 		if (claim_touched(w, e) != 0)
 			return BSTM_ENOMEM;
 	}
-	return exec_output_set_txn(run->out, &run->out->arenas[worker], txn, &rec->outcome, refs,
+	return exec_output_set_txn(run->out, exec_output_arena_of(run->out, worker), txn, &rec->outcome, refs,
 				   rec->write_count, rec->events, rec->event_count);
 }
 
@@ -332,7 +332,7 @@ static void run_serial_segment(exec_block_run *run, exec_worker *w, uint32_t fro
 			sched_stop(s);
 			return;
 		}
-		rc = exec_commit_local(ex, w, run->out, &run->out->arenas[v->worker_id], i,
+		rc = exec_commit_local(ex, w, run->out, exec_output_arena_of(run->out, v->worker_id), i,
 				       &outcome);
 		if (rc) {
 			set_failure(run, rc);
@@ -513,7 +513,7 @@ static void worker_loop(void *arg, uint32_t worker)
 static int build_merged_part(exec_block_run *run, exec_worker *w, uint32_t worker)
 {
 	uint32_t committed = sched_commit_idx(&run->ex->sc);
-	bstm_arena *arena = &run->out->arenas[worker];
+	bstm_arena *arena = exec_output_arena_of(run->out, worker);
 	if (w->touched_count > w->merged_cap) {
 		bstm_write *grown = realloc(w->merged, sizeof *grown * w->touched_count);
 		if (!grown)
@@ -522,7 +522,18 @@ static int build_merged_part(exec_block_run *run, exec_worker *w, uint32_t worke
 		w->merged_cap = w->touched_count;
 	}
 	w->merged_count = 0;
-	for (size_t k = 0; k < w->touched_count; k++) {
+	/* The entries were written long ago, most of them no longer in this
+	 * core's cache: load them some iterations ahead, and their writers'
+	 * nodes once the entries are in. */
+	enum { AHEAD = 16 };
+	size_t n = w->touched_count;
+	for (size_t k = 0; k < n && k < AHEAD; k++)
+		mvm_prefetch_entry(w->touched[k]);
+	for (size_t k = 0; k < n; k++) {
+		if (k + AHEAD < n)
+			mvm_prefetch_entry(w->touched[k + AHEAD]);
+		if (k + AHEAD / 2 < n)
+			mvm_prefetch_head(w->touched[k + AHEAD / 2]);
 		const mvm_entry *e = w->touched[k];
 		mvm_read_result r;
 		mvm_read(e, committed, &r);

@@ -61,7 +61,7 @@ static int merge_overlay(struct bstm_executor *ex, exec_worker *w, exec_output *
 		w->merged = grown;
 		w->merged_cap = writes;
 	}
-	bstm_arena *a = &out->arenas[0];
+	bstm_arena *a = exec_output_arena_of(out, 0);
 	size_t m = 0;
 	for (uint32_t k = 0; k < ex->overlay.count; k++) {
 		const exec_item *it = &ex->overlay.items[k];
@@ -118,7 +118,7 @@ int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,
 		rc = exec_outcome_error(frc, &outcome);
 		if (rc)
 			break;
-		rc = exec_commit_local(ex, w, out, &out->arenas[0], i, &outcome);
+		rc = exec_commit_local(ex, w, out, exec_output_arena_of(out, 0), i, &outcome);
 		if (rc)
 			break;
 		const bstm_txn_output *t = &out->txns[i];

@@ -209,8 +209,14 @@ static inline mvm_node *search_below(const mvm_entry *e, uint32_t txn_idx)
 
 void mvm_read(const mvm_entry *e, uint32_t txn_idx, mvm_read_result *out)
 {
-	mvm_node *pred = search_below(e, txn_idx);
-	mvm_node *n = atomic_load_explicit(mvm_link(e, pred, 0), memory_order_acquire);
+	/* The highest writer first: when it is below the reader (a read with
+	 * no conflict, every read after the block), the search would descend
+	 * the levels only to arrive at it, touching a node per level. */
+	mvm_node *n = atomic_load_explicit(&e->head, memory_order_acquire);
+	if (n && n->txn_idx >= txn_idx) {
+		mvm_node *pred = search_below(e, txn_idx);
+		n = atomic_load_explicit(mvm_link(e, pred, 0), memory_order_acquire);
+	}
 	for (; n; n = atomic_load_explicit(&n->next[0], memory_order_acquire)) {
 		/* Acquire pairs with the owner's release store of the cell, so the
 		 * version's fields are visible. */

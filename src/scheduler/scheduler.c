@@ -437,7 +437,10 @@ bool sched_commit(sched *s, uint32_t txn, uint32_t incarnation)
 	else if (s->window_eighths < 8 * s->window_max)
 		s->window_eighths++;
 	uint32_t window = s->window_eighths / 8;
-	atomic_store_explicit(&s->window, window, memory_order_relaxed);
+	/* Stored only when it changes: a store takes the line from every
+	 * worker that reads it. */
+	if (atomic_load_explicit(&s->window, memory_order_relaxed) != window)
+		atomic_store_explicit(&s->window, window, memory_order_relaxed);
 	s->serial_streak = window <= SCHED_SERIAL_WINDOW ? s->serial_streak + 1 : 0;
 	if (s->serial_enabled && s->serial_streak >= SCHED_SERIAL_STREAK)
 		atomic_store_explicit(&s->serial_pending, true, memory_order_relaxed);

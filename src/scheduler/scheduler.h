@@ -61,23 +61,25 @@ typedef struct sched {
 	_Atomic uint32_t commit_idx BSTM_ALIGNED_CACHELINE;
 	_Atomic uint32_t commit_lock;
 	_Atomic uint32_t stop; /* block halted (gas limit) or failed */
+	/* Committer-private, written on every commit, so on the line the
+	 * committer writes anyway: the window in eighths of a transaction;
+	 * consecutive commits with the window at most SCHED_SERIAL_WINDOW, and
+	 * the transactions committed in serial segments in this block. */
+	uint32_t window_eighths;
+	uint32_t serial_streak;
+	uint32_t serial_committed;
 	/* Speculation window: executions start only below commit_idx + window.
-	 * Written by the committer only (window_eighths is its private state,
-	 * the window in eighths of a transaction), read by every worker. */
+	 * Written by the committer only, when it changes; read by every
+	 * worker. */
 	_Atomic uint32_t window BSTM_ALIGNED_CACHELINE;
 	/* A serial segment is due at commit_idx: set by the committer (or at
 	 * the start of a block), cleared when the segment begins. */
 	_Atomic bool serial_pending;
-	uint32_t window_eighths;
 	uint32_t window_max;
 	uint32_t threads;
-	/* Serial segments, committer-private: consecutive commits with the
-	 * window at most SCHED_SERIAL_WINDOW, and the transactions committed in
-	 * segments in this block. serial_carry is kept across blocks: the last
-	 * block ran mostly in segments. serial_enabled is the executor's
-	 * setting (off after sched_init). */
-	uint32_t serial_streak;
-	uint32_t serial_committed;
+	/* serial_carry is kept across blocks: the last block ran mostly in
+	 * serial segments. serial_enabled is the executor's setting (off after
+	 * sched_init). */
 	bool serial_carry;
 	bool serial_enabled;
 	uint32_t txn_count BSTM_ALIGNED_CACHELINE;
