@@ -81,6 +81,7 @@ void bstm_sort_buf_free(bstm_sort_buf *buf)
 	free(buf->mem);
 	buf->mem = NULL;
 	buf->cap = 0;
+	buf->prefixes = NULL;
 }
 
 static void *scratch(bstm_sort_buf *buf, size_t bytes)
@@ -96,25 +97,38 @@ static void *scratch(bstm_sort_buf *buf, size_t bytes)
 	return buf->mem;
 }
 
+static sort_item item_of(const bstm_write *w, size_t index)
+{
+	uint64_t lo = w->key_len > 8 ? bstm_key_prefix(w->key + 8, w->key_len - 8) : 0;
+	return (sort_item){bstm_key_prefix(w->key, w->key_len), lo, index};
+}
+
 int bstm_sort_writes(bstm_write *writes, size_t count, bstm_sort_buf *buf)
 {
+	if (buf)
+		buf->prefixes = NULL;
 	if (count < 64) {
 		if (count > 1)
 			insertion_sort(writes, count);
+		/* The prefixes for a merge of this part (see sort.h). */
+		sort_item *items = buf ? scratch(buf, sizeof(sort_item) * count) : NULL;
+		if (buf && count && !items)
+			return BSTM_ENOMEM;
+		for (size_t i = 0; items && i < count; i++)
+			items[i] = item_of(&writes[i], i);
+		if (buf)
+			buf->prefixes = items;
 		return 0;
 	}
-	bstm_sort_buf own = {NULL, 0};
+	bstm_sort_buf own = {0};
 	bstm_sort_buf *b = buf ? buf : &own;
 	/* items, their radix copy, then the gathered writes */
 	sort_item *items = scratch(b, (sizeof(sort_item) * 2 + sizeof(bstm_write)) * count);
 	if (!items)
 		return BSTM_ENOMEM;
 	bstm_write *sorted = (bstm_write *)(items + 2 * count);
-	for (size_t i = 0; i < count; i++) {
-		const bstm_write *w = &writes[i];
-		uint64_t lo = w->key_len > 8 ? bstm_key_prefix(w->key + 8, w->key_len - 8) : 0;
-		items[i] = (sort_item){bstm_key_prefix(w->key, w->key_len), lo, i};
-	}
+	for (size_t i = 0; i < count; i++)
+		items[i] = item_of(&writes[i], i);
 	radix_sort(items, items + count, count);
 	for (size_t i = 0; i < count; i++)
 		sorted[i] = writes[items[i].index];
@@ -130,17 +144,36 @@ int bstm_sort_writes(bstm_write *writes, size_t count, bstm_sort_buf *buf)
 		start = end;
 	}
 	memcpy(writes, sorted, sizeof *sorted * count);
+	/* A run of equal prefixes was reordered within itself only, so item i
+	 * still holds the prefix of write i. */
+	b->prefixes = items;
 	bstm_sort_buf_free(&own);
 	return 0;
 }
 
-/* The k-way merge: a binary min-heap of the parts' current heads. */
+/* The k-way merge: a binary min-heap of the parts' current heads, ordered
+ * by the heads' 16-byte prefixes first. The prefixes come in order from the
+ * sort's items, a stream, where the keys themselves lie all over memory
+ * (written by other cores, when each worker sorted its own part). */
 typedef struct merge_head {
 	const bstm_write *at, *end;
+	const sort_item *item; /* at's prefix, or NULL: computed from the key */
+	uint64_t hi, lo;
 } merge_head;
+
+static void load_prefix(merge_head *h)
+{
+	sort_item it = h->item ? *h->item : item_of(h->at, 0);
+	h->hi = it.hi;
+	h->lo = it.lo;
+}
 
 static bool head_less(const merge_head *x, const merge_head *y)
 {
+	if (x->hi != y->hi)
+		return x->hi < y->hi;
+	if (x->lo != y->lo)
+		return x->lo < y->lo;
 	return bstm_key_compare(x->at->key, x->at->key_len, y->at->key, y->at->key_len) < 0;
 }
 
@@ -162,21 +195,31 @@ static void sift_down(merge_head *heap, size_t n, size_t i)
 }
 
 int bstm_merge_writes(bstm_write *dst, const bstm_write *const *parts, const size_t *counts,
-		      size_t nparts)
+		      const bstm_sort_buf *const *bufs, size_t nparts)
 {
 	merge_head *heap = malloc(sizeof *heap * (nparts ? nparts : 1));
 	if (!heap)
 		return BSTM_ENOMEM;
 	size_t n = 0;
-	for (size_t p = 0; p < nparts; p++)
-		if (counts[p])
-			heap[n++] = (merge_head){parts[p], parts[p] + counts[p]};
+	for (size_t p = 0; p < nparts; p++) {
+		if (!counts[p])
+			continue;
+		const sort_item *items = bufs && bufs[p] ? bufs[p]->prefixes : NULL;
+		heap[n] = (merge_head){parts[p], parts[p] + counts[p], items, 0, 0};
+		load_prefix(&heap[n++]);
+	}
 	for (size_t i = n / 2; i-- > 0;)
 		sift_down(heap, n, i);
 	while (n > 1) {
-		*dst++ = *heap[0].at++;
-		if (heap[0].at == heap[0].end)
-			heap[0] = heap[--n];
+		merge_head *h = &heap[0];
+		*dst++ = *h->at++;
+		if (h->at == h->end) {
+			*h = heap[--n];
+		} else {
+			if (h->item)
+				h->item++;
+			load_prefix(h);
+		}
 		sift_down(heap, n, 0);
 	}
 	if (n == 1)

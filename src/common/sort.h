@@ -29,6 +29,10 @@ static inline uint64_t bstm_key_prefix(const uint8_t *key, uint32_t len)
 typedef struct bstm_sort_buf {
 	void *mem;
 	size_t cap; /* bytes */
+	/* After bstm_sort_writes with this buffer: the sorted writes' key
+	 * prefixes, in order, which bstm_merge_writes reads instead of the
+	 * keys. Valid until the buffer's next sort. */
+	const void *prefixes;
 } bstm_sort_buf;
 
 BSTM_INTERNAL void bstm_sort_buf_free(bstm_sort_buf *buf);
@@ -38,9 +42,12 @@ BSTM_INTERNAL void bstm_sort_buf_free(bstm_sort_buf *buf);
 BSTM_INTERNAL int bstm_sort_writes(bstm_write *writes, size_t count, bstm_sort_buf *buf);
 
 /* Merge `nparts` sorted arrays of writes with pairwise distinct keys into
- * `dst` (room for the sum of `counts`), in key order. Returns 0 or
+ * `dst` (room for the sum of `counts`), in key order. bufs[p], when bufs and
+ * it are not NULL, is the buffer that sorted part p, untouched since: the
+ * merge then compares prefixes from it and reads few keys. Returns 0 or
  * BSTM_ENOMEM. */
 BSTM_INTERNAL int bstm_merge_writes(bstm_write *dst, const bstm_write *const *parts,
-				    const size_t *counts, size_t nparts);
+				    const size_t *counts, const bstm_sort_buf *const *bufs,
+				    size_t nparts);
 
 #endif

@@ -102,10 +102,12 @@ BSTM_INTERNAL int exec_output_set_txn(exec_output *out, bstm_arena *arena, uint3
 				      uint32_t event_count);
 /* Mark txns [from, txn_count) RETRY. */
 BSTM_INTERNAL void exec_output_retry_rest(exec_output *out, uint32_t from);
-/* The merged write set from `nparts` arrays of writes, each sorted by key,
- * no key in two of them, bytes in the output's own memory. */
+/* The merged write set from `nparts` arrays of writes, each sorted by key
+ * with bufs[p] (see bstm_merge_writes), no key in two of them, bytes in the
+ * output's own memory. */
 BSTM_INTERNAL int exec_output_set_merged(exec_output *out, const bstm_write *const *parts,
-					 const size_t *counts, size_t nparts);
+					 const size_t *counts, const bstm_sort_buf *const *bufs,
+					 size_t nparts);
 
 /* ---- worker pool ---------------------------------------------------------- */
 

@@ -140,13 +140,13 @@ void exec_output_retry_rest(exec_output *out, uint32_t from)
 }
 
 int exec_output_set_merged(exec_output *out, const bstm_write *const *parts, const size_t *counts,
-			   size_t nparts)
+			   const bstm_sort_buf *const *bufs, size_t nparts)
 {
 	size_t count = 0;
 	for (size_t p = 0; p < nparts; p++)
 		count += counts[p];
 	bstm_write *merged = bstm_arena_alloc(exec_output_arena_of(out, 0), sizeof *merged * count);
-	if (!merged || bstm_merge_writes(merged, parts, counts, nparts) != 0)
+	if (!merged || bstm_merge_writes(merged, parts, counts, bufs, nparts) != 0)
 		return BSTM_ENOMEM;
 	out->pub.writes = merged;
 	out->pub.write_count = count;

@@ -180,8 +180,9 @@ static int build_txn_output(exec_block_run *run, exec_worker *w, uint32_t worker
 		if (claim_touched(w, e) != 0)
 			return BSTM_ENOMEM;
 	}
-	return exec_output_set_txn(run->out, exec_output_arena_of(run->out, worker), txn, &rec->outcome, refs,
-				   rec->write_count, rec->events, rec->event_count);
+	return exec_output_set_txn(run->out, exec_output_arena_of(run->out, worker), txn,
+				   &rec->outcome, refs, rec->write_count, rec->events,
+				   rec->event_count);
 }
 
 /* Run `incarnation` of txn on worker w; we own it (EXECUTING). */
@@ -332,8 +333,8 @@ static void run_serial_segment(exec_block_run *run, exec_worker *w, uint32_t fro
 			sched_stop(s);
 			return;
 		}
-		rc = exec_commit_local(ex, w, run->out, exec_output_arena_of(run->out, v->worker_id), i,
-				       &outcome);
+		rc = exec_commit_local(ex, w, run->out,
+				       exec_output_arena_of(run->out, v->worker_id), i, &outcome);
 		if (rc) {
 			set_failure(run, rc);
 			return;
@@ -563,16 +564,19 @@ static int build_merged(exec_block_run *run)
 	uint32_t threads = ex->config.threads;
 	const bstm_write **parts = malloc(sizeof *parts * threads);
 	size_t *counts = malloc(sizeof *counts * threads);
+	const bstm_sort_buf **bufs = malloc(sizeof *bufs * threads);
 	int rc = BSTM_ENOMEM;
-	if (parts && counts) {
+	if (parts && counts && bufs) {
 		for (uint32_t t = 0; t < threads; t++) {
 			parts[t] = ex->workers[t].merged;
 			counts[t] = ex->workers[t].merged_count;
+			bufs[t] = &ex->workers[t].sort_buf;
 		}
-		rc = exec_output_set_merged(run->out, parts, counts, threads);
+		rc = exec_output_set_merged(run->out, parts, counts, bufs, threads);
 	}
 	free(parts);
 	free(counts);
+	free(bufs);
 	return rc;
 }
 

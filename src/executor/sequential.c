@@ -81,7 +81,8 @@ static int merge_overlay(struct bstm_executor *ex, exec_worker *w, exec_output *
 	if (bstm_sort_writes(w->merged, m, &w->sort_buf) != 0)
 		return BSTM_ENOMEM;
 	const bstm_write *part = w->merged;
-	return exec_output_set_merged(out, &part, &m, 1);
+	const bstm_sort_buf *buf = &w->sort_buf;
+	return exec_output_set_merged(out, &part, &m, &buf, 1);
 }
 
 int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,

@@ -4,6 +4,7 @@
  * catch a wrong order: this test must.
  */
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,9 +176,11 @@ Test(sort, short_runs_of_equal_prefixes)
 
 /* The k-way merge of sorted parts with distinct keys, some parts empty,
  * equals one sort of everything. */
-Test(sort, merge_of_sorted_parts)
+/* with_bufs: each part sorted with a buffer of its own, whose prefixes the
+ * merge uses; otherwise the merge reads every key. */
+static void check_merge(bool with_bufs)
 {
-	enum { N = 3000, MAX_PARTS = 17 };
+	enum { N = 3000, MAX_PARTS = 60 };
 	uint8_t *store = calloc(N, 16);
 	bstm_write *all = calloc(N, sizeof *all);
 	bstm_write *split = calloc(N, sizeof *split);
@@ -185,11 +188,14 @@ Test(sort, merge_of_sorted_parts)
 	cr_assert(store && all && split && out);
 	for (size_t i = 0; i < N; i++) {
 		uint8_t *k = store + 16 * i;
+		/* The first word takes three values, so that most keys differ
+		 * only in their second prefix word. */
 		uint64_t x = (uint64_t)i * 0x9e3779b97f4a7c15ULL;
-		memcpy(k, &x, 8);
+		memset(k, (int)(i % 3), 8);
+		memcpy(k + 8, &x, 8);
 		/* keys of varying length, one a prefix of another at times */
 		all[i] = (bstm_write){
-			.key = k, .key_len = 1 + (uint32_t)(i % 9), .value_len = (uint32_t)i};
+			.key = k, .key_len = 1 + (uint32_t)(i % 16), .value_len = (uint32_t)i};
 	}
 	/* Distinct keys: drop those whose bytes repeat an earlier one. */
 	size_t n = 0;
@@ -197,7 +203,9 @@ Test(sort, merge_of_sorted_parts)
 	for (size_t i = 0; i < N; i++)
 		if (n == 0 || reference_compare(&all[n - 1], &all[i]) != 0)
 			all[n++] = all[i];
-	size_t nparts_set[] = {0, 1, 2, 3, 7, MAX_PARTS};
+	size_t nparts_set[] = {0, 1, 2, 3, 7, 17, MAX_PARTS}; /* 60: parts below 64 */
+	bstm_sort_buf bufs[MAX_PARTS] = {{0}};
+	const bstm_sort_buf *buf_of[MAX_PARTS];
 	for (size_t s = 0; s < sizeof nparts_set / sizeof nparts_set[0]; s++) {
 		size_t nparts = nparts_set[s];
 		size_t total = nparts ? n : 0;
@@ -220,12 +228,14 @@ Test(sort, merge_of_sorted_parts)
 			for (size_t i = n; i-- > 0;) /* reversed: each part needs its sort */
 				if (i < total && owner[i] == p)
 					split[at + k++] = all[i];
-			cr_assert_eq(bstm_sort_writes(split + at, k, NULL), 0);
+			buf_of[p] = with_bufs ? &bufs[p] : NULL;
+			cr_assert_eq(bstm_sort_writes(split + at, k, with_bufs ? &bufs[p] : NULL),
+				     0);
 			at += k;
 		}
 		free(owner);
 		out[total] = (bstm_write){.value_len = UINT32_MAX}; /* guard */
-		cr_assert_eq(bstm_merge_writes(out, parts, counts, nparts), 0);
+		cr_assert_eq(bstm_merge_writes(out, parts, counts, buf_of, nparts), 0);
 		for (size_t i = 0; i < total; i++)
 			cr_assert_eq(out[i].value_len, all[i].value_len,
 				     "%zu parts: position %zu holds write %u, expected %u", nparts,
@@ -233,8 +243,16 @@ Test(sort, merge_of_sorted_parts)
 		cr_assert_eq(out[total].value_len, UINT32_MAX, "%zu parts: wrote past the end",
 			     nparts);
 	}
+	for (size_t p = 0; p < MAX_PARTS; p++)
+		bstm_sort_buf_free(&bufs[p]);
 	free(store);
 	free(all);
 	free(split);
 	free(out);
+}
+
+Test(sort, merge_of_sorted_parts)
+{
+	check_merge(false);
+	check_merge(true);
 }
