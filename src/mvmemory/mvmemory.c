@@ -37,7 +37,9 @@
  * Cost
  *   Finding the highest writer below i is a skip-list search, O(log w) for w
  *   writers of the key, plus one step per ABSENT node passed (an ABSENT node
- *   exists only where a re-execution stopped writing the key).
+ *   exists only where a re-execution stopped writing the key). When the
+ *   highest writer of all is below i, the read starts there and searches
+ *   nothing.
  *   In cache lines, which is what a lookup costs when the block's state does
  *   not fit in the core's cache: one in the bucket array, one for the entry
  *   (tag, key and level 0 share its first line) and, for a key with one
