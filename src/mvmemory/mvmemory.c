@@ -257,6 +257,15 @@ uint32_t mvm_node_height(uint32_t txn_idx)
 static mvm_node *search_exact(mvm_entry *e, uint32_t txn_idx, mvm_node *preds[])
 {
 	mvm_node *pred = NULL, *found = NULL;
+	/* Every writer below txn_idx (the usual case: transactions mostly
+	 * write in index order): the node goes first at every level, and the
+	 * upper levels and their first nodes need not be looked at. */
+	mvm_node *head = atomic_load_explicit(&e->head, memory_order_acquire);
+	if (!head || head->txn_idx < txn_idx) {
+		for (int level = 0; level < MVM_LEVELS; level++)
+			preds[level] = NULL;
+		return NULL;
+	}
 	int top = atomic_load_explicit(&e->levels, memory_order_relaxed);
 	for (int level = MVM_LEVELS - 1; level >= top; level--)
 		preds[level] = NULL; /* not in use yet: linking starts at the head */
