@@ -210,7 +210,7 @@ int bstm_merge_writes(bstm_write *dst, const bstm_write *const *parts, const siz
 	}
 	for (size_t i = n / 2; i-- > 0;)
 		sift_down(heap, n, i);
-	while (n > 1) {
+	while (n > 2) {
 		merge_head *h = &heap[0];
 		*dst++ = *h->at++;
 		if (h->at == h->end) {
@@ -221,6 +221,20 @@ int bstm_merge_writes(bstm_write *dst, const bstm_write *const *parts, const siz
 			load_prefix(h);
 		}
 		sift_down(heap, n, 0);
+	}
+	/* Two heads left (the whole merge with two threads): one comparison
+	 * per write and no heap moves. */
+	while (n == 2) {
+		merge_head *h = head_less(&heap[1], &heap[0]) ? &heap[1] : &heap[0];
+		*dst++ = *h->at++;
+		if (h->at == h->end) {
+			*h = heap[1];
+			n = 1;
+		} else {
+			if (h->item)
+				h->item++;
+			load_prefix(h);
+		}
 	}
 	if (n == 1)
 		memcpy(dst, heap[0].at, sizeof *dst * (size_t)(heap[0].end - heap[0].at));
