@@ -1,10 +1,12 @@
 /*
  * sort.h - sorting byte-string keys: the merged write set of a block is
- * sorted once per block, by the parallel and the sequential executor alike,
- * and with thousands of keys a comparison sort calling memcmp is a visible
- * share of a block's time. Keys are radix-sorted on their first 16 bytes
- * (as big-endian words, so integer order is byte order), and only runs with
- * equal prefixes fall back to full comparisons.
+ * sorted once per block, by the sequential executor whole, by the parallel
+ * one in parts (each worker sorts its own, the caller merges them), and with
+ * thousands of keys a comparison sort calling memcmp is a visible share of a
+ * block's time. Keys are radix-sorted on their first 16 bytes (as big-endian
+ * words, so integer order is byte order), and only runs with equal prefixes
+ * fall back to full comparisons: an insertion sort for short runs, qsort for
+ * long ones. The merge reads the prefixes the sorts left behind.
  */
 #ifndef BSTM_SORT_H
 #define BSTM_SORT_H
