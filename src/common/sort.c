@@ -97,7 +97,7 @@ static void *scratch(bstm_sort_buf *buf, size_t bytes)
 	return buf->mem;
 }
 
-static sort_item item_of(const bstm_write *w, size_t index)
+static inline sort_item item_of(const bstm_write *w, size_t index)
 {
 	uint64_t lo = w->key_len > 8 ? bstm_key_prefix(w->key + 8, w->key_len - 8) : 0;
 	return (sort_item){bstm_key_prefix(w->key, w->key_len), lo, index};

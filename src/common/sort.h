@@ -19,9 +19,16 @@
 /* The first 8 bytes of a key as a big-endian integer, zero padded. */
 static inline uint64_t bstm_key_prefix(const uint8_t *key, uint32_t len)
 {
-	uint8_t b[8] = {0};
-	__builtin_memcpy(b, key, len < 8 ? len : 8);
 	uint64_t v;
+	if (len >= 8) {
+		/* One load: the common case (keys are rarely shorter), and a
+		 * byte-wise copy would stall the load that follows it. */
+		__builtin_memcpy(&v, key, 8);
+		return __builtin_bswap64(v);
+	}
+	uint8_t b[8] = {0};
+	if (len)
+		__builtin_memcpy(b, key, len);
 	__builtin_memcpy(&v, b, 8);
 	return __builtin_bswap64(v);
 }
