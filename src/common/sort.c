@@ -194,18 +194,18 @@ static void sift_down(merge_head *heap, size_t n, size_t i)
 	}
 }
 
-int bstm_merge_writes(bstm_write *dst, const bstm_write *const *parts, const size_t *counts,
-		      const bstm_sort_buf *const *bufs, size_t nparts)
+int bstm_merge_writes(bstm_write *dst, const bstm_sorted_part *parts, size_t nparts)
 {
 	merge_head *heap = malloc(sizeof *heap * (nparts ? nparts : 1));
 	if (!heap)
 		return BSTM_ENOMEM;
 	size_t n = 0;
 	for (size_t p = 0; p < nparts; p++) {
-		if (!counts[p])
+		const bstm_sorted_part *part = &parts[p];
+		if (!part->count)
 			continue;
-		const sort_item *items = bufs && bufs[p] ? bufs[p]->prefixes : NULL;
-		heap[n] = (merge_head){parts[p], parts[p] + counts[p], items, 0, 0};
+		const sort_item *items = part->buf ? part->buf->prefixes : NULL;
+		heap[n] = (merge_head){part->writes, part->writes + part->count, items, 0, 0};
 		load_prefix(&heap[n++]);
 	}
 	for (size_t i = n / 2; i-- > 0;)

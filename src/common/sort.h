@@ -50,13 +50,18 @@ BSTM_INTERNAL void bstm_sort_buf_free(bstm_sort_buf *buf);
  * (NULL: allocated and freed by the call). Returns 0 or BSTM_ENOMEM. */
 BSTM_INTERNAL int bstm_sort_writes(bstm_write *writes, size_t count, bstm_sort_buf *buf);
 
-/* Merge `nparts` sorted arrays of writes with pairwise distinct keys into
- * `dst` (room for the sum of `counts`), in key order. bufs[p], when bufs and
- * it are not NULL, is the buffer that sorted part p, untouched since: the
- * merge then compares prefixes from it and reads few keys. Returns 0 or
+/* A sorted array of writes for bstm_merge_writes. buf, unless NULL, is the
+ * buffer that sorted it, untouched since: the merge then compares prefixes
+ * from it and reads few keys. */
+typedef struct bstm_sorted_part {
+	const bstm_write *writes;
+	size_t count;
+	const bstm_sort_buf *buf;
+} bstm_sorted_part;
+
+/* Merge `nparts` sorted parts whose keys are pairwise distinct into `dst`
+ * (room for the sum of their counts), in key order. Returns 0 or
  * BSTM_ENOMEM. */
-BSTM_INTERNAL int bstm_merge_writes(bstm_write *dst, const bstm_write *const *parts,
-				    const size_t *counts, const bstm_sort_buf *const *bufs,
-				    size_t nparts);
+BSTM_INTERNAL int bstm_merge_writes(bstm_write *dst, const bstm_sorted_part *parts, size_t nparts);
 
 #endif

@@ -102,11 +102,9 @@ BSTM_INTERNAL int exec_output_set_txn(exec_output *out, bstm_arena *arena, uint3
 				      uint32_t event_count);
 /* Mark txns [from, txn_count) RETRY. */
 BSTM_INTERNAL void exec_output_retry_rest(exec_output *out, uint32_t from);
-/* The merged write set from `nparts` arrays of writes, each sorted by key
- * with bufs[p] (see bstm_merge_writes), no key in two of them, bytes in the
- * output's own memory. */
-BSTM_INTERNAL int exec_output_set_merged(exec_output *out, const bstm_write *const *parts,
-					 const size_t *counts, const bstm_sort_buf *const *bufs,
+/* The merged write set from `nparts` sorted parts (see bstm_merge_writes),
+ * no key in two of them, bytes in the output's own memory. */
+BSTM_INTERNAL int exec_output_set_merged(exec_output *out, const bstm_sorted_part *parts,
 					 size_t nparts);
 
 /* ---- worker pool ---------------------------------------------------------- */
@@ -258,5 +256,20 @@ BSTM_INTERNAL bool exec_after_commit(exec_block_run *run, uint32_t idx, uint64_t
 /* BSTM_ETXN if the transaction function failed or broke its contract (a
  * positive return, a status it may not report), else 0. */
 BSTM_INTERNAL int exec_outcome_error(int rc, const bstm_txn_outcome *outcome);
+
+/* Shared by both: a worker's part of the merged write set. Begin with room
+ * for `n` writes, add final writes (bytes copied into `arena`, an arena of
+ * the output), sort, then hand exec_merged_part(w) to
+ * exec_output_set_merged. Each returns 0 or BSTM_ENOMEM. */
+BSTM_INTERNAL int exec_merged_begin(exec_worker *w, size_t n);
+BSTM_INTERNAL int exec_merged_add(exec_worker *w, bstm_arena *arena, const uint8_t *key,
+				  uint32_t key_len, const uint8_t *value, uint32_t value_len,
+				  bool is_delete);
+BSTM_INTERNAL int exec_merged_sort(exec_worker *w);
+
+static inline bstm_sorted_part exec_merged_part(const exec_worker *w)
+{
+	return (bstm_sorted_part){w->merged, w->merged_count, &w->sort_buf};
+}
 
 #endif

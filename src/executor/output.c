@@ -147,14 +147,46 @@ void exec_output_retry_rest(exec_output *out, uint32_t from)
 	out->pub.stats.gas_used = out->cumulative_gas;
 }
 
-int exec_output_set_merged(exec_output *out, const bstm_write *const *parts, const size_t *counts,
-			   const bstm_sort_buf *const *bufs, size_t nparts)
+int exec_merged_begin(exec_worker *w, size_t n)
+{
+	if (n > w->merged_cap) {
+		bstm_write *grown = realloc(w->merged, sizeof *grown * n);
+		if (!grown)
+			return BSTM_ENOMEM;
+		w->merged = grown;
+		w->merged_cap = n;
+	}
+	w->merged_count = 0;
+	return 0;
+}
+
+int exec_merged_add(exec_worker *w, bstm_arena *arena, const uint8_t *key, uint32_t key_len,
+		    const uint8_t *value, uint32_t value_len, bool is_delete)
+{
+	const uint8_t *k = bstm_arena_dup(arena, key, key_len);
+	const uint8_t *v = is_delete ? NULL : bstm_arena_dup(arena, value, value_len);
+	if (!k || (!is_delete && !v))
+		return BSTM_ENOMEM;
+	w->merged[w->merged_count++] = (bstm_write){.key = k,
+						    .value = v,
+						    .key_len = key_len,
+						    .value_len = is_delete ? 0 : value_len,
+						    .is_delete = is_delete};
+	return 0;
+}
+
+int exec_merged_sort(exec_worker *w)
+{
+	return bstm_sort_writes(w->merged, w->merged_count, &w->sort_buf);
+}
+
+int exec_output_set_merged(exec_output *out, const bstm_sorted_part *parts, size_t nparts)
 {
 	size_t count = 0;
 	for (size_t p = 0; p < nparts; p++)
-		count += counts[p];
+		count += parts[p].count;
 	bstm_write *merged = bstm_arena_alloc(exec_output_arena_of(out, 0), sizeof *merged * count);
-	if (!merged || bstm_merge_writes(merged, parts, counts, bufs, nparts) != 0)
+	if (!merged || bstm_merge_writes(merged, parts, nparts) != 0)
 		return BSTM_ENOMEM;
 	out->pub.writes = merged;
 	out->pub.write_count = count;

@@ -515,14 +515,8 @@ static int build_merged_part(exec_block_run *run, exec_worker *w, uint32_t worke
 {
 	uint32_t committed = sched_commit_idx(&run->ex->sc);
 	bstm_arena *arena = exec_output_arena_of(run->out, worker);
-	if (w->touched_count > w->merged_cap) {
-		bstm_write *grown = realloc(w->merged, sizeof *grown * w->touched_count);
-		if (!grown)
-			return BSTM_ENOMEM;
-		w->merged = grown;
-		w->merged_cap = w->touched_count;
-	}
-	w->merged_count = 0;
+	if (exec_merged_begin(w, w->touched_count) != 0)
+		return BSTM_ENOMEM;
 	/* The entries were written long ago, most of them no longer in this
 	 * core's cache: load them some iterations ahead, and their writers'
 	 * nodes once the entries are in. */
@@ -538,23 +532,14 @@ static int build_merged_part(exec_block_run *run, exec_worker *w, uint32_t worke
 		const mvm_entry *e = w->touched[k];
 		mvm_read_result r;
 		mvm_read(e, committed, &r);
-		/* Claimed by a final execution above a stop point: no committed
-		 * transaction wrote it. */
-		if (r.kind != MVM_READ_VERSION)
-			continue;
-		bool del = (r.version->flags & MVM_VERSION_DELETED) != 0;
-		const uint8_t *key = bstm_arena_dup(arena, e->key, e->key_len);
-		const uint8_t *value =
-			del ? NULL : bstm_arena_dup(arena, r.version->value, r.version->len);
-		if (!key || (!del && !value))
+		/* Not a version: claimed by a final execution above a stop
+		 * point, and no committed transaction wrote it. */
+		if (r.kind == MVM_READ_VERSION &&
+		    exec_merged_add(w, arena, e->key, e->key_len, r.version->value, r.version->len,
+				    (r.version->flags & MVM_VERSION_DELETED) != 0) != 0)
 			return BSTM_ENOMEM;
-		w->merged[w->merged_count++] = (bstm_write){.key = key,
-							    .value = value,
-							    .key_len = e->key_len,
-							    .value_len = del ? 0 : r.version->len,
-							    .is_delete = del};
 	}
-	return bstm_sort_writes(w->merged, w->merged_count, &w->sort_buf);
+	return exec_merged_sort(w);
 }
 
 /* Merge the workers' sorted parts. */
@@ -562,21 +547,13 @@ static int build_merged(exec_block_run *run)
 {
 	struct bstm_executor *ex = run->ex;
 	uint32_t threads = ex->config.threads;
-	const bstm_write **parts = malloc(sizeof *parts * threads);
-	size_t *counts = malloc(sizeof *counts * threads);
-	const bstm_sort_buf **bufs = malloc(sizeof *bufs * threads);
-	int rc = BSTM_ENOMEM;
-	if (parts && counts && bufs) {
-		for (uint32_t t = 0; t < threads; t++) {
-			parts[t] = ex->workers[t].merged;
-			counts[t] = ex->workers[t].merged_count;
-			bufs[t] = &ex->workers[t].sort_buf;
-		}
-		rc = exec_output_set_merged(run->out, parts, counts, bufs, threads);
-	}
+	bstm_sorted_part *parts = malloc(sizeof *parts * threads);
+	if (!parts)
+		return BSTM_ENOMEM;
+	for (uint32_t t = 0; t < threads; t++)
+		parts[t] = exec_merged_part(&ex->workers[t]);
+	int rc = exec_output_set_merged(run->out, parts, threads);
 	free(parts);
-	free(counts);
-	free(bufs);
 	return rc;
 }
 

@@ -54,35 +54,23 @@ static int merge_overlay(struct bstm_executor *ex, exec_worker *w, exec_output *
 	size_t writes = 0;
 	for (uint32_t k = 0; k < ex->overlay.count; k++)
 		writes += (ex->overlay.items[k].flags & EXEC_ITEM_WRITE) != 0;
-	if (writes > w->merged_cap) {
-		bstm_write *grown = realloc(w->merged, sizeof *grown * writes);
-		if (!grown)
-			return BSTM_ENOMEM;
-		w->merged = grown;
-		w->merged_cap = writes;
-	}
+	if (exec_merged_begin(w, writes) != 0)
+		return BSTM_ENOMEM;
 	bstm_arena *a = exec_output_arena_of(out, 0);
-	size_t m = 0;
 	for (uint32_t k = 0; k < ex->overlay.count; k++) {
 		const exec_item *it = &ex->overlay.items[k];
-		if (!(it->flags & EXEC_ITEM_WRITE))
-			continue;
-		bool del = (it->flags & EXEC_ITEM_DELETED) != 0;
-		const uint8_t *key = bstm_arena_dup(a, it->key, it->key_len);
-		const uint8_t *val = del ? NULL : bstm_arena_dup(a, it->value, it->value_len);
-		if (!key || (!del && !val))
+		if ((it->flags & EXEC_ITEM_WRITE) &&
+		    exec_merged_add(w, a, it->key, it->key_len, it->value, it->value_len,
+				    (it->flags & EXEC_ITEM_DELETED) != 0) != 0)
 			return BSTM_ENOMEM;
-		w->merged[m++] = (bstm_write){.key = key,
-					      .value = val,
-					      .key_len = it->key_len,
-					      .value_len = del ? 0 : it->value_len,
-					      .is_delete = del};
 	}
-	if (bstm_sort_writes(w->merged, m, &w->sort_buf) != 0)
-		return BSTM_ENOMEM;
-	const bstm_write *part = w->merged;
-	const bstm_sort_buf *buf = &w->sort_buf;
-	return exec_output_set_merged(out, &part, &m, &buf, 1);
+	int rc = exec_merged_sort(w);
+	if (!rc) {
+		bstm_sorted_part part = exec_merged_part(w);
+		rc = exec_output_set_merged(out, &part, 1);
+	}
+	w->merged_count = 0;
+	return rc;
 }
 
 int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,

@@ -106,6 +106,14 @@ void tk_fill(void *dst, size_t len, uint64_t seed)
 	}
 }
 
+void *tk_memdup(const void *data, size_t len)
+{
+	void *copy = malloc(len ? len : 1);
+	if (copy && len)
+		memcpy(copy, data, len);
+	return copy;
+}
+
 int tk_key_cmp(const void *a, size_t a_len, const void *b, size_t b_len)
 {
 	size_t n = a_len < b_len ? a_len : b_len;
@@ -180,11 +188,9 @@ tk_entry *tk_map_upsert(tk_map *map, const void *key, size_t key_len)
 	while (map->slots[i].key)
 		i = (i + 1) & (map->cap - 1);
 	e = &map->slots[i];
-	e->key = malloc(key_len ? key_len : 1);
+	e->key = tk_memdup(key, key_len);
 	if (!e->key)
 		return NULL;
-	if (key_len)
-		memcpy(e->key, key, key_len);
 	e->key_len = (uint32_t)key_len;
 	e->hash = h;
 	e->value = NULL;
@@ -198,13 +204,8 @@ tk_entry *tk_map_upsert(tk_map *map, const void *key, size_t key_len)
 int tk_entry_set(tk_entry *e, const void *value, size_t value_len, int present)
 {
 	uint8_t *copy = NULL;
-	if (present) {
-		copy = malloc(value_len ? value_len : 1);
-		if (!copy)
-			return BSTM_ENOMEM;
-		if (value_len)
-			memcpy(copy, value, value_len);
-	}
+	if (present && !(copy = tk_memdup(value, value_len)))
+		return BSTM_ENOMEM;
 	free(e->value);
 	e->value = copy;
 	e->value_len = present ? (uint32_t)value_len : 0;

@@ -54,6 +54,9 @@ void tk_fill(void *dst, size_t len, uint64_t seed);
 
 /* Unsigned-byte key order, a prefix before its extensions (as the output). */
 int tk_key_cmp(const void *a, size_t a_len, const void *b, size_t b_len);
+/* A malloc'd copy of `len` bytes (not NULL for len 0), or NULL when out of
+ * memory. */
+void *tk_memdup(const void *data, size_t len);
 
 /* ------------------------------------------------------------------------ */
 /* In-memory base view                                                       */

@@ -83,13 +83,11 @@ static int model_put(model_txn *t, const void *key, size_t key_len, const void *
 			t->write_cap = cap;
 		}
 		w = &t->writes[t->write_count++];
-		w->key = malloc(key_len ? key_len : 1);
+		w->key = tk_memdup(key, key_len);
 		if (!w->key) {
 			t->write_count--;
 			return BSTM_ENOMEM;
 		}
-		if (key_len)
-			memcpy(w->key, key, key_len);
 		w->key_len = (uint32_t)key_len;
 		w->value = NULL;
 	}
@@ -98,11 +96,9 @@ static int model_put(model_txn *t, const void *key, size_t key_len, const void *
 	w->value_len = 0;
 	w->is_delete = is_delete;
 	if (!is_delete) {
-		w->value = malloc(value_len ? value_len : 1);
+		w->value = tk_memdup(value, value_len);
 		if (!w->value)
 			return BSTM_ENOMEM;
-		if (value_len)
-			memcpy(w->value, value, value_len);
 		w->value_len = (uint32_t)value_len;
 	}
 	return 0;
@@ -130,11 +126,9 @@ static int model_emit_fn(void *h, const void *data, size_t len)
 		t->events = grown;
 		t->event_cap = cap;
 	}
-	uint8_t *copy = malloc(len ? len : 1);
+	uint8_t *copy = tk_memdup(data, len);
 	if (!copy)
 		return BSTM_ENOMEM;
-	if (len)
-		memcpy(copy, data, len);
 	t->events[t->event_count].data = copy;
 	t->events[t->event_count].len = (uint32_t)len;
 	t->event_count++;

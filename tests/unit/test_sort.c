@@ -205,37 +205,33 @@ static void check_merge(bool with_bufs)
 			all[n++] = all[i];
 	size_t nparts_set[] = {0, 1, 2, 3, 7, 17, MAX_PARTS}; /* 60: parts below 64 */
 	bstm_sort_buf bufs[MAX_PARTS] = {{0}};
-	const bstm_sort_buf *buf_of[MAX_PARTS];
 	for (size_t s = 0; s < sizeof nparts_set / sizeof nparts_set[0]; s++) {
 		size_t nparts = nparts_set[s];
 		size_t total = nparts ? n : 0;
 		/* Deal the keys to parts at random (part 0 and the last get
 		 * none when there are three or more), then sort each part. */
-		const bstm_write *parts[MAX_PARTS];
-		size_t counts[MAX_PARTS] = {0};
+		bstm_sorted_part parts[MAX_PARTS] = {{0}};
 		rng_state = 5 + s;
 		size_t *owner = calloc(n ? n : 1, sizeof *owner);
 		for (size_t i = 0; i < total; i++) {
 			size_t p =
 				nparts >= 3 ? 1 + (size_t)(rng() % (nparts - 2)) : rng() % nparts;
 			owner[i] = p;
-			counts[p]++;
 		}
 		size_t at = 0;
 		for (size_t p = 0; p < nparts; p++) {
-			parts[p] = split + at;
 			size_t k = 0;
 			for (size_t i = n; i-- > 0;) /* reversed: each part needs its sort */
 				if (i < total && owner[i] == p)
 					split[at + k++] = all[i];
-			buf_of[p] = with_bufs ? &bufs[p] : NULL;
-			cr_assert_eq(bstm_sort_writes(split + at, k, with_bufs ? &bufs[p] : NULL),
-				     0);
+			bstm_sort_buf *buf = with_bufs ? &bufs[p] : NULL;
+			cr_assert_eq(bstm_sort_writes(split + at, k, buf), 0);
+			parts[p] = (bstm_sorted_part){split + at, k, buf};
 			at += k;
 		}
 		free(owner);
 		out[total] = (bstm_write){.value_len = UINT32_MAX}; /* guard */
-		cr_assert_eq(bstm_merge_writes(out, parts, counts, buf_of, nparts), 0);
+		cr_assert_eq(bstm_merge_writes(out, parts, nparts), 0);
 		for (size_t i = 0; i < total; i++)
 			cr_assert_eq(out[i].value_len, all[i].value_len,
 				     "%zu parts: position %zu holds write %u, expected %u", nparts,
