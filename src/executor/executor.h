@@ -194,12 +194,31 @@ typedef struct exec_record {
 	 * committed: the commit need not validate again. */
 	_Atomic uint32_t validated_final;
 	bstm_txn_outcome outcome;
-	mvm_capture *reads;
-	mvm_entry **write_entries;
-	mvm_node **write_nodes;
-	const mvm_version **write_versions;
-	bstm_event *events;
+	/* Followed, in the same allocation, by read_count captures, then
+	 * write_count nodes and as many entries (the k-th write's), then
+	 * event_count events: no pointers to them, so a record is a line or
+	 * two smaller (see the accessors). */
 } exec_record;
+
+static inline mvm_capture *exec_record_reads(const exec_record *r)
+{
+	return (mvm_capture *)(uintptr_t)(r + 1);
+}
+
+static inline mvm_node **exec_record_nodes(const exec_record *r)
+{
+	return (mvm_node **)(exec_record_reads(r) + r->read_count);
+}
+
+static inline mvm_entry **exec_record_entries(const exec_record *r)
+{
+	return (mvm_entry **)(exec_record_nodes(r) + r->write_count);
+}
+
+static inline bstm_event *exec_record_events(const exec_record *r)
+{
+	return (bstm_event *)(exec_record_entries(r) + r->write_count);
+}
 
 struct exec_block_run {
 	const bstm_block *block;

@@ -79,17 +79,11 @@ static exec_record *record_incarnation(exec_block_run *run, exec_worker *w, uint
 	uint32_t events = keep_writes ? v->event_count : 0;
 	/* One allocation for the record and its arrays. */
 	size_t size = sizeof(exec_record) + sizeof(mvm_capture) * reads +
-		      (sizeof(mvm_entry *) + sizeof(mvm_node *) + sizeof(mvm_version *)) * writes +
+		      (sizeof(mvm_node *) + sizeof(mvm_entry *)) * writes +
 		      sizeof(bstm_event) * events;
-	uint8_t *mem = bstm_arena_alloc(arena, size);
-	if (!mem)
+	exec_record *rec = bstm_arena_alloc(arena, size);
+	if (!rec)
 		return NULL;
-	exec_record *rec = (exec_record *)mem;
-	mvm_capture *cap = (mvm_capture *)(rec + 1);
-	bstm_event *ev = (bstm_event *)(cap + reads);
-	mvm_entry **entries = (mvm_entry **)(ev + events);
-	mvm_node **nodes = (mvm_node **)(entries + writes);
-	const mvm_version **versions = (const mvm_version **)(nodes + writes);
 	*rec = (exec_record){.incarnation = incarnation,
 			     .validated_final = 0,
 			     .read_count = reads,
@@ -97,12 +91,11 @@ static exec_record *record_incarnation(exec_block_run *run, exec_worker *w, uint
 			     .event_count = events,
 			     .error = error,
 			     .final = v->final,
-			     .outcome = *outcome,
-			     .reads = cap,
-			     .write_entries = entries,
-			     .write_nodes = nodes,
-			     .write_versions = versions,
-			     .events = ev};
+			     .outcome = *outcome};
+	mvm_capture *cap = exec_record_reads(rec);
+	mvm_node **nodes = exec_record_nodes(rec);
+	mvm_entry **entries = exec_record_entries(rec);
+	bstm_event *ev = exec_record_events(rec);
 	if (outcome->status == BSTM_TXN_DISCARDED)
 		rec->outcome.gas_used = 0;
 	if (events)
@@ -118,8 +111,9 @@ static exec_record *record_incarnation(exec_block_run *run, exec_worker *w, uint
 			continue;
 		mvm_version ver = version_of(it, txn, incarnation);
 		bool fresh = false;
+		const mvm_version *published;
 		mvm_node *node =
-			mvm_write(it->entry, arena, txn, incarnation, &ver, &versions[k], &fresh);
+			mvm_write(it->entry, arena, txn, incarnation, &ver, &published, &fresh);
 		if (!node)
 			return NULL;
 		new_path |= fresh;
@@ -129,10 +123,12 @@ static exec_record *record_incarnation(exec_block_run *run, exec_worker *w, uint
 	}
 	/* Keys the previous recorded incarnation wrote and this one did not. */
 	exec_record *prev = atomic_load_explicit(record_of(run, txn), memory_order_relaxed);
-	if (prev)
+	if (prev) {
+		mvm_node **prev_nodes = exec_record_nodes(prev);
 		for (uint32_t i = 0; i < prev->write_count; i++)
-			if (prev->write_nodes[i]->last_incarnation != incarnation)
-				mvm_mark_absent(prev->write_nodes[i]);
+			if (prev_nodes[i]->last_incarnation != incarnation)
+				mvm_mark_absent(prev_nodes[i]);
+	}
 	*wrote_new_path = new_path;
 	return rec;
 }
@@ -169,9 +165,13 @@ static int build_txn_output(exec_block_run *run, exec_worker *w, uint32_t worker
 		w->scratch_cap = cap;
 	}
 	exec_write_ref *refs = w->scratch;
+	mvm_node **nodes = exec_record_nodes(rec);
+	mvm_entry **entries = exec_record_entries(rec);
 	for (uint32_t i = 0; i < rec->write_count; i++) {
-		mvm_entry *e = rec->write_entries[i];
-		const mvm_version *ver = rec->write_versions[i];
+		mvm_entry *e = entries[i];
+		/* The incarnation's own version: no other thread changes the
+		 * cell before the output is built (see mvm_node_version). */
+		const mvm_version *ver = mvm_node_version(nodes[i]);
 		refs[i] = (exec_write_ref){.key = e->key,
 					   .value = ver->value,
 					   .key_len = e->key_len,
@@ -181,7 +181,7 @@ static int build_txn_output(exec_block_run *run, exec_worker *w, uint32_t worker
 			return BSTM_ENOMEM;
 	}
 	return exec_output_set_txn(run->out, exec_output_arena_of(run->out, worker), txn,
-				   &rec->outcome, refs, rec->write_count, rec->events,
+				   &rec->outcome, refs, rec->write_count, exec_record_events(rec),
 				   rec->event_count);
 }
 
@@ -238,8 +238,9 @@ static sched_task run_execution(exec_block_run *run, exec_worker *w, uint32_t tx
 
 static void mark_estimates(const exec_record *rec)
 {
+	mvm_node **nodes = exec_record_nodes(rec);
 	for (uint32_t i = 0; i < rec->write_count; i++)
-		mvm_mark_estimate(rec->write_nodes[i]);
+		mvm_mark_estimate(nodes[i]);
 }
 
 static sched_task run_validation(exec_block_run *run, exec_worker *w, uint32_t txn,
@@ -253,7 +254,7 @@ static sched_task run_validation(exec_block_run *run, exec_worker *w, uint32_t t
 	/* Loaded before reading: if every lower transaction was committed
 	 * already, a passing validation is final (see commit_loop). */
 	bool prefix_committed = sched_commit_idx(s) == txn;
-	bool valid = rec->final || mvm_validate(rec->reads, rec->read_count, txn);
+	bool valid = rec->final || mvm_validate(exec_record_reads(rec), rec->read_count, txn);
 	if (valid && prefix_committed)
 		/* Release pairs with the committer's acquire load. */
 		atomic_store_explicit(&rec->validated_final, 1, memory_order_release);
@@ -316,7 +317,7 @@ static void run_serial_segment(exec_block_run *run, exec_worker *w, uint32_t fro
 		const exec_record *prev =
 			atomic_load_explicit(record_of(run, i), memory_order_acquire);
 		for (uint32_t k = 0; prev && k < prev->write_count; k++)
-			mvm_mark_absent(prev->write_nodes[k]);
+			mvm_mark_absent(exec_record_nodes(prev)[k]);
 		exec_view_begin(v, EXEC_MODE_SERIAL, run, i, true);
 		w->stats.executions++;
 		w->stats.serial++;
@@ -385,7 +386,7 @@ static void commit_loop(exec_block_run *run, exec_worker *w)
 		if (!rec->final &&
 		    !atomic_load_explicit(&rec->validated_final, memory_order_acquire)) {
 			w->stats.validations++;
-			if (!mvm_validate(rec->reads, rec->read_count, i)) {
+			if (!mvm_validate(exec_record_reads(rec), rec->read_count, i)) {
 				if (!sched_try_validation_abort(s, i, inc))
 					return;
 				w->stats.aborts++;

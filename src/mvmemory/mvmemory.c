@@ -51,7 +51,6 @@
 #include "common/hash.h"
 #include "mvmemory/mvmemory.h"
 
-#define MVM_CELL_ESTIMATE ((uintptr_t)1)
 #define MVM_MIN_BUCKETS	  256u
 /* Bounds on the learned sizing: a block of a few transactions that touch
  * very many keys must not make the next large block allocate gigabytes.

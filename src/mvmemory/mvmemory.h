@@ -76,6 +76,18 @@ struct mvm_node {
 				     * value when it is at most MVM_INLINE_VALUE bytes */
 };
 
+#define MVM_CELL_ESTIMATE ((uintptr_t)1)
+
+/* The version in node's cell, without the ESTIMATE mark. Only the owner of
+ * the node's transaction changes the cell (see mvm_write), so for the owner,
+ * or once the transaction is committed, it is the version the current
+ * incarnation wrote. */
+static inline const mvm_version *mvm_node_version(const mvm_node *node)
+{
+	uintptr_t cell = atomic_load_explicit(&node->cell, memory_order_acquire);
+	return (const mvm_version *)(cell & ~MVM_CELL_ESTIMATE);
+}
+
 /* The head's link at `level` when pred is NULL, else pred's. */
 static inline _Atomic(mvm_node *) *mvm_link(const mvm_entry *e, mvm_node *pred, int level)
 {
