@@ -85,11 +85,16 @@ static uint64_t next_pow2(uint64_t x)
 
 int mvm_begin_block(mvm *m, uint32_t txn_count)
 {
-	/* Load factor about one half, sized from the keys per transaction seen
-	 * in earlier blocks. Clearing costs O(block), never O(largest block). */
+	/* A bucket per expected key, rounded up to a power of two (a load
+	 * factor between one half and one), from the keys per transaction seen
+	 * in earlier blocks. Twice that left the chains shorter but the array,
+	 * which every lookup touches at random, twice as large; in a block
+	 * whose state does not fit in the cache, the array's misses cost more
+	 * than the chain steps (docs/benchmarks.md). Clearing costs O(block),
+	 * never O(largest block). */
 	double per_txn =
 		m->keys_per_txn < MVM_MAX_KEYS_PER_TXN ? m->keys_per_txn : MVM_MAX_KEYS_PER_TXN;
-	uint64_t want = next_pow2((uint64_t)(txn_count * per_txn * 2.0) + 1);
+	uint64_t want = next_pow2((uint64_t)(txn_count * per_txn) + 1);
 	if (want < MVM_MIN_BUCKETS)
 		want = MVM_MIN_BUCKETS;
 	if (want > MVM_MAX_BUCKETS)

@@ -319,6 +319,35 @@ Test(mvmemory, many_keys_in_small_index)
 	cr_assert_eq(mvm_begin_block(&mem, 64), 0);
 }
 
+/* The index gets about one bucket per key the blocks before it touched per
+ * transaction (a power of two, so a load factor between one half and one):
+ * fewer would make long chains, more would make the array every lookup
+ * misses in larger than it needs to be. */
+Test(mvmemory, index_sized_to_keys_seen)
+{
+	mvm_end_block(&mem, 64, created);
+	created = 0;
+	bstm_arena_reset(&arena);
+	char key[32];
+	for (int block = 0; block < 4; block++) {
+		cr_assert_eq(mvm_begin_block(&mem, 1000), 0);
+		for (uint32_t i = 0; i < 3000; i++) {
+			int len = snprintf(key, sizeof key, "s%d-%u", block, i);
+			insert_key(&mem, &arena, key, (uint32_t)len);
+		}
+		mvm_end_block(&mem, 1000, created);
+		created = 0;
+		bstm_arena_reset(&arena);
+	}
+	/* Learned: close to 3 keys per transaction. */
+	cr_assert_eq(mvm_begin_block(&mem, 1000), 0);
+	uint64_t buckets = mem.mask + 1;
+	cr_assert_geq(buckets, 3000, "%lu buckets for 3000 keys", (unsigned long)buckets);
+	cr_assert_lt(buckets, 2 * 3000, "%lu buckets for 3000 keys", (unsigned long)buckets);
+	mvm_end_block(&mem, 1000, 0);
+	cr_assert_eq(mvm_begin_block(&mem, 64), 0);
+}
+
 Test(mvmemory, blocks_reuse_the_index)
 {
 	tk_rng rng;
