@@ -1027,17 +1027,21 @@ Test(executor, stats_and_small_block_threshold)
 	tk_base_free(base);
 }
 
+/* What a commit hook saw: calls, order, and each output's hash (for blocks
+ * of up to HOOK_LOG_MAX transactions). */
+enum { HOOK_LOG_MAX = 4000 };
+
 typedef struct hook_log {
 	uint32_t calls;
 	uint32_t next;
 	uint32_t out_of_order;
-	uint64_t hashes[64];
+	uint64_t hashes[HOOK_LOG_MAX];
 } hook_log;
 
 static void log_hook(void *ctx, uint32_t index, const bstm_txn_output *out)
 {
 	hook_log *log = ctx;
-	if (index != log->next || index >= 64)
+	if (index != log->next || index >= HOOK_LOG_MAX)
 		log->out_of_order++;
 	else
 		log->hashes[index] = tk_txn_output_hash(out);
@@ -1371,22 +1375,6 @@ static int chain_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcom
 	return rc ? rc : done(outcome, BSTM_TXN_SUCCESS, 0, 1 + index % 3);
 }
 
-typedef struct chain_hook {
-	uint32_t next;
-	uint32_t out_of_order;
-	uint64_t hashes[4000];
-} chain_hook;
-
-static void chain_hook_fn(void *ctx, uint32_t index, const bstm_txn_output *out)
-{
-	chain_hook *h = ctx;
-	if (index != h->next || index >= 4000)
-		h->out_of_order++;
-	else
-		h->hashes[index] = tk_txn_output_hash(out);
-	h->next = index + 1;
-}
-
 static void check_chain(const bstm_output *out, uint32_t threads)
 {
 	for (uint32_t i = 0; i < out->stats.committed; i++) {
@@ -1420,11 +1408,11 @@ Test(executor, serial_segments_on_a_dependency_chain)
 		/* The commit hook, with a cut, against the sequential entry. */
 		bstm_executor *executor = make_executor(threads, 5000, 1);
 		bstm_output *outs[2];
-		static chain_hook hooks[2];
+		static hook_log hooks[2];
 		bstm_base_view view;
 		for (int sequential = 0; sequential < 2; sequential++) {
 			memset(&hooks[sequential], 0, sizeof hooks[sequential]);
-			bstm_block block = {sizeof(block),     N, chain_txn, NULL, chain_hook_fn,
+			bstm_block block = {sizeof(block),     N, chain_txn, NULL, log_hook,
 					    &hooks[sequential]};
 			tk_base_open(base, &view);
 			int rc = sequential ? bstm_execute_block_sequential(executor, &block, &view,
