@@ -111,9 +111,7 @@ static exec_record *record_incarnation(exec_block_run *run, exec_worker *w, uint
 			continue;
 		mvm_version ver = version_of(it, txn, incarnation);
 		bool fresh = false;
-		const mvm_version *published;
-		mvm_node *node =
-			mvm_write(it->entry, arena, txn, incarnation, &ver, &published, &fresh);
+		mvm_node *node = mvm_write(it->entry, arena, txn, incarnation, &ver, &fresh);
 		if (!node)
 			return NULL;
 		new_path |= fresh;
@@ -282,8 +280,7 @@ static int publish_segment(exec_block_run *run, exec_worker *w, uint32_t last, u
 			return BSTM_ENOMEM;
 		mvm_version ver = version_of(it, last, incarnation);
 		bool fresh;
-		const mvm_version *published;
-		if (!mvm_write(e, &w->arena, last, incarnation, &ver, &published, &fresh))
+		if (!mvm_write(e, &w->arena, last, incarnation, &ver, &fresh))
 			return BSTM_ENOMEM;
 		if (claim_touched(w, e) != 0)
 			return BSTM_ENOMEM;

@@ -51,7 +51,7 @@
 #include "common/hash.h"
 #include "mvmemory/mvmemory.h"
 
-#define MVM_MIN_BUCKETS	  256u
+#define MVM_MIN_BUCKETS 256u
 /* Bounds on the learned sizing: a block of a few transactions that touch
  * very many keys must not make the next large block allocate gigabytes.
  * Past the cap, chains grow longer (still correct, a little slower). */
@@ -317,7 +317,7 @@ static void raise_levels(mvm_entry *e, uint32_t height)
 }
 
 mvm_node *mvm_write(mvm_entry *e, bstm_arena *arena, uint32_t txn_idx, uint32_t incarnation,
-		    const mvm_version *v, const mvm_version **published, bool *new_path)
+		    const mvm_version *v, bool *new_path)
 {
 	mvm_node *preds[MVM_LEVELS];
 	mvm_node *node = search_exact(e, txn_idx, preds);
@@ -331,7 +331,6 @@ mvm_node *mvm_write(mvm_entry *e, bstm_arena *arena, uint32_t txn_idx, uint32_t 
 		node->last_incarnation = incarnation;
 		/* Release pairs with readers' acquire of the cell. */
 		atomic_store_explicit(&node->cell, (uintptr_t)copy, memory_order_release);
-		*published = copy;
 		return node;
 	}
 	uint32_t height = mvm_node_height(txn_idx);
@@ -354,7 +353,6 @@ mvm_node *mvm_write(mvm_entry *e, bstm_arena *arena, uint32_t txn_idx, uint32_t 
 	raise_levels(e, height);
 	for (uint32_t level = 0; level < height; level++)
 		link_level(e, node, (int)level, preds[level]);
-	*published = &node->first;
 	*new_path = true;
 	return node;
 }

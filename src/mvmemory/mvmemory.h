@@ -166,14 +166,13 @@ BSTM_INTERNAL const mvm_version *mvm_set_base(mvm_entry *e, const mvm_version *b
  * thread that owns txn_idx's current incarnation calls this. The first write
  * of the key by txn_idx lives in the new node (its value too, when small), so
  * a reader finds node, version and value on one line; a later incarnation's
- * write gets a version of its own in `arena`. *published is the version
- * readers now see. Returns the node, or NULL when out of memory; *new_path is
- * set when the previous incarnation did not write the key (the scheduler
- * must then revalidate higher transactions).
+ * write gets a version of its own in `arena`; mvm_node_version() is the one
+ * readers now see. Returns the node, or NULL when out of memory; *new_path
+ * is set when the previous incarnation did not write the key (the
+ * scheduler must then revalidate higher transactions).
  */
 BSTM_INTERNAL mvm_node *mvm_write(mvm_entry *e, bstm_arena *arena, uint32_t txn_idx,
-				  uint32_t incarnation, const mvm_version *v,
-				  const mvm_version **published, bool *new_path);
+				  uint32_t incarnation, const mvm_version *v, bool *new_path);
 /* The levels of the node of txn_idx (geometric, deterministic per index). */
 BSTM_INTERNAL uint32_t mvm_node_height(uint32_t txn_idx);
 /* The owner's incarnation no longer writes this key. */

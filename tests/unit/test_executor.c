@@ -1412,8 +1412,8 @@ Test(executor, serial_segments_on_a_dependency_chain)
 		bstm_base_view view;
 		for (int sequential = 0; sequential < 2; sequential++) {
 			memset(&hooks[sequential], 0, sizeof hooks[sequential]);
-			bstm_block block = {sizeof(block),     N, chain_txn, NULL, log_hook,
-					    &hooks[sequential]};
+			bstm_block block = {sizeof(block), N,	     chain_txn,
+					    NULL,	   log_hook, &hooks[sequential]};
 			tk_base_open(base, &view);
 			int rc = sequential ? bstm_execute_block_sequential(executor, &block, &view,
 									    &outs[sequential])
@@ -1450,8 +1450,7 @@ Test(executor, serial_segments_on_a_dependency_chain)
  */
 static _Atomic uint32_t chain_max_worker;
 
-static int chain_worker_txn(void *ctx, uint32_t index, bstm_view *view,
-			    bstm_txn_outcome *outcome)
+static int chain_worker_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
 {
 	uint32_t worker = bstm_view_worker(view);
 	uint32_t seen = atomic_load(&chain_max_worker);
@@ -1462,8 +1461,8 @@ static int chain_worker_txn(void *ctx, uint32_t index, bstm_view *view,
 
 /* Run `fn` over n transactions sequentially and in parallel on `executor`;
  * assert the outputs agree; return the parallel output's stats. */
-static bstm_block_stats run_on(bstm_executor *executor, uint32_t threads, uint32_t n, bstm_txn_fn fn,
-			 tk_base *base)
+static bstm_block_stats run_on(bstm_executor *executor, uint32_t threads, uint32_t n,
+			       bstm_txn_fn fn, tk_base *base)
 {
 	bstm_block block = {sizeof(block), n, fn, NULL, NULL, NULL};
 	bstm_base_view view;

@@ -85,9 +85,9 @@ static mvm_node *write_txn(mvm_entry *e, uint32_t txn, uint32_t incarnation, boo
 	const mvm_version *v = new_version(&arena, txn, incarnation, 0);
 	cr_assert_not_null(v);
 	bool fresh = false;
-	const mvm_version *published = NULL;
-	mvm_node *node = mvm_write(e, &arena, txn, incarnation, v, &published, &fresh);
+	mvm_node *node = mvm_write(e, &arena, txn, incarnation, v, &fresh);
 	cr_assert_not_null(node, "mvm_write(txn=%u) returned NULL", txn);
+	const mvm_version *published = mvm_node_version(node);
 	cr_assert_eq(node->txn_idx, txn);
 	/* The version readers see is a copy of v. */
 	cr_assert_not_null(published);
@@ -546,9 +546,10 @@ Test(mvmemory, deleted_version_is_returned)
 	mvm_entry *e = insert_str("k");
 	const mvm_version *del = new_version(&arena, 4, 0, MVM_VERSION_DELETED);
 	bool fresh = false;
-	const mvm_version *published;
-	cr_assert_not_null(mvm_write(e, &arena, 4, 0, del, &published, &fresh));
+	mvm_node *n = mvm_write(e, &arena, 4, 0, del, &fresh);
+	cr_assert_not_null(n);
 	cr_assert(fresh);
+	const mvm_version *published = mvm_node_version(n);
 	expect_version(e, 5, published);
 	mvm_read_result r;
 	mvm_read(e, 5, &r);
@@ -611,14 +612,13 @@ Test(mvmemory, values_empty_and_large)
 	mvm_version *empty_null = bstm_arena_alloc(&arena, sizeof *empty_null);
 	*empty_null = (mvm_version){.value = NULL, .len = 0, .txn_idx = 1};
 	bool fresh;
-	const mvm_version *published;
-	cr_assert_not_null(mvm_write(e, &arena, 1, 0, empty_null, &published, &fresh));
+	cr_assert_not_null(mvm_write(e, &arena, 1, 0, empty_null, &fresh));
 
 	uint8_t *zero_len = bstm_arena_alloc(&arena, 0);
 	cr_assert_not_null(zero_len);
 	mvm_version *empty = bstm_arena_alloc(&arena, sizeof *empty);
 	*empty = (mvm_version){.value = zero_len, .len = 0, .txn_idx = 2};
-	cr_assert_not_null(mvm_write(e, &arena, 2, 0, empty, &published, &fresh));
+	cr_assert_not_null(mvm_write(e, &arena, 2, 0, empty, &fresh));
 
 	enum { BIG = 1u << 20 };
 	uint8_t *bytes = bstm_arena_alloc(&arena, BIG);
@@ -626,9 +626,10 @@ Test(mvmemory, values_empty_and_large)
 	tk_fill(bytes, BIG, 99);
 	mvm_version *big = bstm_arena_alloc(&arena, sizeof *big);
 	*big = (mvm_version){.value = bytes, .len = BIG, .txn_idx = 3};
-	cr_assert_not_null(mvm_write(e, &arena, 3, 0, big, &published, &fresh));
+	mvm_node *big_node = mvm_write(e, &arena, 3, 0, big, &fresh);
+	cr_assert_not_null(big_node);
 	/* Too large to live in the node: the caller's bytes are published. */
-	cr_assert_eq(published->value, bytes);
+	cr_assert_eq(mvm_node_version(big_node)->value, bytes);
 
 	mvm_read_result r;
 	mvm_read(e, 2, &r);
@@ -663,10 +664,10 @@ Test(mvmemory, small_first_value_lives_in_the_node)
 		mvm_entry *e = insert_str(name);
 		uint8_t *value = bstm_arena_dup(&arena, bytes, len);
 		mvm_version v = {.value = value, .len = len, .txn_idx = 3};
-		const mvm_version *published;
 		bool fresh;
-		mvm_node *n = mvm_write(e, &arena, 3, 0, &v, &published, &fresh);
+		mvm_node *n = mvm_write(e, &arena, 3, 0, &v, &fresh);
 		cr_assert_not_null(n);
+		const mvm_version *published = mvm_node_version(n);
 		cr_assert_eq((uintptr_t)n % BSTM_CACHELINE, 0, "node not on a line of its own");
 		cr_assert_eq(published, &n->first);
 		const uint8_t *at = published->value;
@@ -684,7 +685,8 @@ Test(mvmemory, small_first_value_lives_in_the_node)
 			cr_assert_eq(memcmp(r.version->value, bytes, len), 0, "len %u: bytes", len);
 		/* A rewrite gets a version of its own and keeps its bytes. */
 		mvm_version again = {.value = bytes, .len = len, .txn_idx = 3, .incarnation = 1};
-		cr_assert_eq(mvm_write(e, &arena, 3, 1, &again, &published, &fresh), n);
+		cr_assert_eq(mvm_write(e, &arena, 3, 1, &again, &fresh), n);
+		published = mvm_node_version(n);
 		cr_assert_eq(published->value, bytes);
 		cr_assert_eq(published->incarnation, 1);
 	}
@@ -753,10 +755,9 @@ Test(mvmemory, validate_reexecuted_writer_fails)
 	*again = *v;
 	again->incarnation = 1;
 	bool fresh;
-	const mvm_version *published;
-	cr_assert_eq(mvm_write(e, &arena, 5, 1, again, &published, &fresh), n);
+	cr_assert_eq(mvm_write(e, &arena, 5, 1, again, &fresh), n);
 	cr_assert_not(validate_one(e, v, 10));
-	cr_assert(validate_one(e, published, 10));
+	cr_assert(validate_one(e, mvm_node_version(n), 10));
 }
 
 Test(mvmemory, validate_estimate_fails)
@@ -882,9 +883,7 @@ static void hot_write(hot_thread *t, uint32_t txn, tk_rng *rng)
 	for (uint32_t k = 0; k < HOT_KEYS; k++) {
 		const mvm_version *v = new_version(&t->arena, txn, 0, 0);
 		bool fresh = false;
-		const mvm_version *published;
-		mvm_node *n = v ? mvm_write(run->keys[k], &t->arena, txn, 0, v, &published, &fresh)
-				: NULL;
+		mvm_node *n = v ? mvm_write(run->keys[k], &t->arena, txn, 0, v, &fresh) : NULL;
 		if (!n) {
 			tk_violation(&run->shared.bad, "out of memory writing txn %u", txn);
 			return;
@@ -900,9 +899,8 @@ static void hot_write(hot_thread *t, uint32_t txn, tk_rng *rng)
 			if (tk_rng_chance(rng, 50))
 				mvm_mark_estimate(n);
 			v = new_version(&t->arena, txn, inc, 0);
-			mvm_node *again = v ? mvm_write(run->keys[k], &t->arena, txn, inc, v,
-							&published, &fresh)
-					    : NULL;
+			mvm_node *again =
+				v ? mvm_write(run->keys[k], &t->arena, txn, inc, v, &fresh) : NULL;
 			if (again != n || fresh || n->last_incarnation != inc)
 				tk_violation(&run->shared.bad,
 					     "rewrite of txn %u key %u: node %p/%p "
