@@ -86,7 +86,6 @@ void bstm_executor_destroy(bstm_executor *ex)
 			exec_view_destroy(&ex->workers[i].view);
 			bstm_arena_destroy(&ex->workers[i].arena);
 			free(ex->workers[i].scratch);
-			free(ex->workers[i].touched);
 			free(ex->workers[i].merged);
 			bstm_sort_buf_free(&ex->workers[i].sort_buf);
 		}

@@ -156,7 +156,12 @@ struct bstm_view {
 	uint32_t event_cap;
 	bstm_arena *arena; /* block-lifetime memory of this thread */
 	exec_block_run *run;
-	uint64_t keys_created; /* parallel: multi-version entries this thread created */
+	/* Parallel: the multi-version entries this thread created in the block.
+	 * Each entry is created exactly once, so the lists of all threads name
+	 * every key the block touched once; the merged write set walks them. */
+	mvm_entry **created;
+	size_t created_count;
+	size_t created_cap;
 };
 
 typedef struct exec_stats {
@@ -173,9 +178,6 @@ struct exec_worker {
 	exec_stats stats;
 	exec_write_ref *scratch; /* sorting buffer for output building */
 	uint32_t scratch_cap;
-	mvm_entry **touched; /* keys this worker found written by a committed txn */
-	size_t touched_count;
-	size_t touched_cap;
 	bstm_write *merged; /* their final writes, bytes in this worker's output arena */
 	size_t merged_count;
 	size_t merged_cap;
@@ -250,6 +252,10 @@ BSTM_INTERNAL int exec_view_init(bstm_view *v, uint32_t worker_id);
 BSTM_INTERNAL void exec_view_destroy(bstm_view *v);
 BSTM_INTERNAL void exec_view_begin(bstm_view *v, enum exec_mode mode, exec_block_run *run,
 				   uint32_t txn, bool final);
+/* The multi-version entry of a key, created (and listed in v->created) if
+ * the block has none yet; NULL when out of memory. */
+BSTM_INTERNAL mvm_entry *exec_view_entry(bstm_view *v, const void *key, uint32_t len,
+					 uint64_t hash);
 BSTM_INTERNAL int exec_base_get(exec_block_run *run, const void *key, size_t len,
 				const void **value, size_t *value_len);
 

@@ -20,8 +20,9 @@
  * read records another core wrote. With a commit hook the committer builds
  * each output instead, as the hook needs it in order. (An incarnation that
  * failed builds none, but committing it fails the block.) After the last
- * commit every worker builds and sorts the final writes of the keys it
- * claimed for the merged write set; the caller only merges those parts.
+ * commit every worker builds and sorts the final writes of the keys whose
+ * multi-version entries it created (each key has one creator, so one list)
+ * for the merged write set; the caller only merges those parts.
  *
  * Errors: an execution that fails (a storage error, or the transaction
  * function returned an error) is recorded, not raised: a speculative
@@ -131,26 +132,7 @@ static exec_record *record_incarnation(exec_block_run *run, exec_worker *w, uint
 	return rec;
 }
 
-/* List e for w's part of the merged write set, unless some thread listed it
- * already. Relaxed is enough: the lists are read after the pool has joined. */
-static int claim_touched(exec_worker *w, mvm_entry *e)
-{
-	if (atomic_exchange_explicit(&e->mark, 1, memory_order_relaxed) != 0)
-		return 0;
-	if (w->touched_count == w->touched_cap) {
-		size_t cap = w->touched_cap ? w->touched_cap * 2 : 1024;
-		mvm_entry **grown = realloc(w->touched, sizeof *grown * cap);
-		if (!grown)
-			return BSTM_ENOMEM;
-		w->touched = grown;
-		w->touched_cap = cap;
-	}
-	w->touched[w->touched_count++] = e;
-	return 0;
-}
-
-/* Copy committed txn's output into the block output (into w's output arena)
- * and claim the keys it wrote for the merged write set. */
+/* Copy txn's output into the block output (into w's output arena). */
 static int build_txn_output(exec_block_run *run, exec_worker *w, uint32_t worker, uint32_t txn,
 			    const exec_record *rec)
 {
@@ -175,8 +157,6 @@ static int build_txn_output(exec_block_run *run, exec_worker *w, uint32_t worker
 					   .key_len = e->key_len,
 					   .value_len = ver->len,
 					   .is_delete = (ver->flags & MVM_VERSION_DELETED) != 0};
-		if (claim_touched(w, e) != 0)
-			return BSTM_ENOMEM;
 	}
 	return exec_output_set_txn(run->out, exec_output_arena_of(run->out, worker), txn,
 				   &rec->outcome, refs, rec->write_count, exec_record_events(rec),
@@ -265,8 +245,7 @@ static sched_task run_validation(exec_block_run *run, exec_worker *w, uint32_t t
 }
 
 /* Publish a serial segment's final writes as the writes of its last
- * transaction `last` (which the committer owns: it is committed), and claim
- * the keys for the merged write set. */
+ * transaction `last` (which the committer owns: it is committed). */
 static int publish_segment(exec_block_run *run, exec_worker *w, uint32_t last, uint32_t incarnation)
 {
 	struct bstm_executor *ex = run->ex;
@@ -274,15 +253,12 @@ static int publish_segment(exec_block_run *run, exec_worker *w, uint32_t last, u
 		const exec_item *it = &ex->overlay.items[k];
 		if (!(it->flags & EXEC_ITEM_WRITE))
 			continue;
-		mvm_entry *e = mvm_find_or_insert(&ex->mv, &w->arena, it->key, it->key_len,
-						  it->hash, &w->view.keys_created);
+		mvm_entry *e = exec_view_entry(&w->view, it->key, it->key_len, it->hash);
 		if (!e)
 			return BSTM_ENOMEM;
 		mvm_version ver = version_of(it, last, incarnation);
 		bool fresh;
 		if (!mvm_write(e, &w->arena, last, incarnation, &ver, &fresh))
-			return BSTM_ENOMEM;
-		if (claim_touched(w, e) != 0)
 			return BSTM_ENOMEM;
 	}
 	return 0;
@@ -504,34 +480,36 @@ static void worker_loop(void *arg, uint32_t worker)
 	}
 }
 
-/* The final write of every key this worker claimed: the version of the last
- * committed writer, copied into the worker's output arena, sorted by key.
- * Runs after the worker left the loop, when every claim it made is in its
- * list; the workers sort their parts at the same time, and the caller only
- * merges them. */
+/* The final write of every key whose entry this worker created: the version
+ * of the last committed writer, copied into the worker's output arena,
+ * sorted by key. Runs after the worker left the loop, when every entry it
+ * created is in its list; the workers sort their parts at the same time, and
+ * the caller only merges them. Entries are listed by their creator, so no
+ * key is listed twice and listing costs no atomic operation on the entry. */
 static int build_merged_part(exec_block_run *run, exec_worker *w, uint32_t worker)
 {
 	uint32_t committed = sched_commit_idx(&run->ex->sc);
 	bstm_arena *arena = exec_output_arena_of(run->out, worker);
-	if (exec_merged_begin(w, w->touched_count) != 0)
+	mvm_entry **list = w->view.created;
+	if (exec_merged_begin(w, w->view.created_count) != 0)
 		return BSTM_ENOMEM;
 	/* The entries were written long ago, most of them no longer in this
 	 * core's cache: load them some iterations ahead, and their writers'
 	 * nodes once the entries are in. */
 	enum { AHEAD = 16 };
-	size_t n = w->touched_count;
+	size_t n = w->view.created_count;
 	for (size_t k = 0; k < n && k < AHEAD; k++)
-		mvm_prefetch_entry(w->touched[k]);
+		mvm_prefetch_entry(list[k]);
 	for (size_t k = 0; k < n; k++) {
 		if (k + AHEAD < n)
-			mvm_prefetch_entry(w->touched[k + AHEAD]);
+			mvm_prefetch_entry(list[k + AHEAD]);
 		if (k + AHEAD / 2 < n)
-			mvm_prefetch_head(w->touched[k + AHEAD / 2]);
-		const mvm_entry *e = w->touched[k];
+			mvm_prefetch_head(list[k + AHEAD / 2]);
+		const mvm_entry *e = list[k];
 		mvm_read_result r;
 		mvm_read(e, committed, &r);
-		/* Not a version: claimed by a final execution above a stop
-		 * point, and no committed transaction wrote it. */
+		/* Not a version: only read, or written only by incarnations
+		 * that were superseded or lie above a stop point. */
 		if (r.kind == MVM_READ_VERSION &&
 		    exec_merged_add(w, arena, e->key, e->key_len, r.version->value, r.version->len,
 				    (r.version->flags & MVM_VERSION_DELETED) != 0) != 0)
@@ -596,9 +574,8 @@ int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block, const b
 	}
 	uint64_t keys = 0;
 	for (uint32_t i = 0; i < ex->config.threads; i++) {
-		keys += ex->workers[i].view.keys_created;
-		ex->workers[i].view.keys_created = 0;
-		ex->workers[i].touched_count = 0;
+		keys += ex->workers[i].view.created_count;
+		ex->workers[i].view.created_count = 0;
 		ex->workers[i].merged_count = 0;
 		exec_stats *st = &ex->workers[i].stats;
 		out->pub.stats.executions += st->executions;

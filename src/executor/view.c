@@ -32,6 +32,25 @@ void exec_view_destroy(bstm_view *v)
 	exec_map_destroy(&v->local);
 	free(v->events);
 	v->events = NULL;
+	free(v->created);
+	v->created = NULL;
+}
+
+mvm_entry *exec_view_entry(bstm_view *v, const void *key, uint32_t len, uint64_t hash)
+{
+	if (v->created_count == v->created_cap) {
+		size_t cap = v->created_cap ? v->created_cap * 2 : 1024;
+		mvm_entry **grown = realloc(v->created, sizeof *grown * cap);
+		if (!grown)
+			return NULL;
+		v->created = grown;
+		v->created_cap = cap;
+	}
+	uint64_t made = 0;
+	mvm_entry *e = mvm_find_or_insert(&v->run->ex->mv, v->arena, key, len, hash, &made);
+	if (made)
+		v->created[v->created_count++] = e;
+	return e;
 }
 
 void exec_view_begin(bstm_view *v, enum exec_mode mode, exec_block_run *run, uint32_t txn,
@@ -126,7 +145,7 @@ static int read_parallel(bstm_view *v, const void *key, uint32_t len, uint64_t h
 			 const void **value, size_t *value_len)
 {
 	struct bstm_executor *ex = v->run->ex;
-	mvm_entry *e = mvm_find_or_insert(&ex->mv, v->arena, key, len, hash, &v->keys_created);
+	mvm_entry *e = exec_view_entry(v, key, len, hash);
 	if (!e)
 		return fail(v, BSTM_ENOMEM);
 	mvm_read_result r;
@@ -268,8 +287,7 @@ static int put(bstm_view *v, const void *key, size_t key_len, const void *value,
 		const uint8_t *stable_key;
 		mvm_entry *e = NULL;
 		if (v->mode == EXEC_MODE_PARALLEL) {
-			e = mvm_find_or_insert(&v->run->ex->mv, v->arena, key, len, hash,
-					       &v->keys_created);
+			e = exec_view_entry(v, key, len, hash);
 			if (!e)
 				return fail(v, BSTM_ENOMEM);
 			stable_key = e->key;

@@ -44,7 +44,7 @@ typedef struct mvm_node mvm_node;
 typedef struct mvm_entry {
 	uint32_t tag;		  /* high half of the key's hash */
 	uint16_t key_len;	  /* <= BSTM_MAX_KEY_LEN */
-	_Atomic uint8_t mark;	  /* the executor's per-key claim flag for output */
+	uint8_t reserved;	  /* keeps head 8-aligned with the fields above */
 	_Atomic uint8_t levels;	  /* levels in use: searches start there (a hint) */
 	_Atomic(mvm_node *) head; /* level 0: every writer, highest index first */
 	uint8_t key[];
