@@ -37,16 +37,6 @@ void exec_futex_wake_all(_Atomic uint32_t *addr)
 	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
-static void futex_wait(_Atomic uint32_t *addr, uint32_t expected)
-{
-	exec_futex_wait(addr, expected, 0);
-}
-
-static void futex_wake_all(_Atomic uint32_t *addr)
-{
-	exec_futex_wake_all(addr);
-}
-
 static void *pool_thread(void *argp)
 {
 	pool_thread_arg arg = *(pool_thread_arg *)argp;
@@ -63,7 +53,7 @@ static void *pool_thread(void *argp)
 				spins++;
 				bstm_cpu_relax();
 			} else {
-				futex_wait(&p->generation, seen);
+				exec_futex_wait(&p->generation, seen, 0);
 			}
 		}
 		seen = gen;
@@ -107,7 +97,7 @@ void exec_pool_stop(exec_pool *p)
 	if (p->count) {
 		atomic_store_explicit(&p->shutdown, 1, memory_order_release);
 		atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
-		futex_wake_all(&p->generation);
+		exec_futex_wake_all(&p->generation);
 		for (uint32_t i = 0; i < p->count; i++)
 			pthread_join(p->threads[i], NULL);
 	}
@@ -124,7 +114,7 @@ void exec_pool_run(exec_pool *p, exec_job_fn job, void *arg)
 		atomic_store_explicit(&p->running, p->count, memory_order_relaxed);
 		/* Release publishes job, arg and running to the workers. */
 		atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
-		futex_wake_all(&p->generation);
+		exec_futex_wake_all(&p->generation);
 	}
 	job(arg, 0);
 	bstm_backoff b = BSTM_BACKOFF_INIT;

@@ -38,18 +38,19 @@ void exec_view_destroy(bstm_view *v)
 
 mvm_entry *exec_view_entry(bstm_view *v, const void *key, uint32_t len, uint64_t hash)
 {
+	bool made;
+	mvm_entry *e = mvm_find_or_insert(&v->run->ex->mv, v->arena, key, len, hash, &made);
+	if (!e || !made)
+		return e;
 	if (v->created_count == v->created_cap) {
 		size_t cap = v->created_cap ? v->created_cap * 2 : 1024;
 		mvm_entry **grown = realloc(v->created, sizeof *grown * cap);
 		if (!grown)
-			return NULL;
+			return NULL; /* fails the block: the list must name every key */
 		v->created = grown;
 		v->created_cap = cap;
 	}
-	uint64_t made = 0;
-	mvm_entry *e = mvm_find_or_insert(&v->run->ex->mv, v->arena, key, len, hash, &made);
-	if (made)
-		v->created[v->created_count++] = e;
+	v->created[v->created_count++] = e;
 	return e;
 }
 

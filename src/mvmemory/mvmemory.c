@@ -148,8 +148,10 @@ mvm_entry *mvm_find(mvm *m, const void *key, uint32_t len, uint64_t hash)
 }
 
 mvm_entry *mvm_find_or_insert(mvm *m, bstm_arena *arena, const void *key, uint32_t len,
-			      uint64_t hash, uint64_t *created)
+			      uint64_t hash, bool *created)
 {
+	if (created)
+		*created = false;
 	_Atomic(mvm_entry *) *bucket = &m->buckets[hash & m->mask];
 	mvm_entry *head = atomic_load_explicit(bucket, memory_order_acquire);
 	mvm_entry *found = chain_find(head, NULL, key, len, hash);
@@ -174,7 +176,7 @@ mvm_entry *mvm_find_or_insert(mvm *m, bstm_arena *arena, const void *key, uint32
 		if (atomic_compare_exchange_weak_explicit(bucket, &head, e, memory_order_release,
 							  memory_order_acquire)) {
 			if (created)
-				(*created)++;
+				*created = true;
 			return e;
 		}
 		found = chain_find(head, old_head, key, len, hash);

@@ -44,7 +44,6 @@ typedef struct mvm_node mvm_node;
 typedef struct mvm_entry {
 	uint32_t tag;		  /* high half of the key's hash */
 	uint16_t key_len;	  /* <= BSTM_MAX_KEY_LEN */
-	uint8_t reserved;	  /* keeps head 8-aligned with the fields above */
 	_Atomic uint8_t levels;	  /* levels in use: searches start there (a hint) */
 	_Atomic(mvm_node *) head; /* level 0: every writer, highest index first */
 	uint8_t key[];
@@ -132,12 +131,11 @@ BSTM_INTERNAL void mvm_end_block(mvm *m, uint32_t txn_count, uint64_t entries);
 
 BSTM_INTERNAL mvm_entry *mvm_find(mvm *m, const void *key, uint32_t len, uint64_t hash);
 /* Find or insert the entry for key; its bytes are copied into `arena`.
- * Returns NULL only when out of memory. Lock-free. When this call created
- * the entry it adds one to *created (the caller's own counter, or NULL): a
- * count shared by all threads would put a contended line on the path of
- * every lookup. */
+ * Returns NULL only when out of memory. Lock-free. *created (unless NULL)
+ * says whether this call created the entry: each entry has exactly one
+ * creator, which the executor uses to list every key once. */
 BSTM_INTERNAL mvm_entry *mvm_find_or_insert(mvm *m, bstm_arena *arena, const void *key,
-					    uint32_t len, uint64_t hash, uint64_t *created);
+					    uint32_t len, uint64_t hash, bool *created);
 
 /* The version transaction txn_idx reads: highest writer below it. */
 BSTM_INTERNAL void mvm_read(const mvm_entry *e, uint32_t txn_idx, mvm_read_result *out);

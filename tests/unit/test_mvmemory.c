@@ -48,9 +48,19 @@ TestSuite(mvmemory, .init = setup, .fini = teardown);
 /* Helpers                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/* mvm_find_or_insert, adding one to *count when this call created the entry. */
+static mvm_entry *insert_counted(mvm *m, bstm_arena *a, const void *key, uint32_t len,
+				 uint64_t hash, uint64_t *count)
+{
+	bool made = false;
+	mvm_entry *e = mvm_find_or_insert(m, a, key, len, hash, &made);
+	*count += made;
+	return e;
+}
+
 static mvm_entry *insert_key(mvm *m, bstm_arena *a, const void *key, uint32_t len)
 {
-	mvm_entry *e = mvm_find_or_insert(m, a, key, len, bstm_hash_bytes(key, len), &created);
+	mvm_entry *e = insert_counted(m, a, key, len, bstm_hash_bytes(key, len), &created);
 	cr_assert_not_null(e, "mvm_find_or_insert(len=%u) returned NULL", len);
 	return e;
 }
@@ -252,8 +262,8 @@ Test(mvmemory, colliding_hashes_distinct_entries)
 	enum { N = sizeof keys / sizeof keys[0] };
 	mvm_entry *e[N];
 	for (int i = 0; i < N; i++) {
-		e[i] = mvm_find_or_insert(&mem, &arena, keys[i], (uint32_t)strlen(keys[i]), 42,
-					  &created);
+		e[i] = insert_counted(&mem, &arena, keys[i], (uint32_t)strlen(keys[i]), 42,
+				      &created);
 		cr_assert_not_null(e[i]);
 		for (int j = 0; j < i; j++)
 			cr_assert_neq(e[i], e[j], "keys %d and %d share an entry", i, j);
@@ -269,7 +279,7 @@ Test(mvmemory, colliding_hashes_distinct_entries)
 /* The public API accepts (NULL, 0) as the empty key; the index must too. */
 Test(mvmemory, empty_key_with_null_pointer)
 {
-	mvm_entry *e = mvm_find_or_insert(&mem, &arena, NULL, 0, bstm_hash_bytes("", 0), &created);
+	mvm_entry *e = insert_counted(&mem, &arena, NULL, 0, bstm_hash_bytes("", 0), &created);
 	cr_assert_not_null(e);
 	cr_assert_eq(e->key_len, 0);
 	cr_assert_eq(find_key(&mem, "", 0), e);
@@ -1101,8 +1111,8 @@ static void *index_main(void *arg)
 	char key[16];
 	for (uint32_t i = 0; i < SAME_KEYS; i++) {
 		int len = snprintf(key, sizeof key, "s%u", order[i]);
-		mvm_entry *e = mvm_find_or_insert(&mem, &t->arena, key, (uint32_t)len,
-						  bstm_hash_bytes(key, (size_t)len), &t->created);
+		mvm_entry *e = insert_counted(&mem, &t->arena, key, (uint32_t)len,
+					      bstm_hash_bytes(key, (size_t)len), &t->created);
 		if (!e || e->key_len != (uint32_t)len || memcmp(e->key, key, (size_t)len) != 0)
 			tk_violation(&t->run->shared.bad, "thread %u key %s: wrong entry %p", t->id,
 				     key, (void *)e);
