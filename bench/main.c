@@ -9,7 +9,18 @@
  * same run, the two timed back to back so that drifts in machine speed
  * cancel, executions and validations per transaction, and at 1 thread the
  * executor's own cost per transaction, (parallel - sequential) / txns.
+ *
+ * With --twin 1 each run also measures what the machine gives T threads on
+ * this workload at that moment, without any executor overhead: T sequential
+ * executors, one per thread, each on its own copy of the block and state,
+ * started together. twin_x = T * (sequential time) / (time until the last
+ * copy is done), so 2 at 2 threads when the cores do not slow each other.
+ * of_twin is the median over runs of speedup / twin_x of the same run: how
+ * much of that the parallel executor reached. twin_x is a reference, not a
+ * bound: the copies touch T times the state, the parallel run only once.
  */
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +29,8 @@
 
 #include "bench.h"
 
-#define MAX_LIST 32
+#define MAX_LIST  32
+#define MAX_TWINS 64
 
 static bench_workload *registry;
 
@@ -98,7 +110,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: bench [--workload NAME] [--accounts N,..] [--txns N,..] [--reads R]\n"
 		"             [--writes W] [--compute C,..] [--hot-ratio F] [--threads T,..]\n"
-		"             [--runs N] [--seed S] [--serial-segments 0|1] [--json]\n"
+		"             [--runs N] [--seed S] [--serial-segments 0|1] [--twin 0|1]\n"
+		"             [--json]\n"
 		"workloads:");
 	for (const bench_workload *w = bench_first(); w; w = w->next)
 		fprintf(stderr, "\n  %-12s %s", w->name, w->help);
@@ -111,12 +124,95 @@ typedef struct result {
 	double speedup;			 /* median over runs of seq / par of the same run */
 	uint64_t seq_cpu_ns, par_cpu_ns; /* medians of process CPU time */
 	double exec_per_txn, val_per_txn, serial_share;
+	double twin_x, of_twin; /* 0 when not measured */
 	uint32_t committed;
 } result;
 
 static int serial_segments = 1;
 
-static int measure(const bench_instance *inst, uint32_t threads, int runs, result *res)
+/* The start of a twin run: copies wait until it opens (1) or is
+ * cancelled (-1, when not every copy's thread could be started). */
+typedef struct twin_gate {
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	int state;
+} twin_gate;
+
+/* One copy of a twin run: a sequential block on its own executor. */
+typedef struct twin_copy {
+	bstm_executor *ex;
+	const bench_instance *inst;
+	twin_gate *gate;
+	uint64_t start, end;
+	bstm_output *out;
+	int rc;
+} twin_copy;
+
+static void *twin_run(void *arg)
+{
+	twin_copy *c = arg;
+	pthread_mutex_lock(&c->gate->lock);
+	while (c->gate->state == 0)
+		pthread_cond_wait(&c->gate->changed, &c->gate->lock);
+	int go = c->gate->state > 0;
+	pthread_mutex_unlock(&c->gate->lock);
+	if (!go)
+		return NULL;
+	c->start = now_ns();
+	c->rc = bstm_execute_block_sequential(c->ex, &c->inst->block, &c->inst->base, &c->out);
+	c->end = now_ns();
+	return NULL;
+}
+
+static void twin_open(twin_gate *gate, int state)
+{
+	pthread_mutex_lock(&gate->lock);
+	gate->state = state;
+	pthread_cond_broadcast(&gate->changed);
+	pthread_mutex_unlock(&gate->lock);
+}
+
+/* Run copies[0..n) at once (copies[0] on this thread); the wall time from
+ * the first start to the last end, or 0 on failure. Each copy's output must
+ * equal `reference` (the copies run the same block on the same state). */
+static uint64_t twin_once(twin_copy *copies, uint32_t n, const bstm_output *reference)
+{
+	twin_gate gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+	pthread_t tid[MAX_TWINS];
+	uint32_t started = 1;
+	for (uint32_t i = 0; i < n; i++)
+		copies[i] = (twin_copy){.ex = copies[i].ex,
+					.inst = copies[i].inst,
+					.gate = &gate,
+					.rc = BSTM_EINTERNAL};
+	for (; started < n; started++)
+		if (pthread_create(&tid[started], NULL, twin_run, &copies[started]) != 0)
+			break;
+	twin_open(&gate, started == n ? 1 : -1);
+	if (started == n)
+		twin_run(&copies[0]);
+	for (uint32_t i = 1; i < started; i++)
+		pthread_join(tid[i], NULL);
+	uint64_t wall = 0;
+	if (started == n) {
+		uint64_t first = copies[0].start, last = copies[0].end;
+		bool ok = true;
+		for (uint32_t i = 0; i < n; i++) {
+			first = copies[i].start < first ? copies[i].start : first;
+			last = copies[i].end > last ? copies[i].end : last;
+			ok &= copies[i].rc == 0 && bstm_output_equal(copies[i].out, reference);
+		}
+		wall = ok ? last - first : 0;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		bstm_output_free(copies[i].out);
+	return wall;
+}
+
+/* inst is the block to measure; twins (NULL: no twin run) holds threads - 1
+ * more copies of it. */
+static int measure(const bench_instance *inst, const bench_instance *twins, uint32_t threads,
+		   int runs, result *res)
 {
 	bstm_config cfg;
 	bstm_config_init(&cfg);
@@ -127,7 +223,26 @@ static int measure(const bench_instance *inst, uint32_t threads, int runs, resul
 	int rc = bstm_executor_create(&cfg, &ex);
 	if (rc)
 		return rc;
-	uint64_t seq[64], par[64], seq_cpu[64], par_cpu[64], ratio[64];
+	twin_copy copies[MAX_TWINS];
+	uint32_t ncopies = twins && threads > 1 ? threads : 0;
+	memset(copies, 0, sizeof copies);
+	for (uint32_t i = 0; i < ncopies && !rc; i++) {
+		copies[i].inst = i == 0 ? inst : &twins[i - 1];
+		if (i == 0) {
+			copies[i].ex = ex;
+			continue;
+		}
+		bstm_config one = cfg;
+		one.threads = 1;
+		rc = bstm_executor_create(&one, &copies[i].ex);
+	}
+	if (rc) {
+		bstm_executor_destroy(ex);
+		for (uint32_t i = 1; i < ncopies; i++)
+			bstm_executor_destroy(copies[i].ex);
+		return rc;
+	}
+	uint64_t seq[64], par[64], seq_cpu[64], par_cpu[64], ratio[64], twin_x[64], of_twin[64];
 	uint64_t executions = 0, validations = 0, serial = 0;
 	if (runs > 64)
 		runs = 64;
@@ -151,7 +266,16 @@ static int measure(const bench_instance *inst, uint32_t threads, int runs, resul
 			fprintf(stderr, "bench: parallel output differs from sequential\n");
 			rc = BSTM_EINTERNAL;
 		}
-		if (r >= 0) {
+		uint64_t twin_wall = 0;
+		if (!rc && ncopies) {
+			twin_wall = twin_once(copies, ncopies, so);
+			if (!twin_wall) {
+				fprintf(stderr, "bench: a twin copy failed, differs or could "
+						"not start\n");
+				rc = BSTM_EINTERNAL;
+			}
+		}
+		if (r >= 0 && !rc) {
 			seq[r] = t1 - t0;
 			par[r] = t2 - t1;
 			seq_cpu[r] = c1 - c0;
@@ -159,6 +283,11 @@ static int measure(const bench_instance *inst, uint32_t threads, int runs, resul
 			/* Paired: both runs back to back, so a drift in machine
 			 * speed over the measurement cancels out. Fixed point. */
 			ratio[r] = (uint64_t)(1e6 * (double)seq[r] / (double)par[r]);
+			if (ncopies) {
+				double tx = (double)ncopies * (double)seq[r] / (double)twin_wall;
+				twin_x[r] = (uint64_t)(1e6 * tx);
+				of_twin[r] = (uint64_t)(1e6 * ((double)ratio[r] / 1e6) / tx);
+			}
 			executions += po->stats.executions;
 			validations += po->stats.validations;
 			serial += po->stats.serial_txns;
@@ -170,8 +299,14 @@ static int measure(const bench_instance *inst, uint32_t threads, int runs, resul
 			break;
 	}
 	bstm_executor_destroy(ex);
+	for (uint32_t i = 1; i < ncopies; i++)
+		bstm_executor_destroy(copies[i].ex);
 	if (rc)
 		return rc;
+	if (ncopies) {
+		res->twin_x = (double)median(twin_x, runs) / 1e6;
+		res->of_twin = (double)median(of_twin, runs) / 1e6;
+	}
 	res->seq_ns = median(seq, runs);
 	res->par_ns = median(par, runs);
 	res->speedup = (double)median(ratio, runs) / 1e6;
@@ -190,7 +325,7 @@ int main(int argc, char **argv)
 	list accounts = {{10000}, 1}, txns = {{10000}, 1}, compute = {{10}, 1},
 	     threads = {{1, 2}, 2};
 	bench_params p = {.reads = 2, .writes = 2, .hot_ratio = 0.0, .seed = 42};
-	int runs = 5, json = 0;
+	int runs = 5, json = 0, twin = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -228,6 +363,8 @@ int main(int argc, char **argv)
 			runs = atoi(v);
 		else if (!strcmp(a, "--serial-segments"))
 			serial_segments = atoi(v);
+		else if (!strcmp(a, "--twin"))
+			twin = atoi(v);
 		else if (!strcmp(a, "--seed"))
 			p.seed = strtoull(v, NULL, 10);
 		else
@@ -237,7 +374,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (runs < 1 || runs > 64 || p.hot_ratio < 0 || p.hot_ratio > 1) {
+	int too_many = 0;
+	for (int h = 0; h < threads.n; h++)
+		too_many |= threads.v[h] == 0 || (twin && threads.v[h] > MAX_TWINS);
+	if (runs < 1 || runs > 64 || p.hot_ratio < 0 || p.hot_ratio > 1 || too_many ||
+	    (twin != 0 && twin != 1)) {
 		usage();
 		return 2;
 	}
@@ -261,10 +402,10 @@ int main(int argc, char **argv)
 	if (!json)
 		printf("# workload %s, reads %u, writes %u, hot-ratio %.3f, runs %d (medians), "
 		       "SHA-256(32 B) = %.0f ns\n"
-		       "# %-8s %6s %7s %3s %12s %12s %8s %8s %8s %10s %8s %8s %8s\n",
+		       "# %-8s %6s %7s %3s %12s %12s %8s %8s %8s %10s %8s %8s %8s %8s %8s\n",
 		       workload, p.reads, p.writes, p.hot_ratio, runs, sha_ns, "accounts", "txns",
 		       "compute", "thr", "seq_tps", "par_tps", "speedup", "exec/tx", "val/tx",
-		       "ovh_ns/tx", "cpu_x", "bound", "serial");
+		       "ovh_ns/tx", "cpu_x", "bound", "serial", "twin_x", "of_twin");
 	int failed = 0;
 	for (int ai = 0; ai < accounts.n; ai++)
 		for (int ti = 0; ti < txns.n; ti++)
@@ -284,12 +425,25 @@ int main(int argc, char **argv)
 						bstm_strerror(rc));
 					return 1;
 				}
+				/* More copies of the block for --twin, one per
+				 * thread beyond the first. */
+				bench_instance copies[MAX_TWINS - 1];
+				uint32_t ncopies = twin && p.threads > 1 ? p.threads - 1 : 0;
+				memset(copies, 0, sizeof copies);
+				for (uint32_t c = 0; c < ncopies && !rc; c++)
+					rc = wl->setup(&p, &copies[c]);
+				if (rc) {
+					fprintf(stderr, "bench: setup of a twin copy failed: %s\n",
+						bstm_strerror(rc));
+					return 1;
+				}
 				double bound =
 					wl->dependency_bound ? wl->dependency_bound(&inst) : 0;
 				for (int h = 0; h < threads.n; h++) {
 					result r;
 					memset(&r, 0, sizeof r);
-					rc = measure(&inst, (uint32_t)threads.v[h], runs, &r);
+					rc = measure(&inst, ncopies ? copies : NULL,
+						     (uint32_t)threads.v[h], runs, &r);
 					if (rc) {
 						fprintf(stderr, "bench: %s\n", bstm_strerror(rc));
 						failed = 1;
@@ -323,7 +477,8 @@ int main(int argc, char **argv)
 						       "1f,"
 						       "\"sha256_ns\":%.1f,\"cpu_ratio\":%.3f,"
 						       "\"dependency_bound\":%.2f,\"efficiency\":%."
-						       "3f,\"serial_share\":%.4f}\n",
+						       "3f,\"serial_share\":%.4f,"
+						       "\"twin_x\":%.4f,\"of_twin\":%.4f}\n",
 						       workload, (unsigned long long)p.accounts,
 						       p.txns, (unsigned long long)threads.v[h],
 						       p.compute, p.reads, p.writes, p.hot_ratio,
@@ -332,20 +487,24 @@ int main(int argc, char **argv)
 						       (unsigned long long)r.seq_ns,
 						       (unsigned long long)r.par_ns, ovh, sha_ns,
 						       (double)r.par_cpu_ns / (double)r.seq_cpu_ns,
-						       bound, efficiency, r.serial_share);
+						       bound, efficiency, r.serial_share, r.twin_x,
+						       r.of_twin);
 					else
 						printf("  %-8llu %6u %7u %3llu %12.0f %12.0f %8.3f "
 						       "%8.3f "
-						       "%8.3f %10.1f %8.2f %8.1f %8.3f\n",
+						       "%8.3f %10.1f %8.2f %8.1f %8.3f %8.3f "
+						       "%8.3f\n",
 						       (unsigned long long)p.accounts, p.txns,
 						       p.compute, (unsigned long long)threads.v[h],
 						       seq_tps, par_tps, speedup, r.exec_per_txn,
 						       r.val_per_txn, ovh,
 						       (double)r.par_cpu_ns / (double)r.seq_cpu_ns,
-						       bound, r.serial_share);
+						       bound, r.serial_share, r.twin_x, r.of_twin);
 					fflush(stdout);
 				}
 				wl->teardown(&inst);
+				for (uint32_t c = 0; c < ncopies; c++)
+					wl->teardown(&copies[c]);
 			}
 	return failed;
 }
