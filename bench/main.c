@@ -286,7 +286,7 @@ static int measure(const bench_instance *inst, const bench_instance *twins, uint
 			if (ncopies) {
 				double tx = (double)ncopies * (double)seq[r] / (double)twin_wall;
 				twin_x[r] = (uint64_t)(1e6 * tx);
-				of_twin[r] = (uint64_t)(1e6 * ((double)ratio[r] / 1e6) / tx);
+				of_twin[r] = (uint64_t)((double)ratio[r] / tx);
 			}
 			executions += po->stats.executions;
 			validations += po->stats.validations;

@@ -160,6 +160,19 @@ int exec_merged_begin(exec_worker *w, size_t n)
 	return 0;
 }
 
+exec_write_ref *exec_scratch(exec_worker *w, uint32_t n)
+{
+	if (n > w->scratch_cap) {
+		uint32_t cap = n * 2;
+		exec_write_ref *grown = realloc(w->scratch, sizeof *grown * cap);
+		if (!grown)
+			return NULL;
+		w->scratch = grown;
+		w->scratch_cap = cap;
+	}
+	return w->scratch;
+}
+
 int exec_merged_add(exec_worker *w, bstm_arena *arena, const uint8_t *key, uint32_t key_len,
 		    const uint8_t *value, uint32_t value_len, bool is_delete)
 {

@@ -136,15 +136,9 @@ static exec_record *record_incarnation(exec_block_run *run, exec_worker *w, uint
 static int build_txn_output(exec_block_run *run, exec_worker *w, uint32_t worker, uint32_t txn,
 			    const exec_record *rec)
 {
-	if (rec->write_count > w->scratch_cap) {
-		uint32_t cap = rec->write_count * 2;
-		exec_write_ref *grown = realloc(w->scratch, sizeof *grown * cap);
-		if (!grown)
-			return BSTM_ENOMEM;
-		w->scratch = grown;
-		w->scratch_cap = cap;
-	}
-	exec_write_ref *refs = w->scratch;
+	exec_write_ref *refs = exec_scratch(w, rec->write_count);
+	if (!refs)
+		return BSTM_ENOMEM;
 	mvm_node **nodes = exec_record_nodes(rec);
 	mvm_entry **entries = exec_record_entries(rec);
 	for (uint32_t i = 0; i < rec->write_count; i++) {

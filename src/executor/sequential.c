@@ -14,13 +14,9 @@ int exec_commit_local(struct bstm_executor *ex, exec_worker *w, exec_output *out
 {
 	bstm_view *v = &w->view;
 	bool keep = outcome->status != BSTM_TXN_DISCARDED;
-	if (keep && v->local.count > w->scratch_cap) {
-		exec_write_ref *grown = realloc(w->scratch, sizeof *grown * v->local.count);
-		if (!grown)
-			return BSTM_ENOMEM;
-		w->scratch = grown;
-		w->scratch_cap = v->local.count;
-	}
+	exec_write_ref *refs = keep ? exec_scratch(w, v->local.count) : w->scratch;
+	if (keep && !refs)
+		return BSTM_ENOMEM;
 	uint32_t count = 0;
 	for (uint32_t k = 0; keep && k < v->local.count; k++) {
 		exec_item *it = &v->local.items[k];
@@ -35,7 +31,7 @@ int exec_commit_local(struct bstm_executor *ex, exec_worker *w, exec_output *out
 		state->writer = idx;
 		state->value = it->value;
 		state->value_len = it->value_len;
-		w->scratch[count++] = (exec_write_ref){
+		refs[count++] = (exec_write_ref){
 			.key = it->key,
 			.value = it->value,
 			.key_len = it->key_len,
@@ -43,7 +39,7 @@ int exec_commit_local(struct bstm_executor *ex, exec_worker *w, exec_output *out
 			.is_delete = (it->flags & EXEC_ITEM_DELETED) != 0,
 		};
 	}
-	return exec_output_set_txn(out, arena, idx, outcome, w->scratch, count, v->events,
+	return exec_output_set_txn(out, arena, idx, outcome, refs, count, v->events,
 				   v->event_count);
 }
 
