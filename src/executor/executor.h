@@ -287,7 +287,8 @@ BSTM_INTERNAL int exec_outcome_error(int rc, const bstm_txn_outcome *outcome);
  * the output), sort, then hand exec_merged_part(w) to
  * exec_output_set_merged. Each returns 0 or BSTM_ENOMEM. */
 BSTM_INTERNAL int exec_merged_begin(exec_worker *w, size_t n);
-/* w->scratch with room for at least n refs, or NULL when out of memory. */
+/* w->scratch with room for at least n refs (n may be 0), or NULL only when
+ * out of memory. */
 BSTM_INTERNAL exec_write_ref *exec_scratch(exec_worker *w, uint32_t n);
 BSTM_INTERNAL int exec_merged_add(exec_worker *w, bstm_arena *arena, const uint8_t *key,
 				  uint32_t key_len, const uint8_t *value, uint32_t value_len,

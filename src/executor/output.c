@@ -162,8 +162,8 @@ int exec_merged_begin(exec_worker *w, size_t n)
 
 exec_write_ref *exec_scratch(exec_worker *w, uint32_t n)
 {
-	if (n > w->scratch_cap) {
-		uint32_t cap = n * 2;
+	if (n > w->scratch_cap || !w->scratch) {
+		uint32_t cap = n > 4 ? n * 2 : 8; /* never NULL on success, even for 0 */
 		exec_write_ref *grown = realloc(w->scratch, sizeof *grown * cap);
 		if (!grown)
 			return NULL;
