@@ -4,7 +4,7 @@
 set -eu
 want="build-essential pkg-config libck-dev libjemalloc-dev libssl-dev liblmdb-dev"
 if [ "${1:-build}" = test ]; then
-	want="$want libcriterion-dev clang libclang-rt-14-dev"
+	want="$want libcriterion-dev clang libclang-rt-14-dev clang-format"
 fi
 missing=""
 for p in $want; do

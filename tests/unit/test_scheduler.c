@@ -994,21 +994,21 @@ typedef struct sim_run {
 #define SIM_STALL_CAP 2000000u
 #define SIM_TOTAL_CAP 100000000u
 
-
 /* Claim txn for an execution of `incarnation`; checks exclusivity. */
 static void sim_begin_execution(sim_run *run, uint32_t txn, uint32_t incarnation)
 {
 	if (atomic_exchange_explicit(&run->executing[txn], 1, memory_order_acq_rel))
-		tk_violation(&run->bad, "txn %u inc %u: executed by two threads at once", txn, incarnation);
+		tk_violation(&run->bad, "txn %u inc %u: executed by two threads at once", txn,
+			     incarnation);
 	uint64_t w = sched_load_word(run->s, txn);
 	if (w != sched_word(incarnation, SCHED_EXECUTING))
 		tk_violation(&run->bad, "txn %u: executing inc %u while its word is %s(%u)", txn,
-			  incarnation, status_name(sched_word_status(w)),
-			  sched_word_incarnation(w));
+			     incarnation, status_name(sched_word_status(w)),
+			     sched_word_incarnation(w));
 	uint32_t before = atomic_fetch_add_explicit(&run->started[txn], 1, memory_order_relaxed);
 	if (before != incarnation)
-		tk_violation(&run->bad, "txn %u: execution number %u has incarnation %u", txn, before,
-			  incarnation);
+		tk_violation(&run->bad, "txn %u: execution number %u has incarnation %u", txn,
+			     before, incarnation);
 	atomic_fetch_add_explicit(&run->executions, 1, memory_order_relaxed);
 }
 
@@ -1045,9 +1045,9 @@ static sched_task sim_execute(sim_run *run, tk_rng *rng, uint32_t txn, uint32_t 
 		/* blocking finished meanwhile: read again and go on. */
 		if (atomic_exchange_explicit(&run->executing[txn], 1, memory_order_acq_rel))
 			tk_violation(&run->bad,
-				  "txn %u: taken by another thread after a refused "
-				  "dependency",
-				  txn);
+				     "txn %u: taken by another thread after a refused "
+				     "dependency",
+				     txn);
 		sim_work(run, rng);
 	}
 	sim_end_execution(run, txn);
@@ -1112,7 +1112,7 @@ static void sim_serial_segment(sim_run *run, tk_rng *rng, uint32_t from, uint32_
 	sched_serial_end(s, i);
 	if (sched_commit_idx(s) != i)
 		tk_violation(&run->bad, "serial segment [%u, %u) left commit_idx at %u", from, i,
-			  sched_commit_idx(s));
+			     sched_commit_idx(s));
 	if (stop)
 		sched_stop(s);
 }
@@ -1156,7 +1156,7 @@ static void sim_commit_loop(sim_run *run, tk_rng *rng)
 		sim_record_commit(run, i);
 		if (sched_commit_idx(s) != i + 1)
 			tk_violation(&run->bad, "commit of %u left commit_idx at %u", i,
-				  sched_commit_idx(s));
+				     sched_commit_idx(s));
 		if (run->p.stop_at && i + 1 == run->p.stop_at) {
 			sched_stop(s);
 			return;
@@ -1209,19 +1209,19 @@ static void *sim_main(void *arg)
 		    atomic_load_explicit(&run->livelocked, memory_order_relaxed)) {
 			if (!atomic_exchange(&run->livelocked, 1))
 				tk_violation(&run->bad,
-					  "no progress: thread %u, %lu iterations, %lu at "
-					  "commit_idx %u (txn word %s(%u)), execution_idx %u, "
-					  "validation_idx %u",
-					  t->id, (unsigned long)iterations, (unsigned long)stalled,
-					  c,
-					  c < s->txn_count ? status_name(sched_word_status(
-								     sched_load_word(s, c)))
-							   : "-",
-					  c < s->txn_count
-						  ? sched_word_incarnation(sched_load_word(s, c))
-						  : 0,
-					  atomic_load(&s->execution_idx),
-					  atomic_load(&s->validation_idx));
+					     "no progress: thread %u, %lu iterations, %lu at "
+					     "commit_idx %u (txn word %s(%u)), execution_idx %u, "
+					     "validation_idx %u",
+					     t->id, (unsigned long)iterations,
+					     (unsigned long)stalled, c,
+					     c < s->txn_count ? status_name(sched_word_status(
+									sched_load_word(s, c)))
+							      : "-",
+					     c < s->txn_count
+						     ? sched_word_incarnation(sched_load_word(s, c))
+						     : 0,
+					     atomic_load(&s->execution_idx),
+					     atomic_load(&s->validation_idx));
 			sched_stop(s);
 			break;
 		}
