@@ -485,13 +485,13 @@ static int build_merged_part(exec_block_run *run, exec_worker *w, uint32_t worke
 	uint32_t committed = sched_commit_idx(&run->ex->sc);
 	bstm_arena *arena = exec_output_arena_of(run->out, worker);
 	mvm_entry **list = w->view.created;
-	if (exec_merged_begin(w, w->view.created_count) != 0)
+	size_t n = w->view.created_count;
+	if (exec_merged_begin(w, n) != 0)
 		return BSTM_ENOMEM;
 	/* The entries were written long ago, most of them no longer in this
 	 * core's cache: load them some iterations ahead, and their writers'
 	 * nodes once the entries are in. */
 	enum { AHEAD = 16 };
-	size_t n = w->view.created_count;
 	for (size_t k = 0; k < n && k < AHEAD; k++)
 		mvm_prefetch_entry(list[k]);
 	for (size_t k = 0; k < n; k++) {
