@@ -55,6 +55,8 @@ const bench_workload *bench_first(void)
 
 /* Optional hook provided by the VM workload file. */
 int bench_vm_instance_cost(FILE *out, int json) __attribute__((weak));
+/* What each CPU gives alone and with the others busy (cores.c). */
+int bench_cores(FILE *out, int json, int runs);
 
 typedef struct list {
 	uint64_t v[MAX_LIST];
@@ -115,8 +117,11 @@ static void usage(void)
 		"workloads:");
 	for (const bench_workload *w = bench_first(); w; w = w->next)
 		fprintf(stderr, "\n  %-12s %s", w->name, w->help);
-	fprintf(stderr, "\n  %-12s per-transaction cost of VM instance reuse vs a fresh instance\n",
+	fprintf(stderr, "\n  %-12s per-transaction cost of VM instance reuse vs a fresh instance",
 		"vm-instance");
+	fprintf(stderr,
+		"\n  %-12s integer throughput and clock of each CPU, alone and all at once\n",
+		"cores");
 }
 
 typedef struct result {
@@ -388,6 +393,13 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		return bench_vm_instance_cost(stdout, json) ? 1 : 0;
+	}
+	if (!strcmp(workload, "cores")) {
+		if (bench_cores(stdout, json, runs)) {
+			fprintf(stderr, "bench: cannot pin a thread to each CPU\n");
+			return 1;
+		}
+		return 0;
 	}
 	const bench_workload *wl = bench_find(workload);
 	if (!wl) {
