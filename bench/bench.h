@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "blockstm.h"
 
@@ -57,5 +58,10 @@ const bench_workload *bench_first(void);
 
 /* Iterated SHA-256 over a 32-byte buffer, in place: the compute padding. */
 void bench_compute(uint8_t buf[32], uint32_t iterations);
+
+/* Machine probes (`--workload cores`): pin the calling thread to `cpu` (0 or
+ * -1); the memory probes of memprobe.c over cpus[0..n). */
+int bench_pin_self(int cpu);
+int bench_memory(FILE *out, int json, int runs, const int *cpus, int n);
 
 #endif

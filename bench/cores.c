@@ -15,7 +15,9 @@
  *     in GHz.
  * Each round measures every CPU alone (one pinned thread at a time), then
  * all of them at once (one pinned thread per CPU, started together), and
- * the driver reports medians and ranges over the rounds.
+ * the driver reports medians and ranges over the rounds. memprobe.c then
+ * measures the memory side: each CPU's load latency by working-set size,
+ * and the cost of moving a cache line between two CPUs.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -83,14 +85,19 @@ typedef struct probe {
 	double adds_per_ns; /* result */
 } probe;
 
+int bench_pin_self(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0 ? -1 : 0;
+}
+
 static void *probe_thread(void *arg)
 {
 	probe *p = arg;
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(p->cpu, &set);
 	/* Unpinned, the kernel may stack two probes on one CPU: say so. */
-	if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0) {
+	if (bench_pin_self(p->cpu)) {
 		p->adds_per_ns = 0;
 		return NULL;
 	}
@@ -217,5 +224,5 @@ int bench_cores(FILE *out, int json, int runs)
 				cpus[i], ca.median, ct.median, pa.median, pa.min, pa.max, pt.median,
 				pt.min, pt.max);
 	}
-	return 0;
+	return bench_memory(out, json, runs, cpus, n);
 }

@@ -18,8 +18,17 @@
  * of_twin is the median over runs of speedup / twin_x of the same run: how
  * much of that the parallel executor reached. twin_x is a reference, not a
  * bound: the copies touch T times the state, the parallel run only once.
+ *
+ * With --caller-cpu N the calling thread is pinned to CPU N for the timed
+ * sequential and parallel runs: it runs the whole sequential baseline and is
+ * worker 0 of the parallel executor, whose other workers keep the process's
+ * CPUs. On a machine whose CPUs differ (one with less of the shared cache,
+ * say: `--workload cores` shows it) the baseline's speed depends on where
+ * it runs; this fixes that choice instead of leaving it to the kernel.
  */
+#define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +88,19 @@ static int parse_list(const char *s, list *l)
 	return l->n ? 0 : -1;
 }
 
+/* A CPU this process may run on. */
+static int parse_cpu(const char *s, int *cpu)
+{
+	char *end;
+	unsigned long x = strtoul(s, &end, 10);
+	cpu_set_t allowed;
+	if (end == s || *end || x >= CPU_SETSIZE ||
+	    sched_getaffinity(0, sizeof allowed, &allowed) != 0 || !CPU_ISSET((int)x, &allowed))
+		return -1;
+	*cpu = (int)x;
+	return 0;
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -113,15 +135,16 @@ static void usage(void)
 		"usage: bench [--workload NAME] [--accounts N,..] [--txns N,..] [--reads R]\n"
 		"             [--writes W] [--compute C,..] [--hot-ratio F] [--threads T,..]\n"
 		"             [--runs N] [--seed S] [--serial-segments 0|1] [--twin 0|1]\n"
-		"             [--json]\n"
+		"             [--caller-cpu N] [--json]\n"
 		"workloads:");
 	for (const bench_workload *w = bench_first(); w; w = w->next)
 		fprintf(stderr, "\n  %-12s %s", w->name, w->help);
 	fprintf(stderr, "\n  %-12s per-transaction cost of VM instance reuse vs a fresh instance",
 		"vm-instance");
 	fprintf(stderr,
-		"\n  %-12s integer throughput and clock of each CPU, alone and all at once\n",
-		"cores");
+		"\n  %-12s each CPU: integer throughput and clock, alone and all at once; load\n"
+		"  %-12s latency by working set; cache-line round trip between CPUs\n",
+		"cores", "");
 }
 
 typedef struct result {
@@ -134,6 +157,20 @@ typedef struct result {
 } result;
 
 static int serial_segments = 1;
+/* -1: the calling thread runs wherever the kernel puts it. */
+static int caller_cpu = -1;
+
+/* Pin the calling thread to caller_cpu for a timed pair of runs (pin true)
+ * and give it back its CPUs after (pin false), so that the threads a twin
+ * run starts are not all stacked on that CPU. */
+static int caller_pin(bool pin, const cpu_set_t *allowed)
+{
+	if (caller_cpu < 0)
+		return 0;
+	if (pin)
+		return bench_pin_self(caller_cpu);
+	return pthread_setaffinity_np(pthread_self(), sizeof *allowed, allowed) != 0 ? -1 : 0;
+}
 
 /* The start of a twin run: copies wait until it opens (1) or is
  * cancelled (-1, when not every copy's thread could be started). */
@@ -247,15 +284,23 @@ static int measure(const bench_instance *inst, const bench_instance *twins, uint
 			bstm_executor_destroy(copies[i].ex);
 		return rc;
 	}
+	cpu_set_t allowed;
+	if (caller_cpu >= 0 &&
+	    pthread_getaffinity_np(pthread_self(), sizeof allowed, &allowed) != 0)
+		rc = BSTM_EINTERNAL;
 	uint64_t seq[64], par[64], seq_cpu[64], par_cpu[64], ratio[64], twin_x[64], of_twin[64];
 	uint64_t executions = 0, validations = 0, serial = 0;
 	if (runs > 64)
 		runs = 64;
-	for (int r = -1; r < runs; r++) {
+	for (int r = -1; r < runs && !rc; r++) {
 		bstm_output *so = NULL, *po = NULL;
 		/* Let the pool's workers finish spinning and park, so nothing of
 		 * the parallel executor runs while the baseline is timed. */
 		struct timespec settle = {0, 2000000};
+		if (caller_pin(true, &allowed)) {
+			rc = BSTM_EINTERNAL;
+			break;
+		}
 		nanosleep(&settle, NULL);
 		uint64_t c0 = cpu_ns(), t0 = now_ns();
 		rc = bstm_execute_block_sequential(ex, &inst->block, &inst->base, &so);
@@ -263,6 +308,8 @@ static int measure(const bench_instance *inst, const bench_instance *twins, uint
 		if (!rc)
 			rc = bstm_execute_block(ex, &inst->block, &inst->base, &po);
 		uint64_t c2 = cpu_ns(), t2 = now_ns();
+		if (caller_pin(false, &allowed) && !rc)
+			rc = BSTM_EINTERNAL;
 		if (rc) {
 			bstm_output_free(so);
 			break;
@@ -370,6 +417,8 @@ int main(int argc, char **argv)
 			serial_segments = atoi(v);
 		else if (!strcmp(a, "--twin"))
 			twin = atoi(v);
+		else if (!strcmp(a, "--caller-cpu"))
+			bad = parse_cpu(v, &caller_cpu);
 		else if (!strcmp(a, "--seed"))
 			p.seed = strtoull(v, NULL, 10);
 		else

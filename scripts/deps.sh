@@ -2,9 +2,10 @@
 # Install the Debian packages the build and the tests need, if missing.
 # Usage: scripts/deps.sh [build|test]   (test adds the sanitizer/fuzzer toolchain)
 set -eu
-want="build-essential pkg-config libck-dev libjemalloc-dev libssl-dev liblmdb-dev"
+# libcriterion-dev is a build dependency: `make` builds the unit-test programs.
+want="build-essential pkg-config libck-dev libjemalloc-dev libssl-dev liblmdb-dev libcriterion-dev"
 if [ "${1:-build}" = test ]; then
-	want="$want libcriterion-dev clang libclang-rt-14-dev clang-format"
+	want="$want clang libclang-rt-14-dev clang-format"
 fi
 missing=""
 for p in $want; do
