@@ -192,6 +192,9 @@ typedef struct exec_record {
 	uint32_t event_count;
 	int error;  /* the execution failed (deferred to commit) */
 	bool final; /* read only committed data: valid by construction */
+	/* The worker that ran it: while the block is calm, the one that
+	 * commits it (parallel.c). */
+	uint16_t worker;
 	/* Set by a validation that passed after every lower transaction had
 	 * committed: the commit need not validate again. */
 	_Atomic uint32_t validated_final;

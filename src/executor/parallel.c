@@ -10,7 +10,10 @@
  * validates the transaction at commit_idx once more, or re-executes it in
  * place, applies the block gas limit and, when there is a commit hook,
  * builds the output and calls the hook. So limit and hook see only final
- * data, in index order.
+ * data, in index order. While the block is calm (scheduler.c, "Calm
+ * blocks") the committer is the worker that executed the transaction
+ * (leave_to_owner): the lines its commit reads and writes are in that
+ * worker's cache.
  *
  * Outputs: every execution copies its output into the block output at once,
  * while the data is in its core's cache; a re-execution overwrites the copy
@@ -92,6 +95,7 @@ static exec_record *record_incarnation(exec_block_run *run, exec_worker *w, uint
 			     .event_count = events,
 			     .error = error,
 			     .final = v->final,
+			     .worker = (uint16_t)w->view.worker_id,
 			     .outcome = *outcome};
 	mvm_capture *cap = exec_record_reads(rec);
 	mvm_node **nodes = exec_record_nodes(rec);
@@ -327,6 +331,21 @@ static void run_serial_segment(exec_block_run *run, exec_worker *w, uint32_t fro
 		sched_stop(s);
 }
 
+/*
+ * Whether `worker` leaves the commit of rec's transaction to the worker that
+ * executed it. While the block is calm (scheduler.c, "Calm blocks") the
+ * executing worker commits its own transactions: their records, entries and
+ * nodes are in its cache, and the commit's validation, the status change and
+ * the record reads would otherwise move each of those lines to the other
+ * core. A final execution needs no validation and is committed by anyone.
+ * The owner keeps running its loop (it tries to commit after every task and
+ * while idle), so the commit is delayed by at most its current task.
+ */
+static bool leave_to_owner(sched *s, const exec_record *rec, uint32_t worker)
+{
+	return rec->worker != worker && !rec->final && sched_calm(s);
+}
+
 /* Commit as many transactions as possible; the caller holds the commit lock. */
 static void commit_loop(exec_block_run *run, exec_worker *w)
 {
@@ -350,6 +369,8 @@ static void commit_loop(exec_block_run *run, exec_worker *w)
 		exec_record *rec = atomic_load_explicit(record_of(run, i), memory_order_acquire);
 		if (!rec || rec->incarnation != inc)
 			return; /* re-executed meanwhile; look again later */
+		if (leave_to_owner(s, rec, w->view.worker_id))
+			return;
 		if (!rec->final &&
 		    !atomic_load_explicit(&rec->validated_final, memory_order_acquire)) {
 			w->stats.validations++;
@@ -392,7 +413,8 @@ static void commit_loop(exec_block_run *run, exec_worker *w)
 }
 
 /* Whether worker `worker` has something to commit: the transaction at
- * commit_idx was executed, or a serial segment is due (for worker 0). */
+ * commit_idx was executed (and is not left to the worker that executed it),
+ * or a serial segment is due (for worker 0). */
 static bool committable(sched *s, uint32_t worker)
 {
 	uint32_t i = sched_commit_idx(s);
@@ -400,7 +422,11 @@ static bool committable(sched *s, uint32_t worker)
 		return false;
 	if (sched_serial_pending(s))
 		return worker == 0;
-	return sched_word_status(sched_load_word(s, i)) == SCHED_EXECUTED;
+	if (sched_word_status(sched_load_word(s, i)) != SCHED_EXECUTED)
+		return false;
+	/* Acquire pairs with run_execution's release of the record. */
+	const exec_record *rec = atomic_load_explicit(&s->txns[i].record, memory_order_acquire);
+	return rec && !leave_to_owner(s, rec, worker);
 }
 
 static void try_commit(exec_block_run *run, exec_worker *w)
@@ -538,6 +564,7 @@ int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block, const b
 		return BSTM_ENOMEM;
 	int rc = mvm_begin_block(&ex->mv, n);
 	ex->sc.serial_enabled = ex->config.serial_segments != 0;
+	ex->sc.calm_enabled = true;
 	if (!rc)
 		rc = sched_begin_block(&ex->sc, n, ex->config.threads);
 	if (rc) {

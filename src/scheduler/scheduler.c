@@ -95,6 +95,22 @@
  *   thread, which usually has the block's data in its cache; another
  *   committer that finds a segment due leaves it to worker 0.
  *
+ * Calm blocks (not in the paper): while the window is fully open (every
+ *   recent commit needed one incarnation only), no validation task is
+ *   handed out, neither by next_task nor right after an execution, and the
+ *   executor commits each transaction on the worker that executed it
+ *   (parallel.c). Only the commit's validation decides the output (see the
+ *   commit design above), so the early ones exist to find conflicts sooner;
+ *   when there are none they cost a validation per transaction, and on a
+ *   machine where a cache line takes hundreds of ns to move between cores
+ *   (docs/benchmarks.md, "The cost of moving a cache line") every one that
+ *   runs on the other worker, and every commit there, pays for the
+ *   transaction's status word, record, entries and nodes crossing over. The
+ *   first commit that needs a re-execution halves the window, which ends
+ *   the calm: early validation and commits by any worker resume until the
+ *   window has grown back. validation_idx is not advanced while calm;
+ *   next_task first moves it up to commit_idx when validations resume.
+ *
  * Done detection: the block is done when commit_idx reaches the block size
  *   (or the block was stopped). The paper's num_active_tasks / decrease_cnt
  *   protocol is not needed: commit_idx is monotonic, and a transaction can
@@ -239,16 +255,12 @@ static bool claim_run(sched *s, uint32_t c, sched_cursor *cursor, bool batched)
 	return true;
 }
 
-sched_task sched_next_task(sched *s, sched_cursor *cursor)
+/* A validation task for the transaction at validation_idx, if it is
+ * EXECUTED; c is the commit index the caller read. */
+static bool take_validation(sched *s, uint32_t c, sched_task *task)
 {
-	sched_task task = {SCHED_TASK_NONE, 0, 0};
-	sched_cursor single = {0, 0};
-	if (!cursor)
-		cursor = &single;
-	uint32_t n = s->txn_count;
 	uint32_t v = atomic_load_explicit(&s->validation_idx, memory_order_acquire);
 	uint32_t e = atomic_load_explicit(&s->execution_idx, memory_order_acquire);
-	uint32_t c = sched_commit_idx(s);
 	if (v < c) {
 		/* Committed transactions need no validation: skip past them. On
 		 * failure v holds the current value, which is just as good. */
@@ -256,23 +268,32 @@ sched_task sched_next_task(sched *s, sched_cursor *cursor)
 			    &s->validation_idx, &v, c, memory_order_relaxed, memory_order_relaxed))
 			v = c;
 	}
-	if (v < e) {
-		uint32_t idx =
-			atomic_fetch_add_explicit(&s->validation_idx, 1, memory_order_acq_rel);
-		if (idx < n) {
-			uint64_t w = sched_load_word(s, idx);
-			if (sched_word_status(w) == SCHED_EXECUTED) {
-				task.kind = SCHED_TASK_VALIDATE;
-				task.txn = idx;
-				task.incarnation = sched_word_incarnation(w);
-				return task;
-			}
-		}
-		/* idx is still executing or not started (its finish_execution
-		 * will see the validation index past it and validate it then):
-		 * there is no validation to do right now, so look for an
-		 * execution instead of reporting "no work" and backing off. */
-	}
+	if (v >= e)
+		return false;
+	uint32_t idx = atomic_fetch_add_explicit(&s->validation_idx, 1, memory_order_acq_rel);
+	if (idx >= s->txn_count)
+		return false;
+	uint64_t w = sched_load_word(s, idx);
+	/* Otherwise idx is still executing or not started (its
+	 * finish_execution will see the validation index past it and validate
+	 * it then): there is no validation to do right now, and the caller
+	 * looks for an execution instead of reporting "no work". */
+	if (sched_word_status(w) != SCHED_EXECUTED)
+		return false;
+	*task = (sched_task){SCHED_TASK_VALIDATE, idx, sched_word_incarnation(w)};
+	return true;
+}
+
+sched_task sched_next_task(sched *s, sched_cursor *cursor)
+{
+	sched_task task = {SCHED_TASK_NONE, 0, 0};
+	sched_cursor single = {0, 0};
+	if (!cursor)
+		cursor = &single;
+	uint32_t c = sched_commit_idx(s);
+	/* Calm: no validation tasks (see "Calm blocks"). */
+	if (!sched_calm(s) && take_validation(s, c, &task))
+		return task;
 	for (;;) {
 		if (cursor->next >= cursor->end && !claim_run(s, c, cursor, cursor != &single))
 			return task;
@@ -356,7 +377,8 @@ sched_task sched_finish_execution(sched *s, uint32_t txn, uint32_t incarnation, 
 	/* Release publishes the recorded read/write sets with the status. */
 	finish_and_resume(s, txn, sched_word(incarnation, SCHED_EXECUTED));
 
-	if (atomic_load_explicit(&s->validation_idx, memory_order_acquire) > txn) {
+	/* Calm: no early validation (see "Calm blocks"). */
+	if (!sched_calm(s) && atomic_load_explicit(&s->validation_idx, memory_order_acquire) > txn) {
 		if (wrote_new_path) {
 			lower_index(&s->validation_idx, txn);
 		} else {
@@ -516,11 +538,14 @@ bool sched_has_work(sched *s, const sched_cursor *cursor)
 {
 	if (cursor && cursor->next < cursor->end)
 		return true;
-	uint32_t v = atomic_load_explicit(&s->validation_idx, memory_order_relaxed);
 	uint32_t e = atomic_load_explicit(&s->execution_idx, memory_order_relaxed);
 	uint64_t limit = (uint64_t)sched_commit_idx(s) +
 			 atomic_load_explicit(&s->window, memory_order_relaxed);
-	return v < e || (e < s->txn_count && e < limit);
+	if (e < s->txn_count && e < limit)
+		return true;
+	/* Calm: validations are not handed out, so none is work. */
+	return !sched_calm(s) &&
+	       atomic_load_explicit(&s->validation_idx, memory_order_relaxed) < e;
 }
 
 void sched_ensure_progress(sched *s)

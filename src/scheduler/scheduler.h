@@ -85,6 +85,9 @@ typedef struct sched {
 	 * the start of a block), cleared when the segment begins. */
 	_Atomic bool serial_pending;
 	uint32_t window_max;
+	/* The executor's setting (off after sched_init): calm blocks run
+	 * without early validation and commit on the executing worker. */
+	bool calm_enabled;
 	uint32_t threads;
 	/* serial_carry is kept across blocks: the last block ran mostly in
 	 * serial segments. serial_enabled is the executor's setting (off after
@@ -201,6 +204,20 @@ static inline bool sched_stopped(sched *s)
 static inline bool sched_done(sched *s)
 {
 	return sched_commit_idx(s) >= s->txn_count || sched_stopped(s);
+}
+
+/*
+ * Calm: enabled, and the speculation window is fully open, so the recent
+ * commits needed no re-execution (scheduler.c, "Calm blocks"). Then no validation task is
+ * handed out (the commit's validation is the one that counts) and the
+ * executor leaves each commit to the worker that executed the transaction.
+ * Relaxed: a hint like every window value; it only changes who does what
+ * when, never an output.
+ */
+static inline bool sched_calm(sched *s)
+{
+	return s->calm_enabled &&
+	       atomic_load_explicit(&s->window, memory_order_relaxed) == s->window_max;
 }
 
 BSTM_INTERNAL void sched_stop(sched *s);

@@ -647,6 +647,82 @@ Test(scheduler, speculation_window)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Calm blocks                                                               */
+/* ------------------------------------------------------------------------ */
+
+Test(scheduler, calm_block_hands_out_no_validation)
+{
+	sc.calm_enabled = true;
+	begin(4);
+	cr_assert(sched_calm(&sc), "a new block starts calm");
+	expect_execute(0, 0);
+	/* Neither right after the execution nor from next_task, also when the
+	 * execution wrote a new path. */
+	cr_assert_eq(sched_finish_execution(&sc, 0, 0, false).kind, SCHED_TASK_NONE);
+	expect_execute(1, 0);
+	cr_assert_eq(sched_finish_execution(&sc, 1, 0, true).kind, SCHED_TASK_NONE);
+	cr_assert_eq(validation_idx(), 0, "validation_idx moved while calm");
+	expect_execute(2, 0);
+	expect_execute(3, 0);
+	sched_finish_execution(&sc, 2, 0, false);
+	sched_finish_execution(&sc, 3, 0, false);
+	cr_assert_eq(sched_next_task(&sc, NULL).kind, SCHED_TASK_NONE);
+	/* Four executed, none validated: not work while calm. */
+	cr_assert_not(sched_has_work(&sc, NULL));
+	for (uint32_t i = 0; i < 4; i++)
+		expect_word(i, 0, SCHED_EXECUTED);
+
+	/* The same state without calm blocks hands out the validations. */
+	sc.calm_enabled = false;
+	cr_assert(sched_has_work(&sc, NULL));
+	for (uint32_t i = 0; i < 4; i++) {
+		sched_task t = sched_next_task(&sc, NULL);
+		cr_assert_eq(t.kind, SCHED_TASK_VALIDATE);
+		cr_assert_eq(t.txn, i);
+		sched_finish_validation(&sc, i, false);
+	}
+}
+
+Test(scheduler, calm_ends_with_a_reexecuted_commit_and_comes_back)
+{
+	enum { N = 200 };
+	sc.calm_enabled = true;
+	begin(N);
+	uint32_t full = atomic_load(&sc.window);
+	drain_tasks();
+	cr_assert_eq(validation_idx(), 0);
+	cr_assert(sched_commit_trylock(&sc));
+	commit_reexecuted();
+	cr_assert_not(sched_calm(&sc), "a re-executed commit must end the calm");
+	/* Validations resume from the commit index. */
+	sched_task t = sched_next_task(&sc, NULL);
+	cr_assert_eq(t.kind, SCHED_TASK_VALIDATE);
+	cr_assert_eq(t.txn, 1, "validation of txn %u, expected 1", t.txn);
+	sched_finish_validation(&sc, t.txn, false);
+
+	/* Clean commits reopen the window; calm returns exactly when it is
+	 * fully open again. */
+	uint32_t clean = 0;
+	while (!sched_calm(&sc)) {
+		uint32_t c = sched_commit_idx(&sc);
+		cr_assert_lt(c, N, "the window never reopened");
+		uint64_t w = sched_load_word(&sc, c);
+		if (sched_word_status(w) != SCHED_EXECUTED) {
+			drain_tasks();
+			continue;
+		}
+		cr_assert(sched_commit(&sc, c, sched_word_incarnation(w)));
+		clean++;
+	}
+	sched_commit_unlock(&sc);
+	cr_assert_eq(atomic_load(&sc.window), full);
+	/* The window grows by an eighth of a transaction per clean commit
+	 * after halving. */
+	cr_assert_eq(clean, 8 * (full - full / 2), "calm after %u clean commits", clean);
+	cr_assert_eq(sched_finish_execution(&sc, N - 1, 0, false).kind, SCHED_TASK_NONE);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Serial segments                                                           */
 /* ------------------------------------------------------------------------ */
 
@@ -968,6 +1044,7 @@ typedef struct sim_params {
 	uint32_t stop_at;	  /* stop the block at this commit_idx; 0: never */
 	bool open_window;	  /* keep the speculation window at the block size */
 	bool serial;		  /* serial segments on (adaptive window only) */
+	bool calm;		  /* calm blocks on: owners commit, as the executor does */
 } sim_params;
 
 typedef struct sim_run {
@@ -977,6 +1054,7 @@ typedef struct sim_run {
 	atomic_uchar *executing;   /* per txn: an execution in flight */
 	_Atomic uint32_t *started; /* per txn: executions started so far */
 	_Atomic uint32_t *commits; /* per txn: times committed */
+	_Atomic uint32_t *owner;   /* per txn: the thread of its latest execution */
 	uint32_t *order;	   /* commit order, under the commit lock */
 	uint32_t order_len;
 	_Atomic uint32_t committers; /* threads inside the commit lock */
@@ -994,9 +1072,13 @@ typedef struct sim_run {
 #define SIM_STALL_CAP 2000000u
 #define SIM_TOTAL_CAP 100000000u
 
+/* The simulation thread running on this thread. */
+static _Thread_local uint32_t sim_self;
+
 /* Claim txn for an execution of `incarnation`; checks exclusivity. */
 static void sim_begin_execution(sim_run *run, uint32_t txn, uint32_t incarnation)
 {
+	atomic_store_explicit(&run->owner[txn], sim_self, memory_order_relaxed);
 	if (atomic_exchange_explicit(&run->executing[txn], 1, memory_order_acq_rel))
 		tk_violation(&run->bad, "txn %u inc %u: executed by two threads at once", txn,
 			     incarnation);
@@ -1117,6 +1199,14 @@ static void sim_serial_segment(sim_run *run, tk_rng *rng, uint32_t from, uint32_
 		sched_stop(s);
 }
 
+/* The executor's rule while the block is calm: a transaction is committed
+ * by the thread that executed it (parallel.c, leave_to_owner). */
+static bool sim_leave_to_owner(sim_run *run, uint32_t i)
+{
+	return sched_calm(run->s) &&
+	       atomic_load_explicit(&run->owner[i], memory_order_relaxed) != sim_self;
+}
+
 /* Commit what can be committed; the caller holds the commit lock. */
 static void sim_commit_loop(sim_run *run, tk_rng *rng)
 {
@@ -1134,7 +1224,7 @@ static void sim_commit_loop(sim_run *run, tk_rng *rng)
 			continue;
 		}
 		uint64_t w = sched_load_word(s, i);
-		if (sched_word_status(w) != SCHED_EXECUTED)
+		if (sched_word_status(w) != SCHED_EXECUTED || sim_leave_to_owner(run, i))
 			return;
 		uint32_t inc = sched_word_incarnation(w);
 		if (tk_rng_chance(rng, run->p.commit_fail_pct)) {
@@ -1169,9 +1259,11 @@ static void sim_try_commit(sim_run *run, tk_rng *rng)
 	sched *s = run->s;
 	for (;;) {
 		uint32_t i = sched_commit_idx(s);
-		if (i >= s->txn_count || sched_stopped(s) ||
-		    (sched_word_status(sched_load_word(s, i)) != SCHED_EXECUTED &&
-		     !sched_serial_pending(s)))
+		if (i >= s->txn_count || sched_stopped(s))
+			return;
+		if (!sched_serial_pending(s) &&
+		    (sched_word_status(sched_load_word(s, i)) != SCHED_EXECUTED ||
+		     sim_leave_to_owner(run, i)))
 			return;
 		if (!sched_commit_trylock(s))
 			return;
@@ -1196,6 +1288,7 @@ static void *sim_main(void *arg)
 	sched *s = run->s;
 	tk_rng rng;
 	tk_rng_seed(&rng, run->p.seed * 1000003u + t->id);
+	sim_self = t->id;
 	sched_task task = {SCHED_TASK_NONE, 0, 0};
 	bstm_backoff idle = BSTM_BACKOFF_INIT;
 	uint64_t iterations = 0, stalled = 0;
@@ -1256,6 +1349,7 @@ static void simulate(const sim_params *p)
 {
 	uint32_t n = p->txns;
 	sc.serial_enabled = p->serial && !p->open_window;
+	sc.calm_enabled = p->calm;
 	cr_assert_eq(sched_begin_block(&sc, n, p->threads), 0);
 	bool opened = sched_serial_pending(&sc);
 	if (p->open_window)
@@ -1268,9 +1362,10 @@ static void simulate(const sim_params *p)
 	run.executing = calloc(n, sizeof *run.executing);
 	run.started = calloc(n, sizeof *run.started);
 	run.commits = calloc(n, sizeof *run.commits);
+	run.owner = calloc(n, sizeof *run.owner);
 	run.order = calloc(n, sizeof *run.order);
 	sim_thread *th = calloc(p->threads, sizeof *th);
-	cr_assert(run.executing && run.started && run.commits && run.order && th);
+	cr_assert(run.executing && run.started && run.commits && run.owner && run.order && th);
 	cr_assert_eq(pthread_barrier_init(&run.start, NULL, p->threads), 0);
 	for (uint32_t i = 0; i < p->threads; i++) {
 		th[i].run = &run;
@@ -1281,13 +1376,14 @@ static void simulate(const sim_params *p)
 		pthread_join(th[i].thread, NULL);
 	pthread_barrier_destroy(&run.start);
 	sched_end_block(&sc);
+	sc.calm_enabled = false;
 
-	char what[160];
+	char what[176];
 	snprintf(what, sizeof what,
 		 "threads=%u txns=%u seed=%lu abort=%u%% dep=%u%% stop_at=%u open_window=%d "
-		 "serial=%d opened=%d",
+		 "serial=%d opened=%d calm=%d",
 		 p->threads, n, (unsigned long)p->seed, p->abort_pct, p->dependency_pct, p->stop_at,
-		 p->open_window, sc.serial_enabled, opened);
+		 p->open_window, sc.serial_enabled, opened, p->calm);
 	sim_serial_total += run.serial;
 	sim_opened_total += opened;
 	cr_assert_eq(atomic_load(&run.bad.count), 0, "%s: %lu violations; first: %s", what,
@@ -1315,6 +1411,11 @@ static void simulate(const sim_params *p)
 			     i);
 	}
 	cr_assert_geq(atomic_load(&run.executions), expect);
+	/* Without aborts and dependencies every commit is of incarnation 0, so
+	 * the window stays fully open and the block calm from start to end. */
+	if (p->calm && !p->abort_pct && !p->dependency_pct && !p->commit_fail_pct)
+		cr_assert_eq(atomic_load(&run.validations), 0,
+			     "%s: validation tasks in a block that stayed calm", what);
 	cr_log_info("%s: %lu executions (%lu serial), %lu validations, %lu aborts, %lu waits", what,
 		    (unsigned long)atomic_load(&run.executions), (unsigned long)run.serial,
 		    (unsigned long)atomic_load(&run.validations),
@@ -1323,6 +1424,7 @@ static void simulate(const sim_params *p)
 	free(run.executing);
 	free((void *)run.started);
 	free((void *)run.commits);
+	free((void *)run.owner);
 	free(run.order);
 	free(th);
 }
@@ -1333,21 +1435,25 @@ static const uint32_t thread_set[] = {1, 2, 4, 8, 16};
 /* Run `base` at every thread count and seed, with the scheduler's adaptive
  * speculation window (if base.serial: with serial segments, twice in a row,
  * so that the second block opens with a segment when the first ran mostly
- * in segments; and without them) and with the window held open. */
+ * in segments; and without them) and with the window held open; each
+ * without and with calm blocks (with the window held open, a block is calm
+ * except for the moments between a re-executed commit and the reopening). */
 static void simulate_all(sim_params base, uint64_t seeds)
 {
 	sim_serial_total = 0;
 	sim_opened_total = 0;
 	for (size_t i = 0; i < THREAD_SET_LEN; i++)
 		for (uint64_t seed = 0; seed < seeds; seed++)
-			for (int mode = base.serial ? 0 : 2; mode < 4; mode++) {
-				sim_params p = base;
-				p.threads = thread_set[i];
-				p.seed = base.seed + seed;
-				p.serial = mode < 2;
-				p.open_window = mode == 3;
-				simulate(&p);
-			}
+			for (int mode = base.serial ? 0 : 2; mode < 4; mode++)
+				for (int calm = 0; calm < 2; calm++) {
+					sim_params p = base;
+					p.threads = thread_set[i];
+					p.seed = base.seed + seed;
+					p.serial = mode < 2;
+					p.open_window = mode == 3;
+					p.calm = calm;
+					simulate(&p);
+				}
 }
 
 Test(scheduler, simulation_without_aborts)
