@@ -378,7 +378,8 @@ sched_task sched_finish_execution(sched *s, uint32_t txn, uint32_t incarnation, 
 	finish_and_resume(s, txn, sched_word(incarnation, SCHED_EXECUTED));
 
 	/* Calm: no early validation (see "Calm blocks"). */
-	if (!sched_calm(s) && atomic_load_explicit(&s->validation_idx, memory_order_acquire) > txn) {
+	if (!sched_calm(s) &&
+	    atomic_load_explicit(&s->validation_idx, memory_order_acquire) > txn) {
 		if (wrote_new_path) {
 			lower_index(&s->validation_idx, txn);
 		} else {
@@ -544,8 +545,7 @@ bool sched_has_work(sched *s, const sched_cursor *cursor)
 	if (e < s->txn_count && e < limit)
 		return true;
 	/* Calm: validations are not handed out, so none is work. */
-	return !sched_calm(s) &&
-	       atomic_load_explicit(&s->validation_idx, memory_order_relaxed) < e;
+	return !sched_calm(s) && atomic_load_explicit(&s->validation_idx, memory_order_relaxed) < e;
 }
 
 void sched_ensure_progress(sched *s)
