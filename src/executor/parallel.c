@@ -13,7 +13,9 @@
  * data, in index order. While the block is calm (scheduler.c, "Calm
  * blocks") the committer is the worker that executed the transaction
  * (leave_to_owner): the lines its commit reads and writes are in that
- * worker's cache.
+ * worker's cache; and it goes on executing and committing the rest of its
+ * claimed run under the commit lock (run_own_next), publishing commit_idx
+ * once for the stretch.
  *
  * Outputs: every execution copies its output into the block output at once,
  * while the data is in its core's cache; a re-execution overwrites the copy
@@ -346,12 +348,42 @@ static bool leave_to_owner(sched *s, const exec_record *rec, uint32_t worker)
 	return rec->worker != worker && !rec->final && sched_calm(s);
 }
 
-/* Commit as many transactions as possible; the caller holds the commit lock. */
-static void commit_loop(exec_block_run *run, exec_worker *w)
+/*
+ * After committing txn - 1 while the block is calm: if txn is the next index
+ * of this worker's claimed run, execute it now, under the commit lock. It is
+ * final (everything below is committed), so its commit in the next round of
+ * commit_loop needs no validation, and commit_idx, which the other workers
+ * poll, is published once for the run, when the lock is released, instead of
+ * once per transaction (sched_commit_held). True if it ran.
+ */
+static bool run_own_next(exec_block_run *run, exec_worker *w, sched_cursor *cursor, uint32_t txn)
+{
+	sched *s = &run->ex->sc;
+	uint32_t inc;
+	if (!cursor || !sched_calm(s) || !sched_take_from_cursor(s, cursor, txn, &inc))
+		return false;
+	/* No task comes back: a final execution is not validated early, and the
+	 * window, which only the committer (we) changes, keeps the block calm. */
+	(void)run_execution(run, w, txn, inc, true);
+	return true;
+}
+
+/* The committer ends the block: held commits are published first, so that
+ * a worker that sees the stop and leaves its loop reads the final commit
+ * index (its part of the merged write set is built from it). */
+static void stop_block(sched *s)
+{
+	sched_commit_publish(s);
+	sched_stop(s);
+}
+
+/* Commit as many transactions as possible; the caller holds the commit lock
+ * and releases it (which publishes commit_idx) after. */
+static void commit_loop(exec_block_run *run, exec_worker *w, sched_cursor *cursor)
 {
 	sched *s = &run->ex->sc;
 	for (;;) {
-		uint32_t i = atomic_load_explicit(&s->commit_idx, memory_order_relaxed);
+		uint32_t i = sched_next_commit(s);
 		if (i >= s->txn_count || sched_stopped(s))
 			return;
 		if (sched_serial_pending(s)) {
@@ -391,10 +423,10 @@ static void commit_loop(exec_block_run *run, exec_worker *w)
 			/* This incarnation is final: the sequential executor fails
 			 * here too. */
 			run->commit_error = rec->error;
-			sched_stop(s);
+			stop_block(s);
 			return;
 		}
-		if (!sched_commit(s, i, inc))
+		if (!sched_commit_held(s, i, inc))
 			return; /* a validator aborted it after our check */
 		const bstm_txn_output *hooked = NULL;
 		if (run->block->commit_hook) {
@@ -406,9 +438,10 @@ static void commit_loop(exec_block_run *run, exec_worker *w)
 			hooked = &run->out->txns[i];
 		}
 		if (exec_after_commit(run, i, rec->outcome.gas_used, hooked)) {
-			sched_stop(s);
+			stop_block(s);
 			return;
 		}
+		run_own_next(run, w, cursor, i + 1);
 	}
 }
 
@@ -429,11 +462,13 @@ static bool committable(sched *s, uint32_t worker)
 	return rec && !leave_to_owner(s, rec, worker);
 }
 
-static void try_commit(exec_block_run *run, exec_worker *w)
+/* cursor: the worker's claimed run, which the commit loop may continue
+ * (run_own_next); NULL where the worker must not start executions. */
+static void try_commit(exec_block_run *run, exec_worker *w, sched_cursor *cursor)
 {
 	sched *s = &run->ex->sc;
 	while (committable(s, w->view.worker_id) && sched_commit_trylock(s)) {
-		commit_loop(run, w);
+		commit_loop(run, w, cursor);
 		sched_commit_unlock(s);
 	}
 }
@@ -454,7 +489,7 @@ static void worker_loop(void *arg, uint32_t worker)
 	while (!sched_done(s)) {
 		if (task.kind == SCHED_TASK_EXECUTE) {
 			task = run_execution(run, w, task.txn, task.incarnation, false);
-			try_commit(run, w);
+			try_commit(run, w, &cursor);
 			continue;
 		}
 		if (task.kind == SCHED_TASK_VALIDATE) {
@@ -463,7 +498,7 @@ static void worker_loop(void *arg, uint32_t worker)
 			/* Not while holding the re-execution of what it aborted
 			 * (EXECUTING, ours): a serial segment would wait for it. */
 			if (task.kind == SCHED_TASK_NONE && validated == sched_commit_idx(s))
-				try_commit(run, w);
+				try_commit(run, w, &cursor);
 			continue;
 		}
 		task = sched_next_task(s, &cursor);
@@ -471,7 +506,7 @@ static void worker_loop(void *arg, uint32_t worker)
 			idle.spins = 1;
 			continue;
 		}
-		try_commit(run, w);
+		try_commit(run, w, &cursor);
 		if (sched_has_work(s, &cursor))
 			continue;
 		sched_ensure_progress(s);

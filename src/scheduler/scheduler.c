@@ -110,6 +110,14 @@
  *   the calm: early validation and commits by any worker resume until the
  *   window has grown back. validation_idx is not advanced while calm;
  *   next_task first moves it up to commit_idx when validations resume.
+ *   A committer that has just committed the transaction before the next
+ *   index of its own claimed run executes that one under the commit lock
+ *   (final, so committed without validation) and goes on; the commits of
+ *   such a stretch are held (sched_commit_held) and commit_idx is
+ *   published once, when the lock is released. commit_idx then lags
+ *   behind the committed prefix for a while, which is safe: it is read
+ *   only as "everything below is committed" (final executions, done
+ *   detection, the window), and the holder itself is making progress.
  *
  * Done detection: the block is done when commit_idx reaches the block size
  *   (or the block was stopped). The paper's num_active_tasks / decrease_cnt
@@ -164,6 +172,7 @@ int sched_begin_block(sched *s, uint32_t txn_count, uint32_t threads)
 	atomic_init(&s->execution_idx, 0);
 	atomic_init(&s->validation_idx, 0);
 	atomic_init(&s->commit_idx, 0);
+	s->next_commit = 0;
 	atomic_init(&s->commit_lock, 0);
 	atomic_init(&s->stop, 0);
 	s->window_max = SCHED_WINDOW_PER_THREAD * (threads ? threads : 1);
@@ -431,6 +440,8 @@ bool sched_commit_trylock(sched *s)
 
 void sched_commit_unlock(sched *s)
 {
+	/* Outside the lock commit_idx is exact again. */
+	sched_commit_publish(s);
 	/* Release pairs with the next committer's acquire. A worker that
 	 * published EXECUTED while we held the lock and failed to take it is
 	 * not lost: every worker retries the commit after each execution and
@@ -449,7 +460,36 @@ void sched_take_over(sched *s, uint32_t txn, uint32_t incarnation)
 
 bool sched_commit(sched *s, uint32_t txn, uint32_t incarnation)
 {
-	BSTM_DASSERT(txn == atomic_load_explicit(&s->commit_idx, memory_order_relaxed));
+	if (!sched_commit_held(s, txn, incarnation))
+		return false;
+	sched_commit_publish(s);
+	return true;
+}
+
+void sched_commit_publish(sched *s)
+{
+	/* Stored only when it moved: a store takes the line from every worker
+	 * polling it. Release pairs with sched_commit_idx's acquire: the
+	 * COMMITTED words, the outputs and the writes of everything below are
+	 * visible to whoever sees the new index. */
+	if (atomic_load_explicit(&s->commit_idx, memory_order_relaxed) != s->next_commit)
+		atomic_store_explicit(&s->commit_idx, s->next_commit, memory_order_release);
+}
+
+bool sched_take_from_cursor(sched *s, sched_cursor *cursor, uint32_t txn, uint32_t *incarnation)
+{
+	if (cursor->next != txn || cursor->next >= cursor->end)
+		return false;
+	/* Taken or not, the index is used up, as in next_task: if another
+	 * worker incarnated it first (after a decrease of execution_idx), it
+	 * is that worker's now. */
+	cursor->next++;
+	return try_incarnate(s, txn, incarnation);
+}
+
+bool sched_commit_held(sched *s, uint32_t txn, uint32_t incarnation)
+{
+	BSTM_DASSERT(txn == s->next_commit);
 	uint64_t expected = sched_word(incarnation, SCHED_EXECUTED);
 	if (!atomic_compare_exchange_strong_explicit(&s->txns[txn].word, &expected,
 						     sched_word(incarnation, SCHED_COMMITTED),
@@ -467,13 +507,14 @@ bool sched_commit(sched *s, uint32_t txn, uint32_t incarnation)
 	s->serial_streak = window <= SCHED_SERIAL_WINDOW ? s->serial_streak + 1 : 0;
 	if (s->serial_enabled && s->serial_streak >= SCHED_SERIAL_STREAK)
 		atomic_store_explicit(&s->serial_pending, true, memory_order_relaxed);
-	/* Release pairs with sched_commit_idx's acquire. */
-	atomic_store_explicit(&s->commit_idx, txn + 1, memory_order_release);
+	s->next_commit = txn + 1;
 	return true;
 }
 
 void sched_serial_begin(sched *s)
 {
+	/* The segment starts at commit_idx: make it exact. */
+	sched_commit_publish(s);
 	/* A hint like every window value: claims made with the old window may
 	 * still start executions, which sched_serial_claim waits out. */
 	atomic_store_explicit(&s->window, 0, memory_order_relaxed);
@@ -532,6 +573,7 @@ void sched_serial_end(sched *s, uint32_t end)
 	atomic_store_explicit(&s->window, s->window_max, memory_order_relaxed);
 	/* Release pairs with sched_commit_idx's acquire: the segment's writes
 	 * and COMMITTED words are visible to whoever sees the new index. */
+	s->next_commit = end;
 	atomic_store_explicit(&s->commit_idx, end, memory_order_release);
 }
 

@@ -70,10 +70,14 @@ typedef struct sched {
 	_Atomic uint32_t commit_idx BSTM_ALIGNED_CACHELINE;
 	_Atomic uint32_t commit_lock;
 	_Atomic uint32_t stop; /* block halted (gas limit) or failed */
-	/* Committer-private, written on every commit, so on the line the
-	 * committer writes anyway: the window in eighths of a transaction;
-	 * consecutive commits with the window at most SCHED_SERIAL_WINDOW, and
-	 * the transactions committed in serial segments in this block. */
+	/* Committer-private (under the commit lock), written on every commit,
+	 * so on a line of their own and not on commit_idx's, which every
+	 * worker polls: the next transaction to commit (commit_idx lags behind
+	 * it while the committer holds the lock, see sched_commit_held); the
+	 * window in eighths of a transaction; consecutive commits with the
+	 * window at most SCHED_SERIAL_WINDOW, and the transactions committed
+	 * in serial segments in this block. */
+	uint32_t next_commit BSTM_ALIGNED_CACHELINE;
 	uint32_t window_eighths;
 	uint32_t serial_streak;
 	uint32_t serial_committed;
@@ -131,10 +135,26 @@ BSTM_INTERNAL void sched_commit_unlock(sched *s);
 /* The committer takes over an aborted txn (it won the abort of `incarnation`)
  * to re-execute it in place: status becomes EXECUTING incarnation + 1. */
 BSTM_INTERNAL void sched_take_over(sched *s, uint32_t txn, uint32_t incarnation);
-/* EXECUTED(incarnation) -> COMMITTED; false if it was aborted meanwhile.
- * Adapts the speculation window: a transaction that needed more than one
- * incarnation shrinks it, a clean one grows it. */
+/* EXECUTED(incarnation) -> COMMITTED for txn == sched_next_commit(); false
+ * if it was aborted meanwhile. Adapts the speculation window: a transaction
+ * that needed more than one incarnation shrinks it, a clean one grows it.
+ * sched_commit publishes the new commit index at once; sched_commit_held
+ * leaves it to sched_commit_publish or the unlock, so that a committer
+ * committing a run of transactions stores commit_idx, which every worker
+ * polls, once for the run. Meanwhile commit_idx only lags: everything below
+ * it is committed all the same. */
 BSTM_INTERNAL bool sched_commit(sched *s, uint32_t txn, uint32_t incarnation);
+BSTM_INTERNAL bool sched_commit_held(sched *s, uint32_t txn, uint32_t incarnation);
+BSTM_INTERNAL void sched_commit_publish(sched *s);
+/* The transaction the committer commits next (committer only). */
+static inline uint32_t sched_next_commit(const sched *s)
+{
+	return s->next_commit;
+}
+/* The executor's worker takes `txn` if it is the next index of its claimed
+ * run (READY -> EXECUTING, as next_task would); false otherwise. */
+BSTM_INTERNAL bool sched_take_from_cursor(sched *s, sched_cursor *cursor, uint32_t txn,
+					  uint32_t *incarnation);
 
 /*
  * Serial segments (committer only; scheduler.c explains them). When

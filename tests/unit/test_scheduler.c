@@ -1590,3 +1590,53 @@ Test(scheduler, cursor_skips_indices_taken_by_others)
 	cr_assert_eq(t.kind, SCHED_TASK_EXECUTE);
 	cr_assert_eq(t.txn, 2, "index 1 belongs to the other worker now");
 }
+
+Test(scheduler, take_from_cursor_only_the_next_index)
+{
+	enum { N = 32 };
+	begin(N);
+	sched_cursor mine = {0, 0};
+	sched_task t = sched_next_task(&sc, &mine);
+	cr_assert_eq(t.txn, 0);
+	uint32_t inc = 99;
+	cr_assert_not(sched_take_from_cursor(&sc, &mine, 2, &inc), "2 is not next");
+	cr_assert_eq(mine.next, 1, "a refused take must not use up the index");
+	cr_assert(sched_take_from_cursor(&sc, &mine, 1, &inc));
+	cr_assert_eq(inc, 0);
+	expect_word(1, 0, SCHED_EXECUTING);
+	/* Index 2 taken by another worker first: used up, not run twice. */
+	atomic_store(&sc.execution_idx, 2);
+	sched_task stolen = sched_next_task(&sc, NULL);
+	cr_assert_eq(stolen.txn, 2);
+	cr_assert_not(sched_take_from_cursor(&sc, &mine, 2, &inc));
+	cr_assert_eq(mine.next, 3);
+	/* Past the run's end: nothing. */
+	mine.next = mine.end;
+	cr_assert_not(sched_take_from_cursor(&sc, &mine, mine.end, &inc));
+}
+
+Test(scheduler, held_commits_publish_once)
+{
+	begin(4);
+	execute_all(4);
+	cr_assert(sched_commit_trylock(&sc));
+	cr_assert(sched_commit_held(&sc, 0, 0));
+	cr_assert(sched_commit_held(&sc, 1, 0));
+	cr_assert_eq(sched_next_commit(&sc), 2);
+	/* The published index lags, which only delays the others: everything
+	 * below it is committed all the same. */
+	cr_assert_eq(sched_commit_idx(&sc), 0);
+	expect_word(0, 0, SCHED_COMMITTED);
+	expect_word(1, 0, SCHED_COMMITTED);
+	sched_commit_publish(&sc);
+	cr_assert_eq(sched_commit_idx(&sc), 2);
+	cr_assert(sched_commit_held(&sc, 2, 0));
+	cr_assert_eq(sched_commit_idx(&sc), 2);
+	/* Releasing the lock publishes what is left. */
+	sched_commit_unlock(&sc);
+	cr_assert_eq(sched_commit_idx(&sc), 3);
+	/* sched_commit publishes at once. */
+	cr_assert(sched_commit(&sc, 3, 0));
+	cr_assert_eq(sched_commit_idx(&sc), 4);
+	cr_assert(sched_done(&sc));
+}
