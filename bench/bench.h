@@ -60,8 +60,14 @@ const bench_workload *bench_first(void);
 void bench_compute(uint8_t buf[32], uint32_t iterations);
 
 /* Machine probes (`--workload cores`): pin the calling thread to `cpu` (0 or
- * -1); the memory probes of memprobe.c over cpus[0..n). */
+ * -1); the memory probes of memprobe.c over cpus[0..n); a monotonic clock;
+ * the median and range of n values (sorts v). */
 int bench_pin_self(int cpu);
+uint64_t bench_now_ns(void);
+typedef struct bench_spread {
+	double median, min, max;
+} bench_spread;
+bench_spread bench_spread_of(double *v, int n);
 int bench_memory(FILE *out, int json, int runs, const int *cpus, int n);
 
 #endif

@@ -72,7 +72,7 @@ static void dependent_adds(uint64_t iters)
 	cores_sink = a;
 }
 
-static uint64_t now_ns(void)
+uint64_t bench_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -101,12 +101,12 @@ static void *probe_thread(void *arg)
 		p->adds_per_ns = 0;
 		return NULL;
 	}
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	if (p->dependent)
 		dependent_adds(CLOCK_ITERS);
 	else
 		independent_adds(THROUGHPUT_ITERS);
-	uint64_t ns = now_ns() - t0;
+	uint64_t ns = bench_now_ns() - t0;
 	double adds = p->dependent ? 4.0 * CLOCK_ITERS : 8.0 * THROUGHPUT_ITERS;
 	p->adds_per_ns = ns ? adds / (double)ns : 0;
 	return NULL;
@@ -136,16 +136,12 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-typedef struct spread {
-	double median, min, max;
-} spread;
-
 /* Sorts v. */
-static spread spread_of(double *v, int n)
+bench_spread bench_spread_of(double *v, int n)
 {
 	qsort(v, (size_t)n, sizeof *v, cmp_double);
 	double median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-	return (spread){median, v[0], v[n - 1]};
+	return (bench_spread){median, v[0], v[n - 1]};
 }
 
 /* Per CPU: the value of each round. */
@@ -206,10 +202,10 @@ int bench_cores(FILE *out, int json, int runs)
 			n, runs, "cpu", "clock", "clock_t", "adds/cycle alone",
 			"adds/cycle together");
 	for (int i = 0; i < n; i++) {
-		spread ca = spread_of(s[i].clock_alone, runs);
-		spread ct = spread_of(s[i].clock_together, runs);
-		spread pa = spread_of(s[i].per_cycle_alone, runs);
-		spread pt = spread_of(s[i].per_cycle_together, runs);
+		bench_spread ca = bench_spread_of(s[i].clock_alone, runs);
+		bench_spread ct = bench_spread_of(s[i].clock_together, runs);
+		bench_spread pa = bench_spread_of(s[i].per_cycle_alone, runs);
+		bench_spread pt = bench_spread_of(s[i].per_cycle_together, runs);
 		if (json)
 			fprintf(out,
 				"{\"workload\":\"cores\",\"cpu\":%d,\"runs\":%d,"

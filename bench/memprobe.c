@@ -24,8 +24,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
 #include "bench.h"
 
@@ -41,13 +39,6 @@ typedef struct line {
 	struct line *next;
 	char pad[64 - sizeof(struct line *)];
 } line;
-
-static uint64_t probe_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static uint64_t xorshift(uint64_t *s)
 {
@@ -103,10 +94,10 @@ static void *chase_thread(void *arg)
 	size_t warm = c->lines < RING_LOADS ? c->lines : RING_LOADS;
 	for (size_t i = 0; i < warm; i++)
 		p = p->next;
-	uint64_t t0 = probe_now_ns();
+	uint64_t t0 = bench_now_ns();
 	for (uint32_t i = 0; i < RING_LOADS; i++)
 		p = p->next;
-	uint64_t ns = probe_now_ns() - t0;
+	uint64_t ns = bench_now_ns() - t0;
 	/* Keeps the chase from being optimized away. */
 	__asm__ volatile("" : : "r"(p));
 	c->ns_per_load = (double)ns / RING_LOADS;
@@ -152,29 +143,16 @@ static double round_trip(int a, int b)
 		;
 	double result = 0;
 	if (v == 0) {
-		uint64_t t0 = probe_now_ns();
+		uint64_t t0 = bench_now_ns();
 		for (uint32_t i = 0; i < PING_ROUNDS; i++) {
 			atomic_store_explicit(&flag, 2 * i + 1, memory_order_release);
 			while (atomic_load_explicit(&flag, memory_order_acquire) != 2 * i + 2)
 				;
 		}
-		result = (double)(probe_now_ns() - t0) / PING_ROUNDS;
+		result = (double)(bench_now_ns() - t0) / PING_ROUNDS;
 	}
 	pthread_join(tid, NULL);
 	return result;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-/* Sorts v; the median. */
-static double median_of(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* Every CPU alone on every ring, `runs` times. latency[cpu][size][round]. */
@@ -240,7 +218,7 @@ int bench_memory(FILE *out, int json, int runs, const int *cpus, int n)
 		if (!json)
 			fprintf(out, "%4d", cpus[i]);
 		for (int z = 0; z < RING_SIZES; z++) {
-			double m = median_of(latency[i][z], runs);
+			double m = bench_spread_of(latency[i][z], runs).median;
 			if (json)
 				fprintf(out,
 					"{\"workload\":\"cores\",\"probe\":\"load_latency\","
@@ -259,16 +237,15 @@ int bench_memory(FILE *out, int json, int runs, const int *cpus, int n)
 			"back, ns, medians [min-max] of %d rounds\n%4s %24s\n",
 			cpus[0], runs, "b", "round trip");
 	for (int i = 1; i < n; i++) {
-		double m = median_of(trips[i], runs);
-		double lo = trips[i][0], hi = trips[i][runs - 1];
+		bench_spread t = bench_spread_of(trips[i], runs);
 		if (json)
 			fprintf(out,
 				"{\"workload\":\"cores\",\"probe\":\"line_round_trip\","
 				"\"cpu_a\":%d,\"cpu_b\":%d,\"runs\":%d,\"ns\":%.1f,"
 				"\"ns_min\":%.1f,\"ns_max\":%.1f}\n",
-				cpus[0], cpus[i], runs, m, lo, hi);
+				cpus[0], cpus[i], runs, t.median, t.min, t.max);
 		else
-			fprintf(out, "%4d %8.1f [%6.1f-%6.1f]\n", cpus[i], m, lo, hi);
+			fprintf(out, "%4d %8.1f [%6.1f-%6.1f]\n", cpus[i], t.median, t.min, t.max);
 	}
 	return 0;
 }
