@@ -354,18 +354,18 @@ static bool leave_to_owner(sched *s, const exec_record *rec, uint32_t worker)
  * final (everything below is committed), so its commit in the next round of
  * commit_loop needs no validation, and commit_idx, which the other workers
  * poll, is published once for the run, when the lock is released, instead of
- * once per transaction (sched_commit_held). True if it ran.
+ * once per transaction (sched_commit_held). Otherwise the next round finds
+ * txn not executed, or someone else's, and the loop ends.
  */
-static bool run_own_next(exec_block_run *run, exec_worker *w, sched_cursor *cursor, uint32_t txn)
+static void run_own_next(exec_block_run *run, exec_worker *w, sched_cursor *cursor, uint32_t txn)
 {
 	sched *s = &run->ex->sc;
 	uint32_t inc;
 	if (!cursor || !sched_calm(s) || !sched_take_from_cursor(s, cursor, txn, &inc))
-		return false;
+		return;
 	/* No task comes back: a final execution is not validated early, and the
 	 * window, which only the committer (we) changes, keeps the block calm. */
 	(void)run_execution(run, w, txn, inc, true);
-	return true;
 }
 
 /* The committer ends the block: held commits are published first, so that
