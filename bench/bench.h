@@ -68,6 +68,10 @@ typedef struct bench_spread {
 	double median, min, max;
 } bench_spread;
 bench_spread bench_spread_of(double *v, int n);
+/* The round trip of a cache line between the first two CPUs this thread may
+ * run on, in ns (median of three short measurements); 0 with one CPU. The
+ * speedup at 2 threads and more follows it (docs/benchmarks.md). */
+double bench_line_round_trip(void);
 int bench_memory(FILE *out, int json, int runs, const int *cpus, int n);
 
 #endif

@@ -19,6 +19,12 @@
  * much of that the parallel executor reached. twin_x is a reference, not a
  * bound: the copies touch T times the state, the parallel run only once.
  *
+ * Every line also gives rt_ns: the round trip of a cache line between the
+ * first two CPUs, measured just before the configuration's runs. On a
+ * virtual machine it changes with what the host runs beside it, and the
+ * 2-thread speedup with it (docs/benchmarks.md, "The cost of moving a cache
+ * line"), so a figure is read together with it.
+ *
  * With --caller-cpu N the calling thread is pinned to CPU N for the timed
  * sequential and parallel runs: it runs the whole sequential baseline and is
  * worker 0 of the parallel executor, whose other workers keep the process's
@@ -153,6 +159,7 @@ typedef struct result {
 	uint64_t seq_cpu_ns, par_cpu_ns; /* medians of process CPU time */
 	double exec_per_txn, val_per_txn, serial_share;
 	double twin_x, of_twin; /* 0 when not measured */
+	double round_trip_ns;	/* bench_line_round_trip() before the runs */
 	uint32_t committed;
 } result;
 
@@ -288,6 +295,8 @@ static int measure(const bench_instance *inst, const bench_instance *twins, uint
 	if (caller_cpu >= 0 &&
 	    pthread_getaffinity_np(pthread_self(), sizeof allowed, &allowed) != 0)
 		rc = BSTM_EINTERNAL;
+	/* The machine's state for these runs (the speedup follows it). */
+	res->round_trip_ns = bench_line_round_trip();
 	uint64_t seq[64], par[64], seq_cpu[64], par_cpu[64], ratio[64], twin_x[64], of_twin[64];
 	uint64_t executions = 0, validations = 0, serial = 0;
 	if (runs > 64)
@@ -463,10 +472,10 @@ int main(int argc, char **argv)
 	if (!json)
 		printf("# workload %s, reads %u, writes %u, hot-ratio %.3f, runs %d (medians), "
 		       "SHA-256(32 B) = %.0f ns\n"
-		       "# %-8s %6s %7s %3s %12s %12s %8s %8s %8s %10s %8s %8s %8s %8s %8s\n",
+		       "# %-8s %6s %7s %3s %12s %12s %8s %8s %8s %10s %8s %8s %8s %8s %8s %7s\n",
 		       workload, p.reads, p.writes, p.hot_ratio, runs, sha_ns, "accounts", "txns",
 		       "compute", "thr", "seq_tps", "par_tps", "speedup", "exec/tx", "val/tx",
-		       "ovh_ns/tx", "cpu_x", "bound", "serial", "twin_x", "of_twin");
+		       "ovh_ns/tx", "cpu_x", "bound", "serial", "twin_x", "of_twin", "rt_ns");
 	int failed = 0;
 	for (int ai = 0; ai < accounts.n; ai++)
 		for (int ti = 0; ti < txns.n; ti++)
@@ -539,7 +548,8 @@ int main(int argc, char **argv)
 						       "\"sha256_ns\":%.1f,\"cpu_ratio\":%.3f,"
 						       "\"dependency_bound\":%.2f,\"efficiency\":%."
 						       "3f,\"serial_share\":%.4f,"
-						       "\"twin_x\":%.4f,\"of_twin\":%.4f}\n",
+						       "\"twin_x\":%.4f,\"of_twin\":%.4f,"
+						       "\"line_round_trip_ns\":%.1f}\n",
 						       workload, (unsigned long long)p.accounts,
 						       p.txns, (unsigned long long)threads.v[h],
 						       p.compute, p.reads, p.writes, p.hot_ratio,
@@ -549,18 +559,19 @@ int main(int argc, char **argv)
 						       (unsigned long long)r.par_ns, ovh, sha_ns,
 						       (double)r.par_cpu_ns / (double)r.seq_cpu_ns,
 						       bound, efficiency, r.serial_share, r.twin_x,
-						       r.of_twin);
+						       r.of_twin, r.round_trip_ns);
 					else
 						printf("  %-8llu %6u %7u %3llu %12.0f %12.0f %8.3f "
 						       "%8.3f "
 						       "%8.3f %10.1f %8.2f %8.1f %8.3f %8.3f "
-						       "%8.3f\n",
+						       "%8.3f %7.0f\n",
 						       (unsigned long long)p.accounts, p.txns,
 						       p.compute, (unsigned long long)threads.v[h],
 						       seq_tps, par_tps, speedup, r.exec_per_txn,
 						       r.val_per_txn, ovh,
 						       (double)r.par_cpu_ns / (double)r.seq_cpu_ns,
-						       bound, r.serial_share, r.twin_x, r.of_twin);
+						       bound, r.serial_share, r.twin_x, r.of_twin,
+						       r.round_trip_ns);
 					fflush(stdout);
 				}
 				wl->teardown(&inst);

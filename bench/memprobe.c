@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
 #define RING_SIZES    5
 #define RING_LOADS    (1u << 20) /* timed loads per measurement */
 #define PING_ROUNDS   100000u	 /* round trips per measurement */
+#define QUICK_ROUNDS  20000u	 /* per measurement of bench_line_round_trip */
 #define PROBE_ROUNDS  64
 #define PROBE_MAXCPUS 64
 
@@ -106,6 +108,7 @@ static void *chase_thread(void *arg)
 
 typedef struct ping {
 	int cpu;
+	uint32_t rounds;
 	_Atomic uint32_t *flag;
 	int ok;
 } ping;
@@ -119,7 +122,7 @@ static void *pong_thread(void *arg)
 	atomic_store_explicit(p->flag, p->ok ? 0 : UINT32_MAX, memory_order_release);
 	if (!p->ok)
 		return NULL;
-	for (uint32_t i = 0; i < PING_ROUNDS; i++) {
+	for (uint32_t i = 0; i < p->rounds; i++) {
 		/* Acquire/release pair with the near end's: each side waits for
 		 * the other's store, so the line crosses twice per round. */
 		while (atomic_load_explicit(p->flag, memory_order_acquire) != 2 * i + 1)
@@ -129,12 +132,13 @@ static void *pong_thread(void *arg)
 	return NULL;
 }
 
-/* ns per round trip of one line between CPUs a and b; 0 on failure. */
-static double round_trip(int a, int b)
+/* ns per round trip of one line between CPUs a and b, over `rounds` round
+ * trips; 0 on failure. Pins the calling thread to a. */
+static double round_trip(int a, int b, uint32_t rounds)
 {
 	static _Alignas(64) _Atomic uint32_t flag;
 	atomic_store_explicit(&flag, UINT32_MAX - 1, memory_order_relaxed);
-	ping far = {.cpu = b, .flag = &flag};
+	ping far = {.cpu = b, .rounds = rounds, .flag = &flag};
 	pthread_t tid;
 	if (bench_pin_self(a) || pthread_create(&tid, NULL, pong_thread, &far) != 0)
 		return 0;
@@ -144,12 +148,12 @@ static double round_trip(int a, int b)
 	double result = 0;
 	if (v == 0) {
 		uint64_t t0 = bench_now_ns();
-		for (uint32_t i = 0; i < PING_ROUNDS; i++) {
+		for (uint32_t i = 0; i < rounds; i++) {
 			atomic_store_explicit(&flag, 2 * i + 1, memory_order_release);
 			while (atomic_load_explicit(&flag, memory_order_acquire) != 2 * i + 2)
 				;
 		}
-		result = (double)(bench_now_ns() - t0) / PING_ROUNDS;
+		result = (double)(bench_now_ns() - t0) / rounds;
 	}
 	pthread_join(tid, NULL);
 	return result;
@@ -200,7 +204,7 @@ int bench_memory(FILE *out, int json, int runs, const int *cpus, int n)
 	int rc = measure_latency(cpus, n, runs, latency);
 	for (int r = 0; r < runs && !rc; r++)
 		for (int i = 1; i < n && !rc; i++)
-			if ((trips[i][r] = round_trip(cpus[0], cpus[i])) == 0)
+			if ((trips[i][r] = round_trip(cpus[0], cpus[i], PING_ROUNDS)) == 0)
 				rc = -1;
 	pthread_setaffinity_np(pthread_self(), sizeof allowed, &allowed);
 	if (rc)
@@ -248,4 +252,27 @@ int bench_memory(FILE *out, int json, int runs, const int *cpus, int n)
 			fprintf(out, "%4d %8.1f [%6.1f-%6.1f]\n", cpus[i], t.median, t.min, t.max);
 	}
 	return 0;
+}
+
+double bench_line_round_trip(void)
+{
+	cpu_set_t allowed;
+	if (pthread_getaffinity_np(pthread_self(), sizeof allowed, &allowed) != 0)
+		return 0;
+	int a = -1, b = -1;
+	for (int c = 0; c < CPU_SETSIZE && b < 0; c++)
+		if (CPU_ISSET(c, &allowed)) {
+			if (a < 0)
+				a = c;
+			else
+				b = c;
+		}
+	if (b < 0)
+		return 0;
+	double trips[3];
+	bool ok = true;
+	for (int i = 0; i < 3; i++)
+		ok &= (trips[i] = round_trip(a, b, QUICK_ROUNDS)) > 0;
+	pthread_setaffinity_np(pthread_self(), sizeof allowed, &allowed);
+	return ok ? bench_spread_of(trips, 3).median : 0;
 }
