@@ -12,17 +12,17 @@ trap 'rm -f "$tmp"' EXIT
 table() {
 	awk -F'[:,{}"]+' '
 	BEGIN {
-		print "| accounts | txns | compute | threads | seq tps | par tps | speedup | exec/txn | valid/txn | overhead ns/txn | dep. bound | efficiency |"
-		print "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+		print "| accounts | txns | compute | threads | seq tps | par tps | speedup | exec/txn | valid/txn | overhead ns/txn | dep. bound | efficiency | line round trip ns |"
+		print "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	}
 	{
 		for (i = 2; i < NF; i += 2) v[$i] = $(i + 1)
-		printf "| %s | %s | %s | %s | %.0f | %.0f | %.3f | %.3f | %.3f | %.0f | %s | %s |\n",
+		printf "| %s | %s | %s | %s | %.0f | %.0f | %.3f | %.3f | %.3f | %.0f | %s | %s | %.0f |\n",
 			v["accounts"], v["txns"], v["compute"], v["threads"], v["seq_tps"],
 			v["par_tps"], v["speedup"], v["executions_per_txn"],
 			v["validations_per_txn"], v["overhead_ns_per_txn"],
 			(v["dependency_bound"] > 0 ? v["dependency_bound"] : "-"),
-			(v["dependency_bound"] > 0 ? v["efficiency"] : "-")
+			(v["dependency_bound"] > 0 ? v["efficiency"] : "-"), v["line_round_trip_ns"]
 	}' "$1"
 }
 
