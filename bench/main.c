@@ -107,13 +107,6 @@ static int parse_cpu(const char *s, int *cpu)
 	return 0;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Process CPU time (all threads): work done, whatever the scheduling. */
 static uint64_t cpu_ns(void)
 {
@@ -207,9 +200,9 @@ static void *twin_run(void *arg)
 	pthread_mutex_unlock(&c->gate->lock);
 	if (!go)
 		return NULL;
-	c->start = now_ns();
+	c->start = bench_now_ns();
 	c->rc = bstm_execute_block_sequential(c->ex, &c->inst->block, &c->inst->base, &c->out);
-	c->end = now_ns();
+	c->end = bench_now_ns();
 	return NULL;
 }
 
@@ -311,12 +304,12 @@ static int measure(const bench_instance *inst, const bench_instance *twins, uint
 			break;
 		}
 		nanosleep(&settle, NULL);
-		uint64_t c0 = cpu_ns(), t0 = now_ns();
+		uint64_t c0 = cpu_ns(), t0 = bench_now_ns();
 		rc = bstm_execute_block_sequential(ex, &inst->block, &inst->base, &so);
-		uint64_t c1 = cpu_ns(), t1 = now_ns();
+		uint64_t c1 = cpu_ns(), t1 = bench_now_ns();
 		if (!rc)
 			rc = bstm_execute_block(ex, &inst->block, &inst->base, &po);
-		uint64_t c2 = cpu_ns(), t2 = now_ns();
+		uint64_t c2 = cpu_ns(), t2 = bench_now_ns();
 		if (caller_pin(false, &allowed) && !rc)
 			rc = BSTM_EINTERNAL;
 		if (rc) {
@@ -466,9 +459,9 @@ int main(int argc, char **argv)
 	}
 	/* The scale of the compute padding on this machine. */
 	uint8_t buf[32] = {0};
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	bench_compute(buf, 100000);
-	double sha_ns = (double)(now_ns() - t0) / 100000;
+	double sha_ns = (double)(bench_now_ns() - t0) / 100000;
 	if (!json)
 		printf("# workload %s, reads %u, writes %u, hot-ratio %.3f, runs %d (medians), "
 		       "SHA-256(32 B) = %.0f ns\n"

@@ -228,11 +228,11 @@ static inline bool sched_done(sched *s)
 
 /*
  * Calm: enabled, and the speculation window is fully open, so the recent
- * commits needed no re-execution (scheduler.c, "Calm blocks"). Then no validation task is
- * handed out (the commit's validation is the one that counts) and the
- * executor leaves each commit to the worker that executed the transaction.
- * Relaxed: a hint like every window value; it only changes who does what
- * when, never an output.
+ * commits needed no re-execution (scheduler.c, "Calm blocks"). Then no
+ * validation task is handed out (the commit's validation is the one that
+ * counts) and the executor leaves each commit to the worker that executed
+ * the transaction. Relaxed: a hint like every window value; it only changes
+ * who does what when, never an output.
  */
 static inline bool sched_calm(sched *s)
 {
