@@ -10,8 +10,9 @@
  * resetting must cost what was touched, not what was reserved:
  *   - stack and frames need no clearing: the verifier proves no code reads a
  *     stack slot it did not push, and a call zeroes the callee's locals;
- *   - scratch memory is zero beyond `scratch_dirty`, the highest byte any
- *     store reached; reset clears only [0, scratch_dirty);
+ *   - scratch memory is zero outside the pages (VM_SCRATCH_PAGE bytes) that
+ *     stores marked dirty; reset clears those pages only, so a store at the
+ *     top of a large scratch area costs one page, not the area below it;
  *   - the overlay clears only the slots it used (overlay.c);
  *   - the per-transaction module table is emptied; the module cache is keyed
  *     by the exact bytes read from state, so a cached module is only reused
@@ -58,11 +59,14 @@ int vm_instance_create(const vm_config *config, vm_instance **instance)
 	in->stack = malloc((size_t)cfg.stack_values * sizeof *in->stack);
 	in->frames = malloc((size_t)cfg.call_depth * sizeof *in->frames);
 	/* calloc: fresh pages are zero, and the reset invariant starts true */
+	size_t pages = (cfg.scratch_bytes + VM_SCRATCH_PAGE - 1) / VM_SCRATCH_PAGE;
 	in->scratch = calloc(cfg.scratch_bytes ? cfg.scratch_bytes : 1, 1);
+	in->scratch_marks = calloc(pages / 8 + 1, 1);
+	in->scratch_dirty = malloc((pages ? pages : 1) * sizeof *in->scratch_dirty);
 	in->cache = calloc((size_t)cfg.cache_modules + VM_MAX_TXN_MODULES, sizeof *in->cache);
 	in->sha = vm_sha_ctx_new();
-	if (!in->stack || !in->frames || !in->scratch || !in->cache || !in->sha ||
-	    vm_overlay_init(&in->overlay) != 0) {
+	if (!in->stack || !in->frames || !in->scratch || !in->scratch_marks || !in->scratch_dirty ||
+	    !in->cache || !in->sha || vm_overlay_init(&in->overlay) != 0) {
 		vm_instance_destroy(in);
 		return BSTM_ENOMEM;
 	}
@@ -91,16 +95,22 @@ void vm_instance_destroy(vm_instance *in)
 	free(in->stack);
 	free(in->frames);
 	free(in->scratch);
+	free(in->scratch_marks);
+	free(in->scratch_dirty);
 	free(in->cache);
 	free(in);
 }
 
 void vm_instance_reset(vm_instance *in)
 {
-	if (in->scratch_dirty) {
-		memset(in->scratch, 0, in->scratch_dirty);
-		in->scratch_dirty = 0;
+	for (uint32_t i = 0; i < in->scratch_dirty_count; i++) {
+		uint32_t page = in->scratch_dirty[i];
+		size_t start = (size_t)page * VM_SCRATCH_PAGE;
+		size_t len = in->config.scratch_bytes - start;
+		memset(in->scratch + start, 0, len < VM_SCRATCH_PAGE ? len : VM_SCRATCH_PAGE);
+		in->scratch_marks[page / 8] &= (uint8_t) ~(1u << (page % 8));
 	}
+	in->scratch_dirty_count = 0;
 	vm_overlay_reset(&in->overlay);
 	in->loaded_count = 0;
 	if (in->cache_count >= in->config.cache_modules)

@@ -221,13 +221,17 @@ typedef struct vm_loaded {
 } vm_loaded;
 
 #define VM_MAX_TXN_MODULES 32u
+/* Scratch memory is cleared after a transaction in pages of this many bytes. */
+#define VM_SCRATCH_PAGE 256u
 
 typedef struct vm_instance {
 	vm_config config;
 	uint64_t *stack; /* config.stack_values */
 	vm_frame *frames;
-	uint8_t *scratch;	/* config.scratch_bytes, zero beyond scratch_dirty */
-	uint32_t scratch_dirty; /* bytes [0, scratch_dirty) may be non-zero */
+	uint8_t *scratch;	 /* config.scratch_bytes, zero outside the dirty pages */
+	uint8_t *scratch_marks;	 /* a bit per VM_SCRATCH_PAGE bytes: may be non-zero */
+	uint32_t *scratch_dirty; /* the marked pages, in the order they were marked */
+	uint32_t scratch_dirty_count;
 	vm_overlay overlay;
 	vm_cache_entry *cache; /* config.cache_modules entries */
 	uint32_t cache_count;

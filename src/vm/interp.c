@@ -166,10 +166,18 @@ static inline bool scratch_ok(const vm_instance *in, uint64_t addr, uint64_t len
 	return len <= in->config.scratch_bytes && addr <= in->config.scratch_bytes - len;
 }
 
-static inline void scratch_touch(vm_instance *in, uint64_t end)
+/* Mark the pages of [addr, addr + len) dirty (len > 0, within the limit):
+ * the next reset clears them. Each page is listed once. */
+static inline void scratch_touch(vm_instance *in, uint64_t addr, uint64_t len)
 {
-	if (end > in->scratch_dirty)
-		in->scratch_dirty = (uint32_t)end;
+	uint32_t last = (uint32_t)((addr + len - 1) / VM_SCRATCH_PAGE);
+	for (uint32_t page = (uint32_t)(addr / VM_SCRATCH_PAGE); page <= last; page++) {
+		uint8_t bit = (uint8_t)(1u << (page % 8));
+		if (in->scratch_marks[page / 8] & bit)
+			continue;
+		in->scratch_marks[page / 8] |= bit;
+		in->scratch_dirty[in->scratch_dirty_count++] = page;
+	}
 }
 
 static vm_exit hash_op(vm_exec *x, uint64_t dst, uint64_t src, uint64_t len)
@@ -185,7 +193,7 @@ static vm_exit hash_op(vm_exec *x, uint64_t dst, uint64_t src, uint64_t len)
 	uint8_t digest[32];
 	vm_sha256_ctx(in->sha, in->scratch + src, len, digest);
 	memcpy(in->scratch + dst, digest, 32);
-	scratch_touch(in, dst + 32);
+	scratch_touch(in, dst, 32);
 	return VM_EXIT_OK;
 }
 
@@ -532,7 +540,7 @@ vm_exit vm_run(vm_exec *x, const vm_module *module, const vm_function *fn, const
 				if (!scratch_ok(inst, a, 8))
 					FAIL(VM_FAIL_MEMORY_LIMIT);
 				store_le64(inst->scratch + a, b);
-				scratch_touch(inst, a + 8);
+				scratch_touch(inst, a, 8);
 				vmbreak;
 			}
 			vmcase(HASH)

@@ -30,7 +30,9 @@ static char *probe_source(void)
 	 * 0 return, 1 abort, 2 loop until out of gas, 3 recurse until the
 	 * stack or call depth runs out.
 	 * check(): abort 1 if any of 255 fresh locals is non-zero, abort 2 if
-	 * scratch is, abort 3 if the resource exists. */
+	 * scratch is, abort 3 if the resource exists.
+	 * poke(a, v): v into scratch at a; peek(a): abort 2 unless scratch at a
+	 * is zero. */
 	size_t cap = 64 * 1024, n = 0;
 	char *s = malloc(cap);
 	n += (size_t)snprintf(s + n, cap - n,
@@ -66,7 +68,12 @@ static char *probe_source(void)
 			      "\tsender\n\texists Mark\n\tjnz overlay\n\tret\n"
 			      "stack:\n\tpush 1\n\tabort\n"
 			      "scratch:\n\tpush 2\n\tabort\n"
-			      "overlay:\n\tpush 3\n\tabort\nend\n");
+			      "overlay:\n\tpush 3\n\tabort\nend\n"
+			      "function entry poke (u64, u64) -> () locals 0\n"
+			      "\tload 0\n\tload 1\n\tmstore\n\tret\nend\n"
+			      "function entry peek (u64) -> () locals 0\n"
+			      "\tload 0\n\tmload\n\tjnz dirty\n\tret\n"
+			      "dirty:\n\tpush 2\n\tabort\nend\n");
 	return s;
 }
 
@@ -147,6 +154,16 @@ Test(vm_instance, overlay_of_a_failed_body_is_dropped)
 		     BSTM_ENOTFOUND);
 }
 
+static void expect_scratch_clean(const vm_instance *in)
+{
+	cr_expect_eq(in->scratch_dirty_count, 0);
+	size_t pages = (in->config.scratch_bytes + VM_SCRATCH_PAGE - 1) / VM_SCRATCH_PAGE;
+	for (size_t i = 0; i < pages / 8 + 1; i++)
+		cr_assert_eq(in->scratch_marks[i], 0);
+	for (uint32_t i = 0; i < in->config.scratch_bytes; i++)
+		cr_assert_eq(in->scratch[i], 0);
+}
+
 Test(vm_instance, reset_clears_only_what_was_touched)
 {
 	uint64_t args[2] = {SENTINEL, 1};
@@ -154,15 +171,42 @@ Test(vm_instance, reset_clears_only_what_was_touched)
 	vm_txn t;
 	cr_assert_eq(vm_txn_call(&t, 2, seq[2]++, GAS, 1, 1, "probe", "fill", args, 2), 0);
 	cr_assert_eq(vm_execute_txn(inst, &t, &vm_kvmap_ops, map, &o), 0);
-	cr_expect_eq(inst->scratch_dirty, 60008);
+	/* bytes 0 .. 4103 and 60000 .. 60007: pages 0 .. 16 and 234, once each */
+	cr_assert_eq(inst->scratch_dirty_count, 18);
+	for (uint32_t i = 0; i < 17; i++)
+		cr_expect_eq(inst->scratch_dirty[i], i);
+	cr_expect_eq(inst->scratch_dirty[17], 60000 / VM_SCRATCH_PAGE);
 	cr_expect_gt(inst->overlay.used, 0);
 	vm_instance_reset(inst);
-	cr_expect_eq(inst->scratch_dirty, 0);
 	cr_expect_eq(inst->overlay.used, 0);
 	for (uint32_t i = 0; i < inst->overlay.cap; i++)
 		cr_assert_eq(inst->overlay.slots[i].state, 0);
-	for (uint32_t i = 0; i < inst->config.scratch_bytes; i++)
-		cr_assert_eq(inst->scratch[i], 0);
+	expect_scratch_clean(inst);
+}
+
+/* A store at the top of a large scratch area dirties one page: the reset
+ * after it does not depend on how much scratch memory the instance has. */
+Test(vm_instance, a_store_at_the_top_of_scratch_costs_one_page)
+{
+	vm_instance_destroy(inst);
+	vm_config cfg;
+	vm_config_init(&cfg);
+	cfg.scratch_bytes = (16u << 20) + 100; /* the last page is partial */
+	cr_assert_eq(vm_instance_create(&cfg, &inst), 0);
+	uint64_t top = cfg.scratch_bytes - 8, straddle = 5 * VM_SCRATCH_PAGE - 4;
+	uint64_t args[2] = {top, SENTINEL};
+	cr_expect_eq(call(2, "poke", args, 2).status, BSTM_TXN_SUCCESS);
+	cr_assert_eq(inst->scratch_dirty_count, 1);
+	cr_expect_eq(inst->scratch_dirty[0], (uint32_t)(top / VM_SCRATCH_PAGE));
+	cr_expect_eq(call(3, "peek", &top, 1).status, BSTM_TXN_SUCCESS);
+	args[0] = straddle;
+	cr_expect_eq(call(2, "poke", args, 2).status, BSTM_TXN_SUCCESS);
+	cr_assert_eq(inst->scratch_dirty_count, 2); /* 8 bytes over two pages */
+	cr_expect_eq(inst->scratch_dirty[0], 4);
+	cr_expect_eq(inst->scratch_dirty[1], 5);
+	cr_expect_eq(call(3, "peek", &straddle, 1).status, BSTM_TXN_SUCCESS);
+	vm_instance_reset(inst);
+	expect_scratch_clean(inst);
 }
 
 static long rss_kib(void)
