@@ -20,8 +20,15 @@
 
 #include "vm/internal.h"
 
-#define MAX_TOKENS 32
-#define MAX_TOKEN  64
+/*
+ * The assembler takes every line the disassembler prints. The longest is a
+ * declaration whose two signatures list 255 types each: a function line is
+ * six words plus two "(u64, ...)" lists of 511 tokens, under 2700 bytes. The
+ * longest word is a callx operand, module.function.
+ */
+#define MAX_TOKENS (6 + 2 * (2 * 255 + 1))
+#define MAX_TOKEN  (2 * VM_MAX_NAME + 2)
+#define MAX_LINE   4096
 
 typedef struct label {
 	char name[MAX_TOKEN];
@@ -41,6 +48,8 @@ typedef struct assembler {
 	vm_function *fn; /* open function, or NULL */
 	label *labels;
 	uint32_t label_count, label_cap;
+	uint32_t *label_slots;	 /* hash table of label index + 1; 0 is empty */
+	uint32_t label_slot_cap; /* a power of two, at least twice label_count */
 	fixup *jumps, *calls;
 	uint32_t jump_count, jump_cap, call_count, call_cap;
 	int line;
@@ -96,13 +105,15 @@ static int tokenize(char *line, char (*tok)[MAX_TOKEN])
 	}
 }
 
+/* Decimal, or hexadecimal after 0x; a leading zero does not mean octal. */
 static bool number(const char *s, uint64_t *out)
 {
 	if (!(s[0] >= '0' && s[0] <= '9'))
 		return false;
+	int base = s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? 16 : 10;
 	char *end;
 	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
+	unsigned long long v = strtoull(s, &end, base);
 	if (errno || *end)
 		return false;
 	*out = v;
@@ -235,6 +246,8 @@ static int directive(assembler *as, char (*tok)[MAX_TOKEN], int n)
 		m->function_count++;
 		as->fn = fn;
 		as->code_cap = 0;
+		if (as->label_count)
+			memset(as->label_slots, 0, as->label_slot_cap * sizeof *as->label_slots);
 		as->label_count = 0;
 		as->jump_count = 0;
 		return 0;
@@ -242,12 +255,46 @@ static int directive(assembler *as, char (*tok)[MAX_TOKEN], int n)
 	return -1;
 }
 
+/*
+ * Labels are looked up by hash (linear probing): a function may declare
+ * labels by the hundred thousand, and a search per label and per jump would
+ * make assembling it quadratic.
+ */
+static uint32_t *label_slot(const assembler *as, const char *name)
+{
+	uint32_t mask = as->label_slot_cap - 1;
+	uint32_t s = (uint32_t)vm_hash_bytes(name, strlen(name)) & mask;
+	while (as->label_slots[s] && strcmp(as->labels[as->label_slots[s] - 1].name, name) != 0)
+		s = (s + 1) & mask;
+	return &as->label_slots[s];
+}
+
 static int find_label(const assembler *as, const char *name)
 {
-	for (uint32_t i = 0; i < as->label_count; i++)
-		if (strcmp(as->labels[i].name, name) == 0)
-			return (int)i;
-	return -1;
+	return as->label_slot_cap ? (int)*label_slot(as, name) - 1 : -1;
+}
+
+static int add_label(assembler *as, const char *name)
+{
+	if (find_label(as, name) >= 0 ||
+	    !grow((void **)&as->labels, &as->label_cap, as->label_count + 1, sizeof *as->labels))
+		return -1;
+	if (2 * (as->label_count + 1) > as->label_slot_cap) {
+		uint32_t cap = as->label_slot_cap ? 2 * as->label_slot_cap : 64;
+		uint32_t *slots = calloc(cap, sizeof *slots);
+		if (!slots)
+			return -1;
+		free(as->label_slots);
+		as->label_slots = slots;
+		as->label_slot_cap = cap;
+		for (uint32_t i = 0; i < as->label_count; i++)
+			*label_slot(as, as->labels[i].name) = i + 1;
+	}
+	label *l = &as->labels[as->label_count];
+	memcpy(l->name, name, strlen(name) + 1);
+	l->index = as->fn->code_count;
+	*label_slot(as, name) = ++as->label_count;
+	return 0;
 }
 
 static int find_resource(const vm_module *m, const char *name)
@@ -388,11 +435,8 @@ static int assemble_line(assembler *as, char (*tok)[MAX_TOKEN], int n)
 	if (n == 1 && strcmp(tok[0], "end") == 0)
 		return end_function(as);
 	if (n >= 2 && strcmp(tok[1], ":") == 0) {
-		if (find_label(as, tok[0]) >= 0 || !grow((void **)&as->labels, &as->label_cap,
-							 as->label_count + 1, sizeof *as->labels))
+		if (add_label(as, tok[0]))
 			return -1;
-		memcpy(as->labels[as->label_count].name, tok[0], strlen(tok[0]) + 1);
-		as->labels[as->label_count++].index = as->fn->code_count;
 		if (n == 2)
 			return 0;
 		return instruction(as, tok + 2, n - 2);
@@ -403,17 +447,20 @@ static int assemble_line(assembler *as, char (*tok)[MAX_TOKEN], int n)
 int vm_assemble_module(const char *text, vm_module **module, int *line)
 {
 	assembler as = {0};
-	char tok[MAX_TOKENS][MAX_TOKEN];
 	int rc = 0;
 	*module = NULL;
+	char(*tok)[MAX_TOKEN] = malloc(MAX_TOKENS * sizeof *tok);
 	as.m = vm_module_new();
-	if (!as.m)
+	if (!tok || !as.m) {
+		free(tok);
+		vm_module_free(as.m);
 		return BSTM_ENOMEM;
+	}
 	const char *p = text;
 	while (*p && rc == 0) {
 		const char *eol = strchr(p, '\n');
 		size_t len = eol ? (size_t)(eol - p) : strlen(p);
-		char buf[512];
+		char buf[MAX_LINE];
 		as.line++;
 		if (len >= sizeof buf) {
 			rc = -1;
@@ -442,7 +489,9 @@ int vm_assemble_module(const char *text, vm_module **module, int *line)
 				(uint32_t)f;
 		}
 	}
+	free(tok);
 	free(as.labels);
+	free(as.label_slots);
 	free(as.jumps);
 	free(as.calls);
 	if (line)
@@ -474,5 +523,11 @@ int vm_assemble(const char *text, uint8_t **binary, size_t *len, int *line, int 
 	if (rc == 0)
 		rc = vm_module_encode(m, binary, len);
 	vm_module_free(m);
+	if (rc == BSTM_ETOOBIG) {
+		/* code or module bytes over the format's limits: no loader takes it */
+		if (verr)
+			*verr = VM_VERR_TOO_BIG;
+		return BSTM_EVERIFY;
+	}
 	return rc;
 }

@@ -305,6 +305,9 @@ static void put_types(writer *w, unsigned n)
 
 static int put_code(writer *w, const vm_function *fn)
 {
+	/* every instruction takes a byte at least; this also keeps `off` in range */
+	if (fn->code_count > VM_MAX_CODE_BYTES)
+		return BSTM_ETOOBIG;
 	uint32_t *offset = malloc(((size_t)fn->code_count + 1) * sizeof *offset);
 	if (!offset)
 		return BSTM_ENOMEM;
@@ -314,6 +317,10 @@ static int put_code(writer *w, const vm_function *fn)
 		off += 1u + vm_format_width[vm_opinfo_table[fn->code[i].op].format];
 	}
 	offset[fn->code_count] = off;
+	if (off > VM_MAX_CODE_BYTES) {
+		free(offset);
+		return BSTM_ETOOBIG;
+	}
 	put_le(w, off, 4);
 	for (uint32_t i = 0; i < fn->code_count; i++) {
 		const vm_insn *in = &fn->code[i];
@@ -331,6 +338,10 @@ static int put_code(writer *w, const vm_function *fn)
 	return 0;
 }
 
+/*
+ * Writes only what the decoder takes back: code or a module over the format's
+ * size limits is refused with BSTM_ETOOBIG, so every binary written loads.
+ */
 int vm_module_encode(const vm_module *m, uint8_t **bytes, size_t *len)
 {
 	if (m->import_count > VM_MAX_IMPORTS || m->const_count > VM_MAX_CONSTS ||
@@ -371,6 +382,8 @@ int vm_module_encode(const vm_module *m, uint8_t **bytes, size_t *len)
 		put_le(&w, fn->locals, 1);
 		rc = put_code(&w, fn);
 	}
+	if (rc == 0 && w.len + 32 > VM_MAX_MODULE_BYTES)
+		rc = BSTM_ETOOBIG;
 	uint8_t hash[32];
 	if (!w.oom && rc == 0) {
 		vm_sha256(w.buf, w.len, hash);

@@ -152,7 +152,7 @@ int vm_txn_decode(const uint8_t *bytes, size_t len, vm_txn *txn)
 	memset(txn, 0, sizeof *txn);
 	input in = {bytes, bytes + len, false};
 	if (get_u(&in, 1) != VM_TXN_FORMAT_VERSION)
-		return BSTM_EFORMAT;
+		in.bad = true;
 	txn->sender = get_u(&in, 8);
 	txn->sequence = get_u(&in, 8);
 	txn->gas_limit = get_u(&in, 8);

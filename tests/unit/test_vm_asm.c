@@ -5,6 +5,7 @@
  * have, and canonical text -> binary -> text is the identity too.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -248,4 +249,134 @@ Test(vm_asm, binary_has_version_and_hash)
 	cr_expect(memcmp(m->hash, hash, 32) == 0);
 	vm_module_free(m);
 	free(bin);
+}
+
+/* "(u64, u64, ...)" of n types, appended at `p`; returns the new end. */
+static char *type_list(char *p, unsigned n)
+{
+	*p++ = '(';
+	for (unsigned i = 0; i < n; i++)
+		p += sprintf(p, i ? ", u64" : "u64");
+	*p++ = ')';
+	*p = 0;
+	return p;
+}
+
+Test(vm_asm, longest_declarations_round_trip)
+{
+	/* canonical text always writes `locals n`: two tokens the source may omit */
+	round_trip("module 0x2 m\nfunction public f (u64, u64, u64, u64, u64, u64, u64, u64, "
+		   "u64, u64, u64, u64) -> ()\n\tret\nend\n",
+		   false);
+	char *text = malloc(16384), *p = text;
+	p += sprintf(p, "module 0x2 m\nimport 0xffffffffffffffff abcdefghijklmnopqrstuvwxyz_ABCDE "
+			"abcdefghijklmnopqrstuvwxyz_ABCDE ");
+	p = type_list(p, 255);
+	p += sprintf(p, " -> ");
+	p = type_list(p, 255);
+	p += sprintf(p, "\nresource R");
+	for (char c = 'a'; c < 'a' + 16; c++)
+		p += sprintf(p, " %c%031d", c, 0);
+	p += sprintf(p, "\n\nfunction public abcdefghijklmnopqrstuvwxyz_ABCDE ");
+	p = type_list(p, 255);
+	p += sprintf(p, " -> ");
+	p = type_list(p, 255);
+	p += sprintf(p, " locals 0\n");
+	for (int i = 0; i < 255; i++)
+		p += sprintf(p, "\tload %d\n", i);
+	sprintf(p, "\tcallx abcdefghijklmnopqrstuvwxyz_ABCDE.abcdefghijklmnopqrstuvwxyz_ABCDE\n"
+		   "\tret\nend\n");
+	round_trip(text, true);
+	free(text);
+}
+
+/* Source of a module of `functions` functions of `pairs` x (push 1, pop),
+ * 13 bytes of text a pair. */
+static char *long_code(unsigned functions, unsigned pairs)
+{
+	char *text = malloc(32 + (size_t)functions * (64 + 13 * (size_t)pairs)), *p = text;
+	p += sprintf(p, "module 0x2 m\n");
+	for (unsigned f = 0; f < functions; f++) {
+		p += sprintf(p, "function public f%u () -> () locals 0\n", f);
+		for (unsigned i = 0; i < pairs; i++)
+			p += sprintf(p, "\tpush 1\n\tpop\n");
+		p += sprintf(p, "\tret\nend\n");
+	}
+	return text;
+}
+
+static void assembles_too_big(unsigned functions, unsigned pairs)
+{
+	char *text = long_code(functions, pairs);
+	uint8_t *bin = NULL;
+	size_t len;
+	int verr = 0;
+	cr_expect_eq(vm_assemble(text, &bin, &len, NULL, &verr), BSTM_EVERIFY,
+		     "%u functions of %u pairs", functions, pairs);
+	cr_expect_eq(verr, VM_VERR_TOO_BIG);
+	free(bin);
+	free(text);
+}
+
+Test(vm_asm, binaries_the_loader_would_refuse_are_too_big)
+{
+	/* 6 bytes a pair: one function just within the code limit loads */
+	char *text = long_code(1, 10900);
+	uint8_t *bin;
+	size_t len;
+	cr_assert_eq(vm_assemble(text, &bin, &len, NULL, NULL), 0);
+	vm_module *m;
+	cr_expect_eq(vm_module_decode(bin, len, &m), 0);
+	vm_module_free(m);
+	free(bin);
+	free(text);
+	assembles_too_big(1, 11000);  /* 66001 code bytes */
+	assembles_too_big(17, 10900); /* over 1 MiB */
+}
+
+Test(vm_asm, numbers_are_decimal_or_hexadecimal)
+{
+	uint8_t *bin;
+	size_t len;
+	int line = 0;
+	cr_assert_eq(vm_assemble("module 010 m\nfunction public f () -> (u64, u64, u64) locals 0\n"
+				 "push 010\npush 09\npush 0x10\nret\nend\n",
+				 &bin, &len, &line, NULL),
+		     0, "line %d", line);
+	vm_module *m;
+	cr_assert_eq(vm_module_decode(bin, len, &m), 0);
+	cr_expect_eq(m->address, 10);
+	cr_expect_eq(m->functions[0].code[0].a, 10);
+	cr_expect_eq(m->functions[0].code[1].a, 9);
+	cr_expect_eq(m->functions[0].code[2].a, 16);
+	vm_module_free(m);
+	free(bin);
+}
+
+/* Each label looked up by a linear search made this take minutes. */
+Test(vm_asm, labels_by_the_hundred_thousand, .timeout = 30)
+{
+	enum { JUMPS = 13000, LABELS = 150000 };
+	char *text = malloc(64 + (size_t)LABELS * 32), *p = text;
+	p += sprintf(p, "module 0x2 m\nfunction public f () -> () locals 0\n");
+	for (unsigned i = 0; i < JUMPS; i++)
+		p += sprintf(p, "a%u: jmp a%u\n", i, JUMPS - 1 - i);
+	for (unsigned i = JUMPS; i < LABELS; i++)
+		p += sprintf(p, "a%u:\n", i);
+	char *tail = p;
+	sprintf(p, "\tret\nend\n");
+	uint8_t *bin;
+	size_t len;
+	int line = 0;
+	cr_assert_eq(vm_assemble(text, &bin, &len, &line, NULL), 0, "line %d", line);
+	vm_module *m;
+	cr_assert_eq(vm_module_decode(bin, len, &m), 0);
+	for (uint32_t i = 0; i < JUMPS; i++)
+		cr_assert_eq(m->functions[0].code[i].a, JUMPS - 1 - i, "jump %u", i);
+	vm_module_free(m);
+	free(bin);
+	sprintf(tail, "a%u:\n\tret\nend\n", LABELS / 2);
+	cr_expect_eq(vm_assemble(text, &bin, &len, &line, NULL), BSTM_EFORMAT);
+	cr_expect_eq(line, 2 + LABELS + 1);
+	free(text);
 }

@@ -368,6 +368,22 @@ Test(vm_txn, malformed_transactions_are_rejected)
 		     BSTM_EINVAL);
 }
 
+Test(vm_txn, every_rejection_marks_the_transaction_malformed)
+{
+	vm_txn t = transfer(2, 0, 3, 77), d;
+	uint8_t buf[512];
+	long n = vm_txn_encode(&t, buf, sizeof buf);
+	for (long cut = 0; cut < n; cut++) {
+		cr_assert_eq(vm_txn_decode(buf, (size_t)cut, &d), BSTM_EFORMAT);
+		cr_expect_eq(d.malformed, 1, "cut %ld", cut);
+		cr_expect_eq(d.kind, 0, "cut %ld", cut);
+	}
+	buf[0] = 9; /* version */
+	cr_assert_eq(vm_txn_decode(buf, (size_t)n, &d), BSTM_EFORMAT);
+	cr_expect_eq(d.malformed, 1);
+	cr_expect_eq(d.kind, 0);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Through the executor                                                      */
 

@@ -1,0 +1,4 @@
+module 0x2 m
+function public f () -> () locals 0
+	ret
+end
