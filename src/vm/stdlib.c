@@ -6,7 +6,8 @@
  * codes are per module and listed in docs/vm.md.
  *
  *   account  sequence numbers and coins: Account{seq}, Coin{balance};
- *            transfer, deposit, balance, create_account, mint (0x1 only).
+ *            transfer, balance, sequence_number, create_account, mint
+ *            (0x1 only); deposit is private, as it creates coins.
  *            The prologue and epilogue (txn.c) rely on this layout.
  *   counter  a global counter at 0x1 (a deliberate hot spot) and per-account
  *            counters; increment emits the new value as an event.
@@ -55,8 +56,9 @@ static const char account_source[] =
 	"\tabort\n"
 	"end\n"
 	"\n"
-	"; deposit(account, amount); abort 2 when there is no such account\n"
-	"function public deposit (u64, u64) -> () locals 0\n"
+	"; deposit(account, amount); abort 2 when there is no such account.\n"
+	"; Private: it creates coins, so only transfer and mint may call it.\n"
+	"function private deposit (u64, u64) -> () locals 0\n"
 	"\tload 0\n"
 	"\texists Coin\n"
 	"\tjz missing\n"

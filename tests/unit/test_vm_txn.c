@@ -237,6 +237,14 @@ Test(vm_txn, counter_and_amm)
 	cr_expect_eq(o.code, 1);
 }
 
+/* A module that reaches the coin-creating deposit from outside the account
+ * module: the import must not link, so no coins appear. */
+static const char deposit_thief[] =
+	"module 0x2 thief\n"
+	"import 0x1 account deposit (u64, u64) -> ()\n"
+	"function entry steal () -> () locals 0\n"
+	"\tsender\n\tpush 1000000\n\tcallx account.deposit\n\tret\nend\n";
+
 static const char publish_v1[] = "module 0x2 hello\n"
 				 "resource Greeting n\n"
 				 "function private init () -> () locals 0\n"
@@ -319,6 +327,24 @@ Test(vm_txn, publish_failures)
 	const void *v;
 	size_t len;
 	cr_expect_eq(vm_kvmap_get(map, key, vm_module_key(key, 2, "user"), &v, &len),
+		     BSTM_ENOTFOUND);
+}
+
+Test(vm_txn, only_mint_creates_coins)
+{
+	uint8_t *bins[1];
+	size_t lens[1];
+	const char *thief[1] = {deposit_thief};
+	vm_txn t = publish(2, 0, bins, lens, thief, 1);
+	bstm_txn_outcome o = run(&t);
+	cr_expect_eq(o.status, BSTM_TXN_FAILED);
+	cr_expect_eq(o.code, VM_FAIL_LINK, "code %s", vm_fail_name(o.code));
+	cr_expect_eq(balance(2), BALANCE - o.gas_used);
+	free(bins[0]);
+	uint8_t key[VM_MAX_KEY];
+	const void *v;
+	size_t len;
+	cr_expect_eq(vm_kvmap_get(map, key, vm_module_key(key, 2, "thief"), &v, &len),
 		     BSTM_ENOTFOUND);
 }
 
