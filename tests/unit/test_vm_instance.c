@@ -4,8 +4,9 @@
  * A transaction leaves sentinels in scratch memory, on the operand stack and
  * in its overlay, then ends in every way a transaction can end (success,
  * abort, out of gas, stack overflow); the next transaction on the same
- * instance must see none of it. Also: 100k transactions on one instance
- * keep the resident set flat, and the engine's recreate settings.
+ * instance must see none of it. Also: 100k transactions on one instance,
+ * and 200 blocks through the parallel executor and the engine, keep the
+ * resident set flat; and the engine's recreate settings.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -257,6 +258,65 @@ Test(vm_instance, hundred_thousand_transactions_keep_memory_flat, .timeout = 120
 #else
 	cr_expect_lt(end - warm, 4096, "RSS grew by %ld KiB", end - warm);
 #endif
+}
+
+/* A node's loop: many blocks of transfers through the parallel executor and
+ * the engine, each block's output applied to the state. After warming up,
+ * the resident set must not grow with the number of blocks (arenas,
+ * multi-version index, outputs and instances are all reused). */
+Test(vm_instance, many_parallel_blocks_keep_memory_flat, .timeout = 120)
+{
+	enum { BLOCKS = 200, WARM = 20, N = 1000, ACCOUNTS = 1000 };
+	vm_kvmap *state;
+	cr_assert_eq(vm_kvmap_create(&state), 0);
+	cr_assert_eq(vm_genesis(state, ACCOUNTS, 1ull << 40), 0);
+	bstm_config cfg;
+	bstm_config_init(&cfg);
+	cfg.threads = 2;
+	bstm_executor *ex;
+	cr_assert_eq(bstm_executor_create(&cfg, &ex), 0);
+	vm_engine *engine;
+	cr_assert_eq(vm_engine_create(NULL, cfg.threads, &engine), 0);
+	bstm_base_view base;
+	vm_kvmap_base_view(state, &base);
+	static vm_txn txns[N];
+	static uint64_t seqs[ACCOUNTS + 1];
+	bstm_block block = {
+		.size = sizeof block, .txn_count = N, .execute = vm_txn_execute, .ctx = engine};
+	uint64_t rng = 12345;
+	long warm = 0;
+	for (unsigned b = 0; b < BLOCKS; b++) {
+		for (unsigned i = 0; i < N; i++) {
+			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+			uint64_t from = 1 + (rng >> 33) % ACCOUNTS, to = 1 + (rng >> 13) % ACCOUNTS;
+			uint64_t args[2] = {to, 1 + i % 7};
+			cr_assert_eq(vm_txn_call(&txns[i], from, seqs[from]++, GAS, 1, 1, "account",
+						 "transfer", args, 2),
+				     0);
+		}
+		vm_engine_begin_block(engine, txns, N);
+		bstm_output *out;
+		cr_assert_eq(bstm_execute_block(ex, &block, &base, &out), 0);
+		for (unsigned i = 0; i < N; i++)
+			cr_assert_eq(out->txns[i].status, BSTM_TXN_SUCCESS, "block %u txn %u", b,
+				     i);
+		cr_assert_eq(vm_kvmap_apply(state, out), 0);
+		bstm_output_free(out);
+		if (b + 1 == WARM)
+			warm = rss_kib();
+	}
+	long end = rss_kib();
+	fprintf(stderr,
+		"vm_instance: RSS after %d blocks %ld KiB, after %d blocks %ld KiB (%+ld KiB)\n",
+		WARM, warm, BLOCKS, end, end - warm);
+#if defined(__SANITIZE_ADDRESS__)
+	(void)end; /* see above */
+#else
+	cr_expect_lt(end - warm, 4096, "RSS grew by %ld KiB", end - warm);
+#endif
+	vm_engine_destroy(engine);
+	bstm_executor_destroy(ex);
+	vm_kvmap_destroy(state);
 }
 
 /* Run `txns` as `block` four times on a new engine with vcfg; the number of
