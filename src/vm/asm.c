@@ -30,11 +30,6 @@
 #define MAX_TOKEN  (2 * VM_MAX_NAME + 2)
 #define MAX_LINE   4096
 
-typedef struct label {
-	char name[MAX_TOKEN];
-	uint32_t index;
-} label;
-
 typedef struct fixup {
 	uint32_t function, insn;
 	int line;
@@ -46,10 +41,10 @@ typedef struct assembler {
 	uint32_t function_cap, import_cap, const_cap, resource_cap;
 	uint32_t code_cap;
 	vm_function *fn; /* open function, or NULL */
-	label *labels;
-	uint32_t label_count, label_cap;
-	uint32_t *label_slots;	 /* hash table of label index + 1; 0 is empty */
-	uint32_t label_slot_cap; /* a power of two, at least twice label_count */
+	/* The open function's labels: name -> instruction index (a u32). A
+	 * map, not a list: a function may declare labels by the hundred
+	 * thousand, and a search per label and per jump would be quadratic. */
+	vm_kvmap *labels;
 	fixup *jumps, *calls;
 	uint32_t jump_count, jump_cap, call_count, call_cap;
 	int line;
@@ -246,54 +241,35 @@ static int directive(assembler *as, char (*tok)[MAX_TOKEN], int n)
 		m->function_count++;
 		as->fn = fn;
 		as->code_cap = 0;
-		if (as->label_count)
-			memset(as->label_slots, 0, as->label_slot_cap * sizeof *as->label_slots);
-		as->label_count = 0;
+		vm_kvmap_destroy(as->labels);
+		if (vm_kvmap_create(&as->labels) != 0) {
+			as->labels = NULL;
+			return -1;
+		}
 		as->jump_count = 0;
 		return 0;
 	}
 	return -1;
 }
 
-/*
- * Labels are looked up by hash (linear probing): a function may declare
- * labels by the hundred thousand, and a search per label and per jump would
- * make assembling it quadratic.
- */
-static uint32_t *label_slot(const assembler *as, const char *name)
+/* The instruction index of label `name`, or -1. */
+static int64_t find_label(const assembler *as, const char *name)
 {
-	uint32_t mask = as->label_slot_cap - 1;
-	uint32_t s = (uint32_t)vm_hash_bytes(name, strlen(name)) & mask;
-	while (as->label_slots[s] && strcmp(as->labels[as->label_slots[s] - 1].name, name) != 0)
-		s = (s + 1) & mask;
-	return &as->label_slots[s];
-}
-
-static int find_label(const assembler *as, const char *name)
-{
-	return as->label_slot_cap ? (int)*label_slot(as, name) - 1 : -1;
+	const void *v;
+	size_t len;
+	uint32_t index;
+	if (vm_kvmap_get(as->labels, name, strlen(name), &v, &len) != 0)
+		return -1;
+	memcpy(&index, v, sizeof index);
+	return index;
 }
 
 static int add_label(assembler *as, const char *name)
 {
+	uint32_t index = as->fn->code_count;
 	if (find_label(as, name) >= 0 ||
-	    !grow((void **)&as->labels, &as->label_cap, as->label_count + 1, sizeof *as->labels))
+	    vm_kvmap_put(as->labels, name, strlen(name), &index, sizeof index) != 0)
 		return -1;
-	if (2 * (as->label_count + 1) > as->label_slot_cap) {
-		uint32_t cap = as->label_slot_cap ? 2 * as->label_slot_cap : 64;
-		uint32_t *slots = calloc(cap, sizeof *slots);
-		if (!slots)
-			return -1;
-		free(as->label_slots);
-		as->label_slots = slots;
-		as->label_slot_cap = cap;
-		for (uint32_t i = 0; i < as->label_count; i++)
-			*label_slot(as, as->labels[i].name) = i + 1;
-	}
-	label *l = &as->labels[as->label_count];
-	memcpy(l->name, name, strlen(name) + 1);
-	l->index = as->fn->code_count;
-	*label_slot(as, name) = ++as->label_count;
 	return 0;
 }
 
@@ -309,12 +285,12 @@ static int end_function(assembler *as)
 {
 	vm_function *fn = as->fn;
 	for (uint32_t i = 0; i < as->jump_count; i++) {
-		int l = find_label(as, as->jumps[i].name);
+		int64_t l = find_label(as, as->jumps[i].name);
 		if (l < 0) {
 			as->line = as->jumps[i].line;
 			return -1;
 		}
-		fn->code[as->jumps[i].insn].a = as->labels[l].index;
+		fn->code[as->jumps[i].insn].a = (uint32_t)l;
 	}
 	as->fn = NULL;
 	return 0;
@@ -490,8 +466,7 @@ int vm_assemble_module(const char *text, vm_module **module, int *line)
 		}
 	}
 	free(tok);
-	free(as.labels);
-	free(as.label_slots);
+	vm_kvmap_destroy(as.labels);
 	free(as.jumps);
 	free(as.calls);
 	if (line)
