@@ -361,7 +361,7 @@ static void run_own_next(exec_block_run *run, exec_worker *w, sched_cursor *curs
 {
 	sched *s = &run->ex->sc;
 	uint32_t inc;
-	if (!cursor || !sched_calm(s) || !sched_take_from_cursor(s, cursor, txn, &inc))
+	if (!sched_calm(s) || !sched_take_from_cursor(s, cursor, txn, &inc))
 		return;
 	/* No task comes back: a final execution is not validated early, and the
 	 * window, which only the committer (we) changes, keeps the block calm. */
@@ -463,7 +463,7 @@ static bool committable(sched *s, uint32_t worker)
 }
 
 /* cursor: the worker's claimed run, which the commit loop may continue
- * (run_own_next); NULL where the worker must not start executions. */
+ * (run_own_next). */
 static void try_commit(exec_block_run *run, exec_worker *w, sched_cursor *cursor)
 {
 	sched *s = &run->ex->sc;

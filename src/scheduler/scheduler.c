@@ -458,14 +458,6 @@ void sched_take_over(sched *s, uint32_t txn, uint32_t incarnation)
 	lower_index(&s->validation_idx, txn + 1);
 }
 
-bool sched_commit(sched *s, uint32_t txn, uint32_t incarnation)
-{
-	if (!sched_commit_held(s, txn, incarnation))
-		return false;
-	sched_commit_publish(s);
-	return true;
-}
-
 void sched_commit_publish(sched *s)
 {
 	/* Stored only when it moved: a store takes the line from every worker
@@ -571,10 +563,9 @@ void sched_serial_end(sched *s, uint32_t end)
 	 * (or the block ended): speculate fully again. */
 	s->window_eighths = 8 * s->window_max;
 	atomic_store_explicit(&s->window, s->window_max, memory_order_relaxed);
-	/* Release pairs with sched_commit_idx's acquire: the segment's writes
-	 * and COMMITTED words are visible to whoever sees the new index. */
+	/* The segment's writes and COMMITTED words go out with the new index. */
 	s->next_commit = end;
-	atomic_store_explicit(&s->commit_idx, end, memory_order_release);
+	sched_commit_publish(s);
 }
 
 bool sched_has_work(sched *s, const sched_cursor *cursor)

@@ -138,12 +138,10 @@ BSTM_INTERNAL void sched_take_over(sched *s, uint32_t txn, uint32_t incarnation)
 /* EXECUTED(incarnation) -> COMMITTED for txn == sched_next_commit(); false
  * if it was aborted meanwhile. Adapts the speculation window: a transaction
  * that needed more than one incarnation shrinks it, a clean one grows it.
- * sched_commit publishes the new commit index at once; sched_commit_held
- * leaves it to sched_commit_publish or the unlock, so that a committer
- * committing a run of transactions stores commit_idx, which every worker
- * polls, once for the run. Meanwhile commit_idx only lags: everything below
- * it is committed all the same. */
-BSTM_INTERNAL bool sched_commit(sched *s, uint32_t txn, uint32_t incarnation);
+ * The new commit index is published by sched_commit_publish or the unlock,
+ * so that a committer committing a run of transactions stores commit_idx,
+ * which every worker polls, once for the run. Meanwhile commit_idx only
+ * lags: everything below it is committed all the same. */
 BSTM_INTERNAL bool sched_commit_held(sched *s, uint32_t txn, uint32_t incarnation);
 BSTM_INTERNAL void sched_commit_publish(sched *s);
 /* The transaction the committer commits next (committer only). */

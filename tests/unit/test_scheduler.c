@@ -74,6 +74,16 @@ static uint32_t validation_idx(void)
 	return atomic_load(&sc.validation_idx);
 }
 
+/* A commit that publishes the new commit index at once, as a committer's
+ * unlock would after it. */
+static bool sched_commit(sched *s, uint32_t txn, uint32_t incarnation)
+{
+	if (!sched_commit_held(s, txn, incarnation))
+		return false;
+	sched_commit_publish(s);
+	return true;
+}
+
 /* One thread: the speculation window is wider than the small blocks here. */
 static void begin(uint32_t n)
 {
