@@ -6,7 +6,8 @@
  * what was read), then executed three ways:
  *   - by testkit's model, which shares no code with the library;
  *   - by bstm_execute_block_sequential, the library's reference;
- *   - by bstm_execute_block with 1, 2, 4 and 8 threads.
+ *   - by bstm_execute_block with 1, 2, 4 and 8 threads (--threads picks
+ *     four other counts, e.g. 2,4,8,16 on a machine with 16 cores).
  * The sequential output must equal the model's, and every parallel output
  * must equal the sequential one exactly. Each output is also checked on its
  * own (sorted writes, RETRY suffix, gas limit cut, stats, merged write set),
@@ -20,7 +21,7 @@
  * every block, so state left behind by one block would show up in another.
  *
  *   diff_executor [--quick] [--blocks N] [--first S] [--seed S] [--repeat R]
- *                 [--verbose]
+ *                 [--threads A,B,C,D] [--verbose]
  *
  * Defaults: 7000 blocks from seed 1 (about a minute at -O2 on two cores);
  * --quick: 300 blocks of at most 1500 transactions, for sanitizer builds.
@@ -41,7 +42,8 @@
 #include "../support/testkit.h"
 
 #define THREAD_KINDS 4
-static const uint32_t thread_counts[THREAD_KINDS] = {1, 2, 4, 8};
+static uint32_t thread_counts[THREAD_KINDS] = {1, 2, 4, 8};
+#define MAX_THREADS 256
 
 /* Executors with a gas limit use this one; blocks scale their gas to it. */
 #define GAS_LIMIT 1000000ull
@@ -219,16 +221,18 @@ static int make_executors(driver *d)
 			config.block_gas_limit = g ? GAS_LIMIT : 0;
 			config.sequential_fallback = 1;
 			/*
-			 * The gas-limited 2-thread executor keeps the default
-			 * small-block threshold, so bstm_execute_block's own
-			 * sequential path is compared too; the others always
-			 * run the parallel path.
+			 * The gas-limited executor of the second thread count
+			 * (2 by default) keeps the default small-block
+			 * threshold, so bstm_execute_block's own sequential
+			 * path is compared too; the others always run the
+			 * parallel path.
 			 */
-			if (!(g && thread_counts[t] == 2))
+			if (!(g && t == 1))
 				config.small_block_threshold = 0;
 			/* Serial segments (on by default) are compared with and
-			 * without: off for the unlimited 4-thread executor. */
-			if (!g && thread_counts[t] == 4)
+			 * without: off for the unlimited executor of the third
+			 * count (4 by default). */
+			if (!g && t == 2)
 				config.serial_segments = 0;
 			d->thresholds[g][t] = config.small_block_threshold;
 			int rc = bstm_executor_create(&config, &d->executors[g][t]);
@@ -494,7 +498,7 @@ static void run_block(driver *d, uint64_t seed)
 static void usage(void)
 {
 	fprintf(stderr, "usage: diff_executor [--quick] [--blocks N] [--first S] [--seed S] "
-			"[--repeat R] [--verbose]\n");
+			"[--repeat R] [--threads A,B,C,D] [--verbose]\n");
 }
 
 int main(int argc, char **argv)
@@ -518,6 +522,14 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
 			first = strtoull(argv[++i], NULL, 0);
 			replay = 1;
+		} else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+			if (tk_parse_counts(argv[++i], thread_counts, THREAD_KINDS, MAX_THREADS)) {
+				fprintf(stderr,
+					"diff_executor: --threads wants four counts "
+					"A,B,C,D, each 1..%d\n",
+					MAX_THREADS);
+				return 2;
+			}
 		} else {
 			usage();
 			return 2;

@@ -7,17 +7,20 @@
  * mix that also holds aborts, out-of-gas, discarded transactions (wrong
  * sequence numbers) and a module publish with its init. Each runs as a
  * chain of blocks (the outputs of one applied to the state of the next, so
- * instances are reused across blocks) at 1, 2, 4 and 8 threads, several
- * times; every parallel output must equal the sequential one.
+ * instances are reused across blocks) at 1, 2, 4 and 8 threads (or the four
+ * counts of --threads), several times; every parallel output must equal the
+ * sequential one.
  *
- * Usage: diff_vm [--quick] [--seed N]. Prints "N passed, M failed" last and
- * exits non-zero on a mismatch, naming the seed that reproduces it.
+ * Usage: diff_vm [--quick] [--seed N] [--threads A,B,C,D]. Prints "N passed,
+ * M failed" last and exits non-zero on a mismatch, naming the seed that
+ * reproduces it.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../support/testkit.h"
 #include "vm/vm.h"
 
 typedef struct rng {
@@ -213,17 +216,21 @@ int main(int argc, char **argv)
 {
 	int quick = 0;
 	uint64_t seed = 0x5eed;
+	uint32_t thread_counts[4] = {1, 2, 4, 8};
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quick") == 0)
 			quick = 1;
 		else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
 			seed = strtoull(argv[++i], NULL, 0);
+		else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc &&
+			 tk_parse_counts(argv[i + 1], thread_counts, 4, 256) == 0)
+			i++;
 		else {
-			fprintf(stderr, "usage: %s [--quick] [--seed N]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--quick] [--seed N] [--threads A,B,C,D]\n",
+				argv[0]);
 			return 2;
 		}
 	}
-	static const uint32_t thread_counts[] = {1, 2, 4, 8};
 	static const uint64_t p2p_accounts[] = {2, 10, 100, 1000};
 	uint32_t txns = quick ? 200 : 1500;
 	unsigned blocks = quick ? 2 : 3, reps = quick ? 1 : 2;

@@ -114,6 +114,26 @@ void *tk_memdup(const void *data, size_t len)
 	return copy;
 }
 
+int tk_parse_counts(const char *arg, uint32_t *out, int n, uint32_t max)
+{
+	uint32_t counts[64];
+	if (n < 1 || n > 64)
+		return -1;
+	const char *p = arg;
+	for (int i = 0; i < n; i++) {
+		char *end;
+		if (*p < '0' || *p > '9')
+			return -1;
+		unsigned long v = strtoul(p, &end, 10);
+		if (v < 1 || v > max || *end != (i + 1 < n ? ',' : '\0'))
+			return -1;
+		counts[i] = (uint32_t)v;
+		p = end + 1;
+	}
+	memcpy(out, counts, sizeof *out * (size_t)n);
+	return 0;
+}
+
 int tk_key_cmp(const void *a, size_t a_len, const void *b, size_t b_len)
 {
 	size_t n = a_len < b_len ? a_len : b_len;

@@ -57,6 +57,9 @@ int tk_key_cmp(const void *a, size_t a_len, const void *b, size_t b_len);
 /* A malloc'd copy of `len` bytes (not NULL for len 0), or NULL when out of
  * memory. */
 void *tk_memdup(const void *data, size_t len);
+/* Parse exactly `n` comma-separated counts, each 1..max, into out[]; -1 (and
+ * out untouched) if `arg` is anything else. For the drivers' --threads. */
+int tk_parse_counts(const char *arg, uint32_t *out, int n, uint32_t max);
 
 /* ------------------------------------------------------------------------ */
 /* In-memory base view                                                       */
