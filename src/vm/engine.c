@@ -53,19 +53,15 @@ static const vm_state_ops view_ops = {view_read, view_write, view_remove, view_e
 int vm_engine_create(const vm_config *config, uint32_t workers, vm_engine **engine)
 {
 	*engine = NULL;
-	if (workers == 0)
+	vm_config cfg;
+	/* Checked here, not at the first transaction, where every instance
+	 * would fail to be created. */
+	if (workers == 0 || vm_config_resolve(config, &cfg) != 0)
 		return BSTM_EINVAL;
 	vm_engine *e = calloc(1, sizeof *e);
 	if (!e)
 		return BSTM_ENOMEM;
-	vm_config_init(&e->config);
-	if (config) {
-		if (config->size < sizeof e->config) {
-			free(e);
-			return BSTM_EINVAL;
-		}
-		e->config = *config;
-	}
+	e->config = cfg;
 	e->workers = workers;
 	e->instances = calloc(workers, sizeof *e->instances);
 	if (!e->instances) {
@@ -97,9 +93,12 @@ void vm_engine_begin_block(vm_engine *e, const vm_txn *txns, uint32_t count)
 {
 	e->txns = txns;
 	e->txn_count = count;
-	e->blocks++;
-	if (e->config.recreate_every_blocks && e->blocks % e->config.recreate_every_blocks == 0)
+	/* After every N whole blocks: an instance serves N blocks, the first
+	 * ones too. */
+	if (e->config.recreate_every_blocks && e->blocks > 0 &&
+	    e->blocks % e->config.recreate_every_blocks == 0)
 		drop_instances(e);
+	e->blocks++;
 }
 
 uint64_t vm_engine_instances_created(const vm_engine *e)

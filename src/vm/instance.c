@@ -39,18 +39,28 @@ void vm_config_init(vm_config *config)
 	config->max_gas_per_txn = 100000000u;
 }
 
-int vm_instance_create(const vm_config *config, vm_instance **instance)
+int vm_config_resolve(const vm_config *config, vm_config *out)
 {
-	*instance = NULL;
 	vm_config cfg;
 	vm_config_init(&cfg);
 	if (config) {
 		if (config->size < sizeof cfg)
 			return BSTM_EINVAL;
 		cfg = *config;
+		cfg.size = sizeof cfg;
 	}
 	if (cfg.stack_values < 16 || cfg.call_depth < 1 || cfg.cache_modules < 1 ||
 	    cfg.scratch_bytes > (1u << 30))
+		return BSTM_EINVAL;
+	*out = cfg;
+	return 0;
+}
+
+int vm_instance_create(const vm_config *config, vm_instance **instance)
+{
+	*instance = NULL;
+	vm_config cfg;
+	if (vm_config_resolve(config, &cfg) != 0)
 		return BSTM_EINVAL;
 	vm_instance *in = calloc(1, sizeof *in);
 	if (!in)

@@ -136,7 +136,7 @@ vm_sha_ctx *vm_sha_ctx_new(void);
 void vm_sha_ctx_free(vm_sha_ctx *ctx);
 void vm_sha256_ctx(vm_sha_ctx *ctx, const void *data, size_t len, uint8_t out[32]);
 
-/* gas.c */
+/* Gas (the per-opcode table is built in module.c) */
 #define VM_GAS_TXN_BASE	    500u /* intrinsic cost of every transaction */
 #define VM_GAS_READ_BYTE    1u	 /* per byte read from state, modules included */
 #define VM_GAS_WRITE_BYTE   5u	 /* per byte written to state */
@@ -242,6 +242,10 @@ typedef struct vm_instance {
 	uint64_t txns_run;
 } vm_instance;
 
+/* *out = config (defaults for NULL), or BSTM_EINVAL when it is too small
+ * (size) or out of bounds: stack_values < 16, call_depth 0, cache_modules 0,
+ * scratch_bytes over 1 GiB. */
+int vm_config_resolve(const vm_config *config, vm_config *out);
 int vm_instance_create(const vm_config *config, vm_instance **instance);
 void vm_instance_destroy(vm_instance *instance);
 /* Forget everything the last transaction touched: O(touched). */

@@ -50,7 +50,7 @@
 	X(TOO_MANY_MODULES, 14, "transaction loads too many modules")                              \
 	X(PUBLISH_ADDRESS, 15, "module address differs from the sender")                           \
 	X(CANNOT_PAY, 16, "sender cannot pay the fee after the body ran")                          \
-	X(WRITE_LIMIT, 17, "write set or event limit exceeded, or no memory for it")               \
+	X(WRITE_LIMIT, 17, "over 65536 keys touched, or no memory for a write or an event")        \
 	X(INCOMPATIBLE_UPGRADE, 18, "upgrade drops or changes a public function or a resource")
 
 /* bstm_txn_outcome.code of a FAILED transaction whose module did not verify:
@@ -95,7 +95,7 @@
 	X(BAD_INIT, 24, "init must be a private function of no params and no returns")             \
 	X(ENTRY_RETURNS, 25, "an entry function returns values")                                   \
 	X(EMPTY_CODE, 26, "function has no code")                                                  \
-	X(BAD_COUNT, 27, "instruction count operand out of range")                                 \
+	X(BAD_COUNT, 27, "count operand out of range, or a resource with no fields")               \
 	X(TOO_MANY_LOCALS, 28, "params plus locals exceed 255")                                    \
 	X(IMPORT_SELF, 29, "module imports itself")
 

@@ -321,14 +321,14 @@ Test(vm_instance, many_parallel_blocks_keep_memory_flat, .timeout = 120)
 
 /* Run `txns` as `block` four times on a new engine with vcfg; the number of
  * instances the engine created. */
-static uint64_t instances_after_four_blocks(bstm_executor *ex, const vm_config *vcfg,
-					    const vm_txn *txns, bstm_block *block,
-					    const bstm_base_view *base)
+static uint64_t instances_after_blocks(int blocks, bstm_executor *ex, const vm_config *vcfg,
+				       const vm_txn *txns, bstm_block *block,
+				       const bstm_base_view *base)
 {
 	vm_engine *engine;
 	cr_assert_eq(vm_engine_create(vcfg, 1, &engine), 0);
 	block->ctx = engine;
-	for (int b = 0; b < 4; b++) {
+	for (int b = 0; b < blocks; b++) {
 		vm_engine_begin_block(engine, txns, block->txn_count);
 		bstm_output *out;
 		cr_assert_eq(bstm_execute_block_sequential(ex, block, base, &out), 0);
@@ -337,6 +337,34 @@ static uint64_t instances_after_four_blocks(bstm_executor *ex, const vm_config *
 	uint64_t created = vm_engine_instances_created(engine);
 	vm_engine_destroy(engine);
 	return created;
+}
+
+Test(vm_instance, engine_rejects_a_bad_config_at_creation)
+{
+	vm_config bad[6];
+	for (int i = 0; i < 6; i++)
+		vm_config_init(&bad[i]);
+	bad[0].stack_values = 15;
+	bad[1].call_depth = 0;
+	bad[2].cache_modules = 0;
+	bad[3].scratch_bytes = (1u << 30) + 1;
+	bad[4].size = sizeof bad[4] - 1;
+	for (int i = 0; i < 5; i++) {
+		vm_engine *engine = (vm_engine *)&bad[i]; /* must be cleared */
+		cr_expect_eq(vm_engine_create(&bad[i], 1, &engine), BSTM_EINVAL, "config %d", i);
+		cr_expect_null(engine, "config %d", i);
+	}
+	vm_engine *engine;
+	cr_expect_eq(vm_engine_create(&bad[5], 0, &engine), BSTM_EINVAL, "no workers");
+	/* The bounds themselves are accepted. */
+	bad[5].stack_values = 16;
+	bad[5].call_depth = 1;
+	bad[5].cache_modules = 1;
+	bad[5].scratch_bytes = 1u << 30;
+	cr_assert_eq(vm_engine_create(&bad[5], 1, &engine), 0);
+	vm_engine_destroy(engine);
+	cr_assert_eq(vm_engine_create(NULL, 2, &engine), 0);
+	vm_engine_destroy(engine);
 }
 
 Test(vm_instance, engine_recreates_every_n_transactions_and_blocks)
@@ -375,9 +403,12 @@ Test(vm_instance, engine_recreates_every_n_transactions_and_blocks)
 
 	vm_config_init(&vcfg);
 	vcfg.recreate_every_blocks = 2;
-	/* blocks 1..4: dropped at the start of blocks 2 and 4 */
-	cr_expect_eq(instances_after_four_blocks(ex, &vcfg, txns, &block, &base), 3);
+	/* Each instance serves two blocks: blocks 1-2, 3-4 (and 5-6). */
+	cr_expect_eq(instances_after_blocks(4, ex, &vcfg, txns, &block, &base), 2);
+	cr_expect_eq(instances_after_blocks(5, ex, &vcfg, txns, &block, &base), 3);
+	vcfg.recreate_every_blocks = 1;
+	cr_expect_eq(instances_after_blocks(4, ex, &vcfg, txns, &block, &base), 4);
 	vm_config_init(&vcfg);
-	cr_expect_eq(instances_after_four_blocks(ex, &vcfg, txns, &block, &base), 1);
+	cr_expect_eq(instances_after_blocks(4, ex, &vcfg, txns, &block, &base), 1);
 	bstm_executor_destroy(ex);
 }
