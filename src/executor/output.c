@@ -216,7 +216,10 @@ bool exec_after_commit(exec_block_run *run, uint32_t idx, uint64_t gas,
 {
 	exec_output *out = run->out;
 	out->committed = idx + 1;
-	out->cumulative_gas += gas;
+	/* Saturating: a transaction reporting gas near 2^64 must end a
+	 * limited block, not wrap the sum below the limit. */
+	out->cumulative_gas =
+		gas > UINT64_MAX - out->cumulative_gas ? UINT64_MAX : out->cumulative_gas + gas;
 	if (hooked && idx >= run->hooked)
 		run->block->commit_hook(run->block->hook_ctx, idx, hooked);
 	return run->gas_limit != 0 && out->cumulative_gas >= run->gas_limit;

@@ -114,6 +114,11 @@ void *tk_memdup(const void *data, size_t len)
 	return copy;
 }
 
+uint64_t tk_gas_add(uint64_t a, uint64_t b)
+{
+	return b > UINT64_MAX - a ? UINT64_MAX : a + b;
+}
+
 int tk_parse_counts(const char *arg, uint32_t *out, int n, uint32_t max)
 {
 	uint32_t counts[64];

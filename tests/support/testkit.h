@@ -60,6 +60,8 @@ void *tk_memdup(const void *data, size_t len);
 /* Parse exactly `n` comma-separated counts, each 1..max, into out[]; -1 (and
  * out untouched) if `arg` is anything else. For the drivers' --threads. */
 int tk_parse_counts(const char *arg, uint32_t *out, int n, uint32_t max);
+/* a + b, at most UINT64_MAX: how a block sums its transactions' gas. */
+uint64_t tk_gas_add(uint64_t a, uint64_t b);
 
 /* ------------------------------------------------------------------------ */
 /* In-memory base view                                                       */

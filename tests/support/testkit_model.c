@@ -307,7 +307,7 @@ int tk_block_model(const tk_block *block, const tk_base *base, uint64_t gas_limi
 		rc = model_take(&t, &txns[i]);
 		if (rc)
 			goto fail;
-		gas += outcome.gas_used;
+		gas = tk_gas_add(gas, outcome.gas_used);
 		out->stats.committed++;
 		if (gas_limit && gas >= gas_limit)
 			ended = 1;
@@ -524,7 +524,7 @@ int tk_output_check(const bstm_output *o, uint32_t txn_count, uint64_t gas_limit
 			return 0;
 		}
 		committed++;
-		gas += t->gas_used;
+		gas = tk_gas_add(gas, t->gas_used);
 	}
 	if (retry_seen && (!gas_limit || gas < gas_limit)) {
 		snprintf(why, why_len, "RETRY transactions but the gas limit was not reached");

@@ -531,6 +531,27 @@ static void check_cut(uint64_t limit, uint32_t expect_committed)
 	tk_base_free(base);
 }
 
+/* The block's gas sum saturates: a transaction that reports gas near 2^64
+ * ends a limited block instead of wrapping the sum below the limit. */
+Test(executor, block_gas_sum_saturates)
+{
+	uint64_t gas[50];
+	for (int i = 0; i < 50; i++)
+		gas[i] = 10;
+	gas[0] = UINT64_MAX - 5;
+	tk_base *base = new_base();
+	for (size_t t = 0; t < THREAD_SET_LEN; t++) {
+		bstm_output *out =
+			run_block_gas(thread_set[t], UINT64_MAX - 1, 50, gas_txn, gas, base);
+		cr_assert_eq(out->stats.committed, 2, "threads %u: committed %u", thread_set[t],
+			     out->stats.committed);
+		cr_assert_eq(out->stats.gas_used, UINT64_MAX);
+		cr_assert_eq(out->txns[2].status, BSTM_TXN_RETRY);
+		bstm_output_free(out);
+	}
+	tk_base_free(base);
+}
+
 Test(executor, block_gas_limit)
 {
 	check_cut(95, 10);  /* 90 < 95 <= 100: ends after txn 9 */
