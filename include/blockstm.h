@@ -18,8 +18,12 @@
  *     and bstm_errname() describe a code.
  *   - A transaction's failure (its program aborted, it ran out of gas, ...) is
  *     a status in the output, not an error of the call.
- *   - Config structs start with a `size` field: set it to sizeof the struct
- *     (the *_init helpers do) so that fields can be added later.
+ *   - Structs passed in start with a `size` field: set it to sizeof the
+ *     struct (bstm_config_init does for bstm_config). bstm_config also
+ *     accepts the shorter size of an older header (at least up to and
+ *     including `threads`; later fields take their defaults); bstm_block and
+ *     bstm_base_view must have exactly this header's size (BSTM_EINVAL
+ *     otherwise).
  *
  * Concurrency
  *   - One bstm_executor runs one block at a time: bstm_execute_block() and
@@ -31,8 +35,14 @@
  *     incarnations of one transaction at the same time).
  *   - The base view's get() is called from one thread at a time unless the view
  *     sets BSTM_VIEW_THREAD_SAFE, and never after the block call returns.
+ *     "One at a time" is a lock held around each call, not one thread: calls
+ *     come from any of the executor's threads, so a view tied to the thread
+ *     that opened it (an LMDB read transaction without MDB_NOTLS) must not be
+ *     used. Two executors sharing such a view are not serialized against
+ *     each other.
  *   - The commit hook is called in index order, one call at a time, from any
- *     of the executor's threads.
+ *     of the executor's threads, while the executor's commit lock is held: a
+ *     slow hook delays every later commit.
  *   - bstm_output objects are plain data once returned and may be read from
  *     any thread.
  */
@@ -113,8 +123,15 @@ typedef struct bstm_base_view {
 	 * Look up `key`. On success set *value / *value_len and return 0; the
 	 * bytes must stay valid and unchanged until the block call returns.
 	 * Return BSTM_ENOTFOUND if the key is absent, or another negative code
-	 * (BSTM_ESTORAGE is usual) on failure: the block call then fails with
-	 * that code and returns no output.
+	 * (BSTM_ESTORAGE is usual) on failure. A positive return, a NULL value
+	 * with a non-zero length, or a value longer than BSTM_MAX_VALUE_LEN
+	 * count as BSTM_ESTORAGE. The failure reaches the transaction function
+	 * as the read's result; if the execution that commits saw it, the block
+	 * call fails with that code and returns no output, while a speculative
+	 * execution that saw it and was redone leaves no trace (so a get() that
+	 * fails only sometimes may not fail the block). BSTM_ENOMEM and
+	 * BSTM_EINTERNAL stop a parallel run at once and, with the fallback on,
+	 * the block is run again sequentially, calling get() again.
 	 */
 	int (*get)(void *ctx, const void *key, size_t key_len, const void **value,
 		   size_t *value_len);
@@ -136,23 +153,36 @@ typedef struct bstm_view bstm_view;
  * BSTM_ENOTFOUND if the key is absent or deleted, or BSTM_DEPENDENCY if the
  * value depends on a lower transaction that must run first: the transaction
  * function must then return BSTM_DEPENDENCY at once (the executor runs it
- * again later). Other negative codes (BSTM_ESTORAGE, BSTM_ENOMEM, BSTM_ETOOBIG)
- * are failures that the function should return as they are.
+ * again later).
  *
- * Reading the same key twice in one execution returns the same bytes.
+ * Errors of the view calls (read, write, delete, emit) come in two kinds:
+ *   - BSTM_EINVAL (a NULL view or out pointer, a NULL key or value with a
+ *     non-zero length) and BSTM_ETOOBIG (a key over BSTM_MAX_KEY_LEN, a
+ *     value or event over BSTM_MAX_VALUE_LEN) reject this call only and
+ *     change nothing: the function may go on, e.g. report the transaction
+ *     FAILED, or return the code, which fails the block with BSTM_ETXN;
+ *   - a failure of the base view (see bstm_base_view.get) or BSTM_ENOMEM
+ *     sticks: every later view call of this execution returns the same code,
+ *     and if this execution is the one that commits, the block fails with
+ *     that code whatever the function returns. The function should return
+ *     it as it is. (BSTM_EINTERNAL, a broken invariant, sticks too.)
+ *
+ * Reading a key twice in one execution returns the same bytes, unless the
+ * transaction wrote or deleted it in between (then it reads its own write).
  */
 BSTM_API int bstm_view_read(bstm_view *view, const void *key, size_t key_len, const void **value,
 			    size_t *value_len);
 
 /* Write `value` under `key`; a later write to the same key replaces it. The
- * bytes are copied. Returns 0, BSTM_ETOOBIG or BSTM_ENOMEM. */
+ * bytes are copied. Returns 0 or an error as described above. */
 BSTM_API int bstm_view_write(bstm_view *view, const void *key, size_t key_len, const void *value,
 			     size_t value_len);
 
-/* Delete `key` (a write of "absent"). Returns 0, BSTM_ETOOBIG or BSTM_ENOMEM. */
+/* Delete `key` (a write of "absent"). Returns 0 or an error as above. */
 BSTM_API int bstm_view_delete(bstm_view *view, const void *key, size_t key_len);
 
-/* Append an event to the transaction's output. The bytes are copied. */
+/* Append an event (at most BSTM_MAX_VALUE_LEN bytes) to the transaction's
+ * output. The bytes are copied. Returns 0 or an error as above. */
 BSTM_API int bstm_view_emit(bstm_view *view, const void *data, size_t len);
 
 /* The index of the transaction being executed. */
@@ -168,8 +198,11 @@ BSTM_API uint32_t bstm_view_worker(const bstm_view *view);
 
 /*
  * Transaction statuses. The function reports SUCCESS, ABORTED, OUT_OF_GAS,
- * FAILED or DISCARDED; the executor assigns RETRY to transactions it did not
- * run because the block ended early (block gas limit).
+ * FAILED or DISCARDED; the executor assigns RETRY to the transactions after
+ * the point where the block ended early (block gas limit). A RETRY
+ * transaction is not committed, but the function may have been called for
+ * it speculatively: its results are dropped, which is why the function must
+ * have no effect outside the view.
  *   SUCCESS     ran to completion; its writes apply.
  *   ABORTED     its program aborted with `code`; the writes the function
  *               made (typically only the fee payment) apply.
@@ -178,7 +211,7 @@ BSTM_API uint32_t bstm_view_worker(const bstm_view *view);
  *               writes as for ABORTED.
  *   DISCARDED   rejected before running (bad sequence number, cannot pay):
  *               the executor drops its writes and events; gas counts as 0.
- *   RETRY       not executed; the node should put it in a later block.
+ *   RETRY       not committed; the node should put it in a later block.
  */
 typedef enum bstm_txn_status {
 	BSTM_TXN_SUCCESS = 0,
@@ -192,17 +225,21 @@ typedef enum bstm_txn_status {
 /* What a transaction function reports about a completed execution. */
 typedef struct bstm_txn_outcome {
 	uint32_t status;   /* bstm_txn_status */
-	uint64_t code;	   /* abort or failure code, 0 otherwise */
+	uint64_t code;	   /* abort or failure code; passed through as set */
 	uint64_t gas_used; /* counts toward the block gas limit */
 } bstm_txn_outcome;
 
 /*
  * Execute transaction `index` of the block. `ctx` is bstm_block.ctx.
+ * *outcome starts zeroed (SUCCESS, code 0, gas 0).
  * Return 0 with *outcome filled, BSTM_DEPENDENCY when a read returned it, or
  * another negative code for a failure of the function itself (not of the
- * transaction): the block then fails with BSTM_ETXN (after one sequential
- * retry when the executor's fallback is on). The function must be
- * deterministic given what it reads through the view.
+ * transaction). If the execution that commits does that, returns a positive
+ * value, or reports a status other than the five above, the block fails
+ * with BSTM_ETXN (after one sequential retry when the executor's fallback is
+ * on), unless a sticky view error decides the code (see bstm_view_read). The
+ * function must be deterministic given what it reads through the view, and
+ * must have no other effect: it may run several times per transaction.
  */
 typedef int (*bstm_txn_fn)(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome);
 
@@ -234,16 +271,19 @@ typedef struct bstm_txn_output {
 } bstm_txn_output;
 
 typedef struct bstm_block_stats {
-	uint64_t executions;	   /* transaction function calls, all incarnations */
+	uint64_t executions;	   /* transaction function calls, all incarnations,
+				    * speculative ones past a gas-limit cut too */
 	uint64_t validations;	   /* read-set validations */
 	uint64_t aborts;	   /* incarnations aborted by validation */
 	uint64_t dependency_waits; /* executions stopped on a dependency */
 	uint32_t committed;	   /* transactions committed (not RETRY) */
-	uint32_t threads;	   /* threads that took part */
+	uint32_t threads;	   /* config.threads of a parallel run; 1 if sequential */
 	uint32_t sequential;	   /* 1 if the block ran sequentially */
-	uint32_t fallback;	   /* 1 if parallel failed and sequential ran */
+	uint32_t fallback;	   /* 1 if parallel failed and sequential ran: the
+				    * other stats are then the sequential run's */
 	uint64_t wall_ns;	   /* wall time of the block call */
-	uint64_t gas_used;	   /* sum over committed transactions */
+	uint64_t gas_used;	   /* sum over committed transactions (at most
+				    * UINT64_MAX: the sum saturates) */
 	uint64_t serial_txns;	   /* of executions: run in serial segments */
 } bstm_block_stats;
 
@@ -274,11 +314,14 @@ BSTM_API int bstm_output_equal(const bstm_output *a, const bstm_output *b);
 /* ------------------------------------------------------------------------ */
 
 /*
- * Called once per committed transaction, in index order, as soon as it
- * commits (before the block call returns). `out` is valid during the call.
- * If a parallel run fails and the block is re-run sequentially (fallback),
- * the hook is not called again for the transactions it has already seen:
- * their outputs are identical, so it simply continues.
+ * Called once per committed transaction (RETRY excluded, every other status
+ * included), in index order, as soon as it commits (before the block call
+ * returns). `out` is valid during the call. If a parallel run fails and the
+ * block is re-run sequentially (fallback), the hook is not called again for
+ * the transactions it has already seen: their outputs are identical, so it
+ * simply continues. If the block call fails in the end, the hook has seen a
+ * prefix of a block that produced no output: the node must drop what it
+ * streamed.
  */
 typedef void (*bstm_commit_hook)(void *ctx, uint32_t index, const bstm_txn_output *out);
 
@@ -292,20 +335,24 @@ typedef struct bstm_block {
 } bstm_block;
 
 typedef struct bstm_config {
-	size_t size;		      /* sizeof(bstm_config) */
-	uint32_t threads;	      /* total, including the calling thread; >= 1 */
-	uint64_t block_gas_limit;     /* 0: unlimited */
+	size_t size;	  /* sizeof(bstm_config) */
+	uint32_t threads; /* total, including the calling thread; 1..1024 */
+	/* 0: unlimited. Otherwise the block ends after the first transaction
+	 * whose gas brings the committed sum to the limit or above (that one is
+	 * included); the rest are RETRY. */
+	uint64_t block_gas_limit;
 	uint32_t sequential_fallback; /* 1: rerun sequentially on internal failure */
 	/* Blocks with fewer transactions run sequentially. BSTM_DEFAULT_SMALL_BLOCK
 	 * is the measured default (see docs/benchmarks.md); 0 never does. */
 	uint32_t small_block_threshold;
-	uint32_t spin_before_park; /* idle spins before a worker parks; 0: default */
+	uint32_t spin_before_park; /* idle spins before a worker parks; 0: 2000 */
 	/* 1 (default): when conflicts keep the speculation window at 1-2
-	 * transactions, the calling thread runs the block alone, in order,
-	 * without multi-version bookkeeping, for as long as its transactions
-	 * keep depending on their near predecessors; a block after a mostly
-	 * serial one starts that way. 0: always speculate. Outputs are equal
-	 * either way. */
+	 * transactions, the calling thread runs the next transactions itself,
+	 * in order, without multi-version bookkeeping, for as long as they
+	 * keep depending on their near predecessors, and no new speculative
+	 * execution starts meanwhile (ones already under way finish); a block
+	 * after a mostly serial one starts that way. 0: always speculate.
+	 * Outputs are equal either way. */
 	uint32_t serial_segments;
 } bstm_config;
 
@@ -316,7 +363,8 @@ typedef struct bstm_config {
  * parallelism gains. Heavier transactions favour a lower threshold. */
 #define BSTM_DEFAULT_SMALL_BLOCK 64u
 
-/* Fill `config` with defaults: 1 thread, no gas limit, fallback on. */
+/* Fill `config` with defaults: 1 thread, no gas limit, fallback on,
+ * small_block_threshold BSTM_DEFAULT_SMALL_BLOCK, serial segments on. */
 BSTM_API void bstm_config_init(bstm_config *config);
 
 typedef struct bstm_executor bstm_executor;
@@ -328,13 +376,18 @@ BSTM_API void bstm_executor_destroy(bstm_executor *executor);
 /*
  * Execute `block` on `base` in parallel. On success return 0 and set *output.
  * On failure return a negative code and set *output to NULL; nothing partial
- * is returned.
+ * is returned (but see bstm_commit_hook). A parallel run that fails with
+ * BSTM_ENOMEM, BSTM_EINTERNAL or BSTM_ETXN is run again sequentially when
+ * config.sequential_fallback is set; other codes (a storage error) are
+ * returned at once.
  */
 BSTM_API int bstm_execute_block(bstm_executor *executor, const bstm_block *block,
 				const bstm_base_view *base, bstm_output **output);
 
 /* The same, executed in index order on the calling thread only, without the
- * multi-version memory or the scheduler. Its output is the reference. */
+ * multi-version memory or the scheduler. Its output is the reference. Of the
+ * config it uses block_gas_limit (and the hook); threads, the thresholds and
+ * the fallback do not apply. */
 BSTM_API int bstm_execute_block_sequential(bstm_executor *executor, const bstm_block *block,
 					   const bstm_base_view *base, bstm_output **output);
 
