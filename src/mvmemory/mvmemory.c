@@ -2,7 +2,16 @@
  * mvmemory.c - lock-free multi-version memory.
  *
  * Structure
- *   An index of buckets maps a key hash to a chain of entries (one per key).
+ *   An index maps a key hash to an entry (one per key). Its top level is an
+ *   array of buckets sized for the block; a bucket that two keys hash to
+ *   becomes a child table of 8 slots indexed by the next 3 bits of the hash
+ *   (a hash array mapped trie), and so on down. Nothing is ever rehashed or
+ *   moved back, so the index grows with the keys during the block: a block
+ *   that touches far more keys than the sizing expected costs a few levels
+ *   per lookup, not a chain as long as keys / buckets. The child levels use
+ *   the entry's tag (the hash's high 32 bits, kept in the entry so a split
+ *   can place the entry already in the slot); when those bits run out, after
+ *   MVM_TABLE_DEPTH levels, keys that agree on all of them share a chain.
  *   Each entry holds a skip list of nodes, one per transaction that wrote the
  *   key during the block, ordered by transaction index, highest first. A
  *   node's cell is an atomic word: a pointer to the current mvm_version of
@@ -28,7 +37,9 @@
  *     starts at a level too low is still exact.
  *
  * Linearization points
- *   - entry insert: the release CAS that links it at the bucket head;
+ *   - entry insert: the release CAS that puts it in its slot (or at the head
+ *     of a chain); a split (the CAS that replaces an entry by a child table
+ *     already holding it) inserts nothing and moves no entry's identity;
  *   - node insert: the release CAS that links it at level 0;
  *   - write / absent / estimate: the release store (or RMW) of the cell;
  *   - read: the acquire load of the cell of the first non-absent node below
@@ -41,7 +52,8 @@
  *   highest writer of all is below i, the read starts there and searches
  *   nothing.
  *   In cache lines, which is what a lookup costs when the block's state does
- *   not fit in the core's cache: one in the bucket array, one for the entry
+ *   not fit in the core's cache: one in the bucket array (plus one per child
+ *   table on the way, for keys that share their bucket), one for the entry
  *   (tag, key and level 0 share its first line) and, for a key with one
  *   writer below the reader, one for the node with its first version and a
  *   small value inline. Entries and nodes start on a line for that reason.
@@ -54,7 +66,7 @@
 #define MVM_MIN_BUCKETS 256u
 /* Bounds on the learned sizing: a block of a few transactions that touch
  * very many keys must not make the next large block allocate gigabytes.
- * Past the cap, chains grow longer (still correct, a little slower). */
+ * Past the cap, lookups go through more child tables. */
 #define MVM_MAX_KEYS_PER_TXN 64.0
 #define MVM_MAX_BUCKETS	     (1u << 22)
 
@@ -100,7 +112,7 @@ int mvm_begin_block(mvm *m, uint32_t txn_count)
 	if (want > MVM_MAX_BUCKETS)
 		want = MVM_MAX_BUCKETS;
 	if (want > m->capacity) {
-		_Atomic(mvm_entry *) *grown = bstm_mem_alloc(want * sizeof *grown);
+		mvm_slot *grown = bstm_mem_alloc(want * sizeof *grown);
 		if (!grown)
 			return BSTM_ENOMEM;
 		bstm_mem_free(m->buckets, m->capacity * sizeof *m->buckets);
@@ -130,34 +142,77 @@ static inline bool entry_matches(const mvm_entry *e, const void *key, uint32_t l
 	return e->tag == hash_tag(hash) && e->key_len == len && bstm_bytes_equal(e->key, key, len);
 }
 
-static mvm_entry *chain_find(mvm_entry *e, mvm_entry *stop, const void *key, uint32_t len,
-			     uint64_t hash)
+static mvm_entry *chain_find(mvm_entry *e, const void *key, uint32_t len, uint64_t hash)
 {
-	for (; e != stop; e = atomic_load_explicit(&mvm_tail(e)->chain, memory_order_acquire))
+	for (; e; e = atomic_load_explicit(&mvm_tail(e)->chain, memory_order_acquire))
 		if (entry_matches(e, key, len, hash))
 			return e;
 	return NULL;
 }
 
-mvm_entry *mvm_find(mvm *m, const void *key, uint32_t len, uint64_t hash)
+/* Child tables: one line of 8 slots, indexed by 3 bits of the tag per
+ * level; after MVM_TABLE_DEPTH levels the tag's bits are used up. */
+#define MVM_SLOT_TABLE	((uintptr_t)1)
+#define MVM_TABLE_BITS	3
+#define MVM_TABLE_SLOTS (1u << MVM_TABLE_BITS)
+#define MVM_TABLE_DEPTH (32 / MVM_TABLE_BITS)
+
+typedef struct mvm_table {
+	mvm_slot slot[MVM_TABLE_SLOTS];
+} mvm_table;
+
+_Static_assert(sizeof(mvm_table) == BSTM_CACHELINE, "a child table is one line");
+
+static inline mvm_slot *child_slot(uintptr_t w, uint32_t tag, uint32_t depth)
 {
-	/* Acquire pairs with the release CAS in mvm_find_or_insert: an entry seen
-	 * here is fully initialized. */
-	mvm_entry *head = atomic_load_explicit(&m->buckets[hash & m->mask], memory_order_acquire);
-	return chain_find(head, NULL, key, len, hash);
+	mvm_table *t = (mvm_table *)(w & ~MVM_SLOT_TABLE);
+	return &t->slot[(tag >> (depth * MVM_TABLE_BITS)) & (MVM_TABLE_SLOTS - 1)];
 }
 
-mvm_entry *mvm_find_or_insert(mvm *m, bstm_arena *arena, const void *key, uint32_t len,
-			      uint64_t hash, bool *created)
+/* The slot that holds key's entry, or would: down the child tables from
+ * its bucket. *w is the slot's word (0, an entry or the head of a chain);
+ * *depth the child level (0 for the bucket itself). Acquire loads pair with
+ * the release CASes that fill slots, so every table and entry reached is
+ * initialized. */
+static mvm_slot *descend(mvm *m, uint64_t hash, uintptr_t *w, uint32_t *depth, uint32_t *steps)
 {
-	if (created)
-		*created = false;
-	_Atomic(mvm_entry *) *bucket = &m->buckets[hash & m->mask];
-	mvm_entry *head = atomic_load_explicit(bucket, memory_order_acquire);
-	mvm_entry *found = chain_find(head, NULL, key, len, hash);
-	if (found)
-		return found;
+	mvm_slot *slot = &m->buckets[hash & m->mask];
+	uint32_t tag = hash_tag(hash), d = 0;
+	uintptr_t word;
+	while ((word = atomic_load_explicit(slot, memory_order_acquire)) & MVM_SLOT_TABLE) {
+		slot = child_slot(word, tag, d++);
+		if (steps)
+			++*steps;
+	}
+	*w = word;
+	*depth = d;
+	return slot;
+}
 
+mvm_entry *mvm_find(mvm *m, const void *key, uint32_t len, uint64_t hash)
+{
+	uintptr_t w;
+	uint32_t depth;
+	descend(m, hash, &w, &depth, NULL);
+	return chain_find((mvm_entry *)w, key, len, hash);
+}
+
+uint32_t mvm_lookup_steps(mvm *m, const void *key, uint32_t len, uint64_t hash)
+{
+	uintptr_t w;
+	uint32_t depth, steps = 1;
+	descend(m, hash, &w, &depth, &steps);
+	for (mvm_entry *e = (mvm_entry *)w; e;
+	     e = atomic_load_explicit(&mvm_tail(e)->chain, memory_order_acquire)) {
+		steps++;
+		if (entry_matches(e, key, len, hash))
+			break;
+	}
+	return steps;
+}
+
+static mvm_entry *new_entry(bstm_arena *arena, const void *key, uint32_t len, uint64_t hash)
+{
 	mvm_entry *e = bstm_arena_alloc_line(arena, mvm_tail_offset(len) + sizeof(mvm_entry_tail));
 	if (!e)
 		return NULL;
@@ -166,22 +221,58 @@ mvm_entry *mvm_find_or_insert(mvm *m, bstm_arena *arena, const void *key, uint32
 	e->key_len = (uint16_t)len;
 	if (len)
 		memcpy(e->key, key, len);
-	mvm_entry_tail *tail = mvm_tail(e);
-	memset(tail, 0, sizeof *tail);
+	memset(mvm_tail(e), 0, sizeof(mvm_entry_tail));
+	return e;
+}
+
+mvm_entry *mvm_find_or_insert(mvm *m, bstm_arena *arena, const void *key, uint32_t len,
+			      uint64_t hash, bool *created)
+{
+	if (created)
+		*created = false;
+	uint32_t tag = hash_tag(hash);
+	mvm_entry *e = NULL; /* ours, allocated once it is needed */
+	uintptr_t w;
+	uint32_t depth;
+	mvm_slot *slot = descend(m, hash, &w, &depth, NULL);
 	for (;;) {
-		atomic_store_explicit(&tail->chain, head, memory_order_relaxed);
-		/* Release publishes e's fields with the link; on failure `head`
-		 * is reloaded (acquire) and only the new prefix needs a look. */
-		mvm_entry *old_head = head;
-		if (atomic_compare_exchange_weak_explicit(bucket, &head, e, memory_order_release,
-							  memory_order_acquire)) {
-			if (created)
-				*created = true;
-			return e;
-		}
-		found = chain_find(head, old_head, key, len, hash);
+		mvm_entry *head = (mvm_entry *)w;
+		mvm_entry *found = chain_find(head, key, len, hash);
 		if (found)
-			return found; /* e stays unused in the arena: harmless */
+			return found; /* an e of ours stays unused in the arena */
+		if (head && depth < MVM_TABLE_DEPTH) {
+			/* Another key holds the slot: it becomes a child table
+			 * that holds that key one level down. Release publishes
+			 * the table's contents with it. */
+			mvm_table *t = bstm_arena_alloc_line(arena, sizeof *t);
+			if (!t)
+				return NULL;
+			memset(t, 0, sizeof *t);
+			atomic_store_explicit(child_slot((uintptr_t)t, head->tag, depth), w,
+					      memory_order_relaxed);
+			uintptr_t table = (uintptr_t)t | MVM_SLOT_TABLE;
+			if (atomic_compare_exchange_strong_explicit(
+				    slot, &w, table, memory_order_release, memory_order_acquire))
+				w = table; /* else: a table or entry someone else put */
+		} else {
+			/* An empty slot, or a chain once the tag's bits ran out:
+			 * link e at its head. Release publishes e's fields. */
+			if (!e && !(e = new_entry(arena, key, len, hash)))
+				return NULL;
+			atomic_store_explicit(&mvm_tail(e)->chain, head, memory_order_relaxed);
+			if (atomic_compare_exchange_strong_explicit(slot, &w, (uintptr_t)e,
+								    memory_order_release,
+								    memory_order_acquire)) {
+				if (created)
+					*created = true;
+				return e;
+			}
+		}
+		/* w is the slot's current word: go down any table it became. */
+		while (w & MVM_SLOT_TABLE) {
+			slot = child_slot(w, tag, depth++);
+			w = atomic_load_explicit(slot, memory_order_acquire);
+		}
 	}
 }
 

@@ -50,8 +50,10 @@ typedef struct mvm_entry {
 } mvm_entry;
 
 typedef struct mvm_entry_tail {
-	_Atomic(mvm_entry *) chain;	   /* next entry in the bucket, immutable once linked */
-	_Atomic(const mvm_version *) base; /* the base value, fetched once; NULL until then */
+	_Atomic(mvm_entry *) chain;		/* next entry with the same slot once the
+						 * hash bits ran out (mvmemory.c);
+						 * immutable once linked */
+	_Atomic(const mvm_version *) base;	/* the base value, fetched once; NULL until then */
 	_Atomic(mvm_node *) up[MVM_LEVELS - 1]; /* levels 1 and up of the head */
 } mvm_entry_tail;
 
@@ -113,8 +115,11 @@ typedef struct mvm_capture {
 	const mvm_version *observed;
 } mvm_capture;
 
+/* An index slot: 0, an mvm_entry *, or an mvm_table * | MVM_SLOT_TABLE. */
+typedef _Atomic uintptr_t mvm_slot;
+
 typedef struct mvm {
-	_Atomic(mvm_entry *) *buckets;
+	mvm_slot *buckets;
 	uint64_t mask;	     /* bucket count - 1, for this block */
 	uint64_t capacity;   /* allocated buckets */
 	double keys_per_txn; /* learned across blocks to size the index */
@@ -130,6 +135,8 @@ BSTM_INTERNAL int mvm_begin_block(mvm *m, uint32_t txn_count);
 BSTM_INTERNAL void mvm_end_block(mvm *m, uint32_t txn_count, uint64_t entries);
 
 BSTM_INTERNAL mvm_entry *mvm_find(mvm *m, const void *key, uint32_t len, uint64_t hash);
+/* How many slots and entries a lookup of key visits (for tests). */
+BSTM_INTERNAL uint32_t mvm_lookup_steps(mvm *m, const void *key, uint32_t len, uint64_t hash);
 /* Find or insert the entry for key; its bytes are copied into `arena`.
  * Returns NULL only when out of memory. Lock-free. *created (unless NULL)
  * says whether this call created the entry: each entry has exactly one

@@ -274,6 +274,41 @@ Test(mvmemory, colliding_hashes_distinct_entries)
 	/* Same bytes under another hash: a different key as far as the index
 	 * can tell, and never the colliding entry. */
 	cr_assert_null(mvm_find(&mem, "x", 1, 43));
+	/* Equal hashes run out of bits: the child tables end in a chain. */
+	cr_assert_geq(mvm_lookup_steps(&mem, keys[0], 1, 42), 10);
+	/* Keys whose hashes differ only in bits the index never looks at
+	 * (between the bucket's and the tag's) share that chain too, and stay
+	 * apart by their bytes. */
+	uint64_t h1 = 42 | (1ull << 20), h2 = 42 | (1ull << 21);
+	mvm_entry *a = insert_counted(&mem, &arena, "p", 1, h1, &created);
+	mvm_entry *b = insert_counted(&mem, &arena, "q", 1, h2, &created);
+	cr_assert_neq(a, b);
+	cr_assert_eq(mvm_find(&mem, "p", 1, h1), a);
+	cr_assert_eq(mvm_find(&mem, "q", 1, h2), b);
+	cr_assert_eq(mvm_find(&mem, "x", 1, 42), e[0]);
+}
+
+/* Keys whose hashes agree in the bucket bits and in all but the last of the
+ * tag's bits the index uses go ten tables down, and are all found. */
+Test(mvmemory, hashes_that_share_most_bits)
+{
+	enum { N = 64 };
+	mvm_entry *e[N];
+	char key[8];
+	for (uint32_t i = 0; i < N; i++) {
+		/* The same bucket; tags that differ only from bit 24 up. */
+		uint64_t hash = 7 | ((uint64_t)i << (32 + 24));
+		int len = snprintf(key, sizeof key, "h%u", i);
+		e[i] = insert_counted(&mem, &arena, key, (uint32_t)len, hash, &created);
+		cr_assert_not_null(e[i]);
+	}
+	for (uint32_t i = 0; i < N; i++) {
+		uint64_t hash = 7 | ((uint64_t)i << (32 + 24));
+		int len = snprintf(key, sizeof key, "h%u", i);
+		cr_assert_eq(mvm_find(&mem, key, (uint32_t)len, hash), e[i], "key %s", key);
+		cr_assert_eq(insert_counted(&mem, &arena, key, (uint32_t)len, hash, &created),
+			     e[i]);
+	}
 }
 
 /* The public API accepts (NULL, 0) as the empty key; the index must too. */
@@ -289,7 +324,9 @@ Test(mvmemory, empty_key_with_null_pointer)
 Test(mvmemory, many_keys_in_small_index)
 {
 	/* One transaction: the index gets its minimum size (256 buckets), so
-	 * 30k keys make chains of a hundred entries and more. */
+	 * 30k keys share buckets by the hundred. Buckets become child tables,
+	 * so no lookup visits more than a few slots and one entry (a chain
+	 * per bucket would have visited a hundred entries). */
 	mvm_end_block(&mem, 64, created);
 	created = 0;
 	cr_assert_eq(mvm_begin_block(&mem, 1), 0);
@@ -311,6 +348,9 @@ Test(mvmemory, many_keys_in_small_index)
 			     (void *)e[i]);
 		cr_assert_eq(f->key_len, (uint32_t)len);
 		cr_assert_eq(memcmp(f->key, key, (size_t)len), 0);
+		uint32_t steps = mvm_lookup_steps(&mem, key, (uint32_t)len,
+						  bstm_hash_bytes(key, (size_t)len));
+		cr_assert_leq(steps, 10, "key %s: %u steps", key, steps);
 	}
 	for (uint32_t i = N; i < N + 10000; i++) {
 		int len = snprintf(key, sizeof key, "k%u", i);
