@@ -20,8 +20,9 @@
  *     a status in the output, not an error of the call.
  *   - Structs passed in start with a `size` field: set it to sizeof the
  *     struct (bstm_config_init does for bstm_config). bstm_config also
- *     accepts the shorter size of an older header (at least up to and
- *     including `threads`; later fields take their defaults); bstm_block and
+ *     accepts the shorter size of an older header, one that ends at the end
+ *     of a field from `threads` on (later fields take their defaults);
+ *     bstm_block and
  *     bstm_base_view must have exactly this header's size (BSTM_EINVAL
  *     otherwise).
  *
@@ -123,15 +124,16 @@ typedef struct bstm_base_view {
 	 * Look up `key`. On success set *value / *value_len and return 0; the
 	 * bytes must stay valid and unchanged until the block call returns.
 	 * Return BSTM_ENOTFOUND if the key is absent, or another negative code
-	 * (BSTM_ESTORAGE is usual) on failure. A positive return, a NULL value
-	 * with a non-zero length, or a value longer than BSTM_MAX_VALUE_LEN
-	 * count as BSTM_ESTORAGE. The failure reaches the transaction function
-	 * as the read's result; if the execution that commits saw it, the block
-	 * call fails with that code and returns no output, while a speculative
-	 * execution that saw it and was redone leaves no trace (so a get() that
-	 * fails only sometimes may not fail the block). BSTM_ENOMEM and
-	 * BSTM_EINTERNAL stop a parallel run at once and, with the fallback on,
-	 * the block is run again sequentially, calling get() again.
+	 * (BSTM_ESTORAGE is usual) on failure. A positive return,
+	 * BSTM_DEPENDENCY, a NULL value with a non-zero length, or a value
+	 * longer than BSTM_MAX_VALUE_LEN count as BSTM_ESTORAGE. The failure
+	 * reaches the transaction function as the read's result; if the
+	 * execution that commits saw it, the block call fails with that code
+	 * and returns no output, while a speculative execution that saw it and
+	 * was redone leaves no trace (so a get() that fails only sometimes may
+	 * not fail the block). BSTM_ENOMEM and BSTM_EINTERNAL stop a parallel
+	 * run at once and, with the fallback on, the block is run again
+	 * sequentially, calling get() again.
 	 */
 	int (*get)(void *ctx, const void *key, size_t key_len, const void **value,
 		   size_t *value_len);
@@ -143,7 +145,10 @@ typedef struct bstm_base_view {
 /* The transaction interface                                                 */
 /* ------------------------------------------------------------------------ */
 
-/* The view a transaction function reads and writes state through. */
+/* The view a transaction function reads and writes state through. It is
+ * valid only during that call of the function, on the calling thread: the
+ * executor reuses it for other transactions, and using it later is
+ * undefined. */
 typedef struct bstm_view bstm_view;
 
 /*

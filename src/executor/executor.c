@@ -23,12 +23,30 @@ void bstm_config_init(bstm_config *config)
 	config->serial_segments = 1;
 }
 
+/* Whether `size` ends at the end of a field: the size of this struct in
+ * some older header, which had at least `threads`. */
+static bool config_size_known(size_t size)
+{
+#define END(f) (offsetof(bstm_config, f) + sizeof(((bstm_config *)0)->f))
+	static const size_t ends[] = {END(threads),
+				      END(block_gas_limit),
+				      END(sequential_fallback),
+				      END(small_block_threshold),
+				      END(spin_before_park),
+				      END(serial_segments),
+				      sizeof(bstm_config)};
+#undef END
+	for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++)
+		if (size == ends[i])
+			return true;
+	return false;
+}
+
 static int read_config(const bstm_config *in, bstm_config *out)
 {
-	/* Older callers may pass a shorter struct; the fields they know must
-	 * include at least `threads`. */
-	size_t need = offsetof(bstm_config, threads) + sizeof in->threads;
-	if (!in || in->size < need || in->size > sizeof *in)
+	/* Older callers may pass a shorter struct (fields they do not know take
+	 * their defaults); a size inside a field is no struct at all. */
+	if (!in || !config_size_known(in->size))
 		return BSTM_EINVAL;
 	bstm_config_init(out);
 	memcpy(out, in, in->size);

@@ -85,7 +85,9 @@ int exec_base_get(exec_block_run *run, const void *key, size_t len, const void *
 			return BSTM_ESTORAGE;
 		return rc;
 	}
-	return rc < 0 ? rc : BSTM_ESTORAGE;
+	/* BSTM_DEPENDENCY means something else to the transaction function;
+	 * from storage it can only be a broken view. */
+	return rc < 0 && rc != BSTM_DEPENDENCY ? rc : BSTM_ESTORAGE;
 }
 
 static int fail(bstm_view *v, int code)

@@ -424,7 +424,13 @@ int vm_assemble_module(const char *text, vm_module **module, int *line)
 {
 	assembler as = {0};
 	int rc = 0;
+	if (!module)
+		return BSTM_EINVAL;
 	*module = NULL;
+	if (line)
+		*line = 0;
+	if (!text)
+		return BSTM_EINVAL;
 	char(*tok)[MAX_TOKEN] = malloc(MAX_TOKENS * sizeof *tok);
 	as.m = vm_module_new();
 	if (!tok || !as.m) {
@@ -485,6 +491,8 @@ int vm_assemble(const char *text, uint8_t **binary, size_t *len, int *line, int 
 	vm_module *m;
 	if (verr)
 		*verr = 0;
+	if (!binary || !len)
+		return BSTM_EINVAL;
 	int rc = vm_assemble_module(text, &m, line);
 	if (rc)
 		return rc;

@@ -52,6 +52,8 @@ static const vm_state_ops view_ops = {view_read, view_write, view_remove, view_e
 
 int vm_engine_create(const vm_config *config, uint32_t workers, vm_engine **engine)
 {
+	if (!engine)
+		return BSTM_EINVAL;
 	*engine = NULL;
 	vm_config cfg;
 	/* Checked here, not at the first transaction, where every instance

@@ -44,10 +44,9 @@ int vm_config_resolve(const vm_config *config, vm_config *out)
 	vm_config cfg;
 	vm_config_init(&cfg);
 	if (config) {
-		if (config->size < sizeof cfg)
+		if (config->size != sizeof cfg)
 			return BSTM_EINVAL;
 		cfg = *config;
-		cfg.size = sizeof cfg;
 	}
 	if (cfg.stack_values < 16 || cfg.call_depth < 1 || cfg.cache_modules < 1 ||
 	    cfg.scratch_bytes > (1u << 30))

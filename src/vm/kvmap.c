@@ -89,6 +89,8 @@ static int grow(vm_kvmap *m)
 
 int vm_kvmap_put(vm_kvmap *m, const void *key, size_t key_len, const void *value, size_t value_len)
 {
+	if (!m || (!key && key_len) || (!value && value_len))
+		return BSTM_EINVAL;
 	if (key_len > BSTM_MAX_KEY_LEN || value_len > BSTM_MAX_VALUE_LEN)
 		return BSTM_ETOOBIG;
 	if ((m->count + 1) * 2 > m->mask + 1 && grow(m) != 0)
@@ -100,7 +102,8 @@ int vm_kvmap_put(vm_kvmap *m, const void *key, size_t key_len, const void *value
 		return BSTM_ENOMEM;
 	e->key_len = (uint32_t)key_len;
 	e->value_len = (uint32_t)value_len;
-	memcpy(e->bytes, key, key_len);
+	if (key_len)
+		memcpy(e->bytes, key, key_len);
 	if (value_len)
 		memcpy(e->bytes + key_len, value, value_len);
 	if (s->entry)
@@ -190,6 +193,8 @@ const vm_state_ops vm_kvmap_ops = {base_get, ops_write, ops_remove, ops_emit};
 
 int vm_kvmap_apply(vm_kvmap *m, const bstm_output *output)
 {
+	if (!m || !output)
+		return BSTM_EINVAL;
 	for (size_t i = 0; i < output->write_count; i++) {
 		const bstm_write *w = &output->writes[i];
 		int rc = w->is_delete ? ops_remove(m, w->key, w->key_len)

@@ -35,9 +35,13 @@ int vm_txn_call(vm_txn *txn, uint64_t sender, uint64_t sequence, uint64_t gas_li
 		uint64_t gas_price, uint64_t module_address, const char *module,
 		const char *function, const uint64_t *args, uint32_t arg_count)
 {
+	if (!txn)
+		return BSTM_EINVAL;
 	memset(txn, 0, sizeof *txn);
-	if (strlen(module) > VM_MAX_NAME || strlen(function) > VM_MAX_NAME ||
-	    arg_count > VM_MAX_ARGS)
+	/* Only what vm_txn_decode would accept back. */
+	if (!module || !function || !vm_name_valid(module, strlen(module)) ||
+	    !vm_name_valid(function, strlen(function)) || arg_count > VM_MAX_ARGS ||
+	    (arg_count && !args))
 		return BSTM_EINVAL;
 	txn->sender = sender;
 	txn->sequence = sequence;
@@ -82,6 +86,8 @@ static void put_str(cursor *c, const char *s)
 
 long vm_txn_encode(const vm_txn *txn, uint8_t *buf, size_t cap)
 {
+	if (!txn)
+		return BSTM_EINVAL;
 	cursor c = {buf, 0, cap};
 	put_u(&c, VM_TXN_FORMAT_VERSION, 1);
 	put_u(&c, txn->sender, 8);
@@ -90,7 +96,9 @@ long vm_txn_encode(const vm_txn *txn, uint8_t *buf, size_t cap)
 	put_u(&c, txn->gas_price, 8);
 	put_u(&c, txn->kind, 1);
 	if (txn->kind == VM_PAYLOAD_CALL) {
-		if (txn->arg_count > VM_MAX_ARGS)
+		if (txn->arg_count > VM_MAX_ARGS ||
+		    !vm_name_valid(txn->module, strnlen(txn->module, sizeof txn->module)) ||
+		    !vm_name_valid(txn->function, strnlen(txn->function, sizeof txn->function)))
 			return BSTM_EINVAL;
 		put_u(&c, txn->module_address, 8);
 		put_str(&c, txn->module);
@@ -105,6 +113,8 @@ long vm_txn_encode(const vm_txn *txn, uint8_t *buf, size_t cap)
 		for (uint32_t i = 0; i < txn->module_count; i++) {
 			if (txn->module_lens[i] > UINT32_MAX)
 				return BSTM_ETOOBIG;
+			if (!txn->modules[i] && txn->module_lens[i])
+				return BSTM_EINVAL;
 			put_u(&c, txn->module_lens[i], 4);
 			put(&c, txn->modules[i], txn->module_lens[i]);
 		}
@@ -149,7 +159,11 @@ static void get_str(input *in, char out[VM_MAX_NAME + 1])
 
 int vm_txn_decode(const uint8_t *bytes, size_t len, vm_txn *txn)
 {
+	if (!txn)
+		return BSTM_EINVAL;
 	memset(txn, 0, sizeof *txn);
+	if (!bytes)
+		len = 0; /* rejected below as truncated */
 	input in = {bytes, bytes + len, false};
 	if (get_u(&in, 1) != VM_TXN_FORMAT_VERSION)
 		in.bad = true;

@@ -10,6 +10,7 @@
  */
 #include <criterion/criterion.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -741,6 +742,29 @@ static int storage_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outc
 	return rc ? rc : done(outcome, BSTM_TXN_SUCCESS, 0, 1);
 }
 
+/* A base view that returns BSTM_DEPENDENCY, which means something else to
+ * the transaction function, fails the block as a storage error. */
+Test(executor, dependency_from_the_base_view_is_a_storage_error)
+{
+	tk_base *base = new_base();
+	cr_assert_eq(tk_base_fail_key(base, "k/5", 3, BSTM_DEPENDENCY), 0);
+	bstm_base_view view;
+	for (size_t t = 0; t < THREAD_SET_LEN; t++) {
+		bstm_executor *executor = make_executor(thread_set[t], 0, 1);
+		bstm_block block = {sizeof(block), 10, storage_txn, NULL, NULL, NULL};
+		bstm_output *out = NULL;
+		tk_base_open(base, &view);
+		int rc = bstm_execute_block(executor, &block, &view, &out);
+		cr_assert_eq(rc, BSTM_ESTORAGE, "threads=%u: %s", thread_set[t], bstm_errname(rc));
+		cr_assert_null(out);
+		rc = bstm_execute_block_sequential(executor, &block, &view, &out);
+		cr_assert_eq(rc, BSTM_ESTORAGE, "sequential: %s", bstm_errname(rc));
+		tk_base_close(base);
+		bstm_executor_destroy(executor);
+	}
+	tk_base_free(base);
+}
+
 Test(executor, storage_error_from_the_base_view)
 {
 	tk_base *base = new_base();
@@ -799,6 +823,20 @@ Test(executor, config_validation)
 	cr_assert_eq(bstm_executor_create(&config, &executor), BSTM_EINVAL);
 	config.size = 1;
 	cr_assert_eq(bstm_executor_create(&config, &executor), BSTM_EINVAL);
+	/* An older header's size ends at a field; one inside a field is no
+	 * struct at all (half of block_gas_limit would be read). */
+	config.size = offsetof(bstm_config, block_gas_limit) + 4;
+	cr_assert_eq(bstm_executor_create(&config, &executor), BSTM_EINVAL);
+	config.size = sizeof(config) + 8;
+	cr_assert_eq(bstm_executor_create(&config, &executor), BSTM_EINVAL);
+	config.size = offsetof(bstm_config, threads) + sizeof(config.threads);
+	config.block_gas_limit = 77; /* beyond the size: the default applies */
+	cr_assert_eq(bstm_executor_create(&config, &executor), 0);
+	bstm_executor_destroy(executor);
+	config.size = offsetof(bstm_config, sequential_fallback);
+	cr_assert_eq(bstm_executor_create(&config, &executor), 0);
+	bstm_executor_destroy(executor);
+	executor = NULL;
 	bstm_config_init(&config);
 	cr_assert_eq(bstm_executor_create(&config, NULL), BSTM_EINVAL);
 

@@ -130,6 +130,18 @@ static void round_trip(const char *source, bool canonical)
 	free(text2);
 }
 
+Test(vm_asm, null_arguments)
+{
+	uint8_t *bin = NULL;
+	size_t len = 0;
+	int line = -1, verr = -1;
+	cr_expect_eq(vm_assemble(NULL, &bin, &len, &line, &verr), BSTM_EINVAL);
+	cr_expect_null(bin);
+	cr_expect_eq(line, 0);
+	cr_expect_eq(vm_assemble("module 0x2 m\n", NULL, &len, &line, &verr), BSTM_EINVAL);
+	cr_expect_eq(vm_assemble("module 0x2 m\n", &bin, NULL, &line, &verr), BSTM_EINVAL);
+}
+
 Test(vm_asm, every_format_round_trips_canonically)
 {
 	round_trip(every_format, true);

@@ -356,6 +356,10 @@ Test(vm_instance, engine_rejects_a_bad_config_at_creation)
 	}
 	vm_engine *engine;
 	cr_expect_eq(vm_engine_create(&bad[5], 0, &engine), BSTM_EINVAL, "no workers");
+	cr_expect_eq(vm_engine_create(&bad[5], 1, NULL), BSTM_EINVAL);
+	bad[5].size = sizeof bad[5] + 8; /* a newer header's: not this library's */
+	cr_expect_eq(vm_engine_create(&bad[5], 1, &engine), BSTM_EINVAL);
+	bad[5].size = sizeof bad[5];
 	/* The bounds themselves are accepted. */
 	bad[5].stack_values = 16;
 	bad[5].call_depth = 1;

@@ -56,6 +56,18 @@ Test(vm_kvmap, random_operations_match_a_model)
 	vm_kvmap_destroy(m);
 }
 
+Test(vm_kvmap, null_arguments)
+{
+	vm_kvmap *m;
+	cr_assert_eq(vm_kvmap_create(&m), 0);
+	cr_expect_eq(vm_kvmap_put(m, NULL, 0, NULL, 0), 0); /* the empty key */
+	cr_expect_eq(vm_kvmap_put(m, NULL, 3, "v", 1), BSTM_EINVAL);
+	cr_expect_eq(vm_kvmap_put(m, "k", 1, NULL, 2), BSTM_EINVAL);
+	cr_expect_eq(vm_kvmap_put(NULL, "k", 1, "v", 1), BSTM_EINVAL);
+	cr_expect_eq(vm_kvmap_apply(m, NULL), BSTM_EINVAL);
+	vm_kvmap_destroy(m);
+}
+
 Test(vm_kvmap, empty_keys_and_values)
 {
 	vm_kvmap *m;

@@ -366,6 +366,36 @@ Test(vm_txn, wire_format_round_trip)
 	cr_expect_eq(run(&d).status, BSTM_TXN_SUCCESS);
 }
 
+/* What the encoder takes, the decoder takes back: names that are not
+ * identifiers, and NULL arguments, are refused up front. */
+Test(vm_txn, builders_refuse_what_the_decoder_would)
+{
+	vm_txn t;
+	uint64_t args[1] = {1};
+	const char *bad[] = {"",    "a b", "9x",
+			     "f-g", "x\n", "abcdefghijklmnopqrstuvwxyz0123456"}; /* 33 bytes */
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cr_expect_eq(vm_txn_call(&t, 1, 0, GAS, 1, 1, bad[i], "f", args, 1), BSTM_EINVAL,
+			     "module \"%s\"", bad[i]);
+		cr_expect_eq(vm_txn_call(&t, 1, 0, GAS, 1, 1, "m", bad[i], args, 1), BSTM_EINVAL,
+			     "function \"%s\"", bad[i]);
+	}
+	cr_expect_eq(vm_txn_call(&t, 1, 0, GAS, 1, 1, NULL, "f", args, 1), BSTM_EINVAL);
+	cr_expect_eq(vm_txn_call(&t, 1, 0, GAS, 1, 1, "m", NULL, args, 1), BSTM_EINVAL);
+	cr_expect_eq(vm_txn_call(&t, 1, 0, GAS, 1, 1, "m", "f", NULL, 1), BSTM_EINVAL);
+	cr_expect_eq(vm_txn_call(NULL, 1, 0, GAS, 1, 1, "m", "f", args, 1), BSTM_EINVAL);
+	cr_assert_eq(vm_txn_call(&t, 1, 0, GAS, 1, 1, "m", "f", NULL, 0), 0);
+	/* A name edited in place after building. */
+	strcpy(t.function, "no good");
+	cr_expect_eq(vm_txn_encode(&t, NULL, 0), BSTM_EINVAL);
+	cr_expect_eq(vm_txn_encode(NULL, NULL, 0), BSTM_EINVAL);
+	vm_txn d;
+	cr_expect_eq(vm_txn_decode(NULL, 10, &d), BSTM_EFORMAT);
+	cr_expect_eq(d.malformed, 1);
+	uint8_t byte = 1;
+	cr_expect_eq(vm_txn_decode(&byte, 1, NULL), BSTM_EINVAL);
+}
+
 Test(vm_txn, malformed_transactions_are_rejected)
 {
 	vm_txn t = transfer(2, 0, 3, 77), d;
