@@ -197,7 +197,8 @@ BSTM_API uint32_t bstm_view_txn_index(const bstm_view *view);
  * The executing thread's worker number, 0 .. threads - 1 (0 is the calling
  * thread and the sequential executor). Stable for the executor's lifetime, so
  * a node can keep per-worker scratch state (a VM instance) indexed by it; no
- * two concurrent calls share a worker number.
+ * two concurrent calls of one executor share a worker number (numbers are
+ * per executor: two executors running at once both use 0).
  */
 BSTM_API uint32_t bstm_view_worker(const bstm_view *view);
 
@@ -340,8 +341,13 @@ typedef struct bstm_block {
 } bstm_block;
 
 typedef struct bstm_config {
-	size_t size;	  /* sizeof(bstm_config) */
-	uint32_t threads; /* total, including the calling thread; 1..1024 */
+	size_t size; /* sizeof(bstm_config) */
+	/* Total, including the calling thread; 1..1024. With 1, blocks at or
+	 * above small_block_threshold still run the parallel machinery on the
+	 * calling thread (the tests use this); it is slower than
+	 * bstm_execute_block_sequential, which a single-threaded node should
+	 * call instead. */
+	uint32_t threads;
 	/* 0: unlimited. Otherwise the block ends after the first transaction
 	 * whose gas brings the committed sum to the limit or above (that one is
 	 * included); the rest are RETRY. */
