@@ -10,8 +10,9 @@
  *   that touches far more keys than the sizing expected costs a few levels
  *   per lookup, not a chain as long as keys / buckets. The child levels use
  *   the entry's tag (the hash's high 32 bits, kept in the entry so a split
- *   can place the entry already in the slot); when those bits run out, after
- *   MVM_TABLE_DEPTH levels, keys that agree on all of them share a chain.
+ *   can place the entry already in the slot), 3 bits a level; after
+ *   MVM_TABLE_DEPTH levels (30 bits), keys that agree on those bits share a
+ *   chain.
  *   Each entry holds a skip list of nodes, one per transaction that wrote the
  *   key during the block, ordered by transaction index, highest first. A
  *   node's cell is an atomic word: a pointer to the current mvm_version of
@@ -151,7 +152,8 @@ static mvm_entry *chain_find(mvm_entry *e, const void *key, uint32_t len, uint64
 }
 
 /* Child tables: one line of 8 slots, indexed by 3 bits of the tag per
- * level; after MVM_TABLE_DEPTH levels the tag's bits are used up. */
+ * level; after MVM_TABLE_DEPTH levels (30 of the tag's 32 bits) the index
+ * looks at no more of them, and keys that agree so far share a chain. */
 #define MVM_SLOT_TABLE	((uintptr_t)1)
 #define MVM_TABLE_BITS	3
 #define MVM_TABLE_SLOTS (1u << MVM_TABLE_BITS)
@@ -253,9 +255,9 @@ mvm_entry *mvm_find_or_insert(mvm *m, bstm_arena *arena, const void *key, uint32
 			uintptr_t table = (uintptr_t)t | MVM_SLOT_TABLE;
 			if (atomic_compare_exchange_strong_explicit(
 				    slot, &w, table, memory_order_release, memory_order_acquire))
-				w = table; /* else: a table or entry someone else put */
+				w = table; /* else: the table another split put */
 		} else {
-			/* An empty slot, or a chain once the tag's bits ran out:
+			/* An empty slot, or a chain at the last level:
 			 * link e at its head. Release publishes e's fields. */
 			if (!e && !(e = new_entry(arena, key, len, hash)))
 				return NULL;
