@@ -151,18 +151,6 @@ static mvm_entry *chain_find(mvm_entry *e, const void *key, uint32_t len, uint64
 	return NULL;
 }
 
-/* Child tables: one line of 8 slots, indexed by 3 bits of the tag per
- * level; after MVM_TABLE_DEPTH levels (30 of the tag's 32 bits) the index
- * looks at no more of them, and keys that agree so far share a chain. */
-#define MVM_SLOT_TABLE	((uintptr_t)1)
-#define MVM_TABLE_BITS	3
-#define MVM_TABLE_SLOTS (1u << MVM_TABLE_BITS)
-#define MVM_TABLE_DEPTH (32 / MVM_TABLE_BITS)
-
-typedef struct mvm_table {
-	mvm_slot slot[MVM_TABLE_SLOTS];
-} mvm_table;
-
 _Static_assert(sizeof(mvm_table) == BSTM_CACHELINE, "a child table is one line");
 
 static inline mvm_slot *child_slot(uintptr_t w, uint32_t tag, uint32_t depth)

@@ -118,6 +118,19 @@ typedef struct mvm_capture {
 /* An index slot: 0, an mvm_entry *, or an mvm_table * | MVM_SLOT_TABLE. */
 typedef _Atomic uintptr_t mvm_slot;
 
+/* Child tables: one line of 8 slots, indexed by 3 bits of the tag per
+ * level; after MVM_TABLE_DEPTH levels (30 of the tag's 32 bits) the index
+ * looks at no more of them, and keys that agree so far share a chain
+ * (mvmemory.c). */
+#define MVM_SLOT_TABLE	((uintptr_t)1)
+#define MVM_TABLE_BITS	3
+#define MVM_TABLE_SLOTS (1u << MVM_TABLE_BITS)
+#define MVM_TABLE_DEPTH (32 / MVM_TABLE_BITS)
+
+typedef struct mvm_table {
+	mvm_slot slot[MVM_TABLE_SLOTS];
+} mvm_table;
+
 typedef struct mvm {
 	mvm_slot *buckets;
 	uint64_t mask;	     /* bucket count - 1, for this block */

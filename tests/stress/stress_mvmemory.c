@@ -1,0 +1,455 @@
+/*
+ * stress_mvmemory.c - the multi-version memory's key index under concurrent
+ * inserts and finds, with hashes chosen to reach every shape of it.
+ *
+ * Each round starts a block with the smallest index (256 buckets); every
+ * thread then inserts a random subset (all of a small key set) of the keys
+ * in random order with mvm_find_or_insert, interleaved with mvm_find of
+ * random keys. Hash kinds, alone or mixed in one index:
+ *   real    bstm_hash_bytes of the key;
+ *   bucket  one bucket, random tags (splits into child tables);
+ *   prefix  one bucket, tags that agree on their low 0..32 bits;
+ *   deep    one bucket, tags that agree on bits 0..26 (down to the last
+ *           level, then a chain on the bits the index does not use);
+ *   chain   one bucket and tag, hashes that differ only in bits 8..31;
+ *   equal   one full hash for every key.
+ * Checked, during the round: an insert never fails, returns a line-aligned
+ * entry holding the key, and the same entry to every thread; a find after an
+ * insert of the key (the same thread's, or one published to it) returns that
+ * entry, and any entry a find returns holds the key. After the round: every
+ * inserted key is found and no other, exactly one insert per key said it
+ * created the entry, and a walk of the index reaches every entry once, at
+ * the place its bucket and tag give, with chains only at the last level.
+ *
+ *   stress_mvmemory [--quick] [--verbose]
+ *
+ * Prints "N passed, M failed" last (one case per configuration and thread
+ * count); exits 1 on a failure, which is also printed as it happens.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/arena.h"
+#include "common/hash.h"
+#include "mvmemory/mvmemory.h"
+
+#define MAX_THREADS  16
+#define BUCKET_BITS  0x5Au	 /* the low hash bits of the one-bucket kinds */
+#define COMMON_TAG   0xDEADBEEFu /* the tag the one-bucket kinds start from */
+#define ARENA_CHUNK  (1u << 20)
+#define FAIL_MESSAGE 256
+
+enum hash_kind { H_REAL, H_BUCKET, H_PREFIX, H_DEEP, H_CHAIN, H_EQUAL, H_MIXED };
+
+static const char *const kind_names[] = {"real",  "bucket", "prefix", "deep",
+					 "chain", "equal",  "mixed"};
+
+typedef struct key_set {
+	uint32_t count;
+	uint8_t **bytes; /* the first 4 bytes of key i are i */
+	uint32_t *len;
+	uint64_t *hash;
+} key_set;
+
+typedef struct run {
+	const key_set *keys;
+	uint32_t threads;
+	uint64_t seed;
+	int round;
+	mvm index;
+	bstm_arena arenas[MAX_THREADS];
+	_Atomic(mvm_entry *) *published; /* the entry the first inserter got */
+	_Atomic uint32_t *creations;	 /* inserts that said they created it */
+	pthread_barrier_t barrier;
+	_Atomic int failed;
+	char why[FAIL_MESSAGE];
+} run;
+
+typedef struct worker {
+	run *run;
+	uint32_t id;
+	pthread_t thread;
+} worker;
+
+static int verbose;
+
+static void fail(run *r, const char *what, uint32_t key, const void *a, const void *b)
+{
+	int expected = 0;
+	if (atomic_compare_exchange_strong_explicit(&r->failed, &expected, 1, memory_order_acq_rel,
+						    memory_order_relaxed))
+		snprintf(r->why, sizeof r->why, "round %d: %s (key %u: %p, %p)", r->round, what,
+			 key, a, b);
+}
+
+static uint64_t scramble(uint64_t x)
+{
+	return bstm_hash_mix(x * 0x9e3779b97f4a7c15ull + 0x1234567u);
+}
+
+/* xorshift64: the order and subset each thread inserts. */
+static uint64_t next_random(uint64_t *state)
+{
+	uint64_t x = *state;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *state = x;
+}
+
+static uint64_t hash_of_kind(enum hash_kind kind, uint32_t id, uint64_t seed, const uint8_t *key,
+			     uint32_t len)
+{
+	uint64_t r = scramble(id ^ (seed << 20));
+	uint64_t middle = r & 0xFFFFFF00u; /* bits 8..31: never looked at with 256 buckets */
+	switch (kind) {
+	case H_BUCKET:
+		return (r & 0xFFFFFFFF00000000ull) | middle | BUCKET_BITS;
+	case H_PREFIX: {
+		uint32_t agree = (uint32_t)(r % 33);
+		uint32_t flip = agree >= 32 ? 0 : (uint32_t)((r >> 33) | 1u) << agree;
+		return ((uint64_t)(COMMON_TAG ^ flip) << 32) | middle | BUCKET_BITS;
+	}
+	case H_DEEP: {
+		uint32_t high = (uint32_t)(r >> 40) & 0x1Fu; /* tag bits 27..31 */
+		return ((uint64_t)((COMMON_TAG & 0x07FFFFFFu) | (high << 27)) << 32) | middle |
+		       BUCKET_BITS;
+	}
+	case H_CHAIN:
+		return ((uint64_t)COMMON_TAG << 32) | middle | BUCKET_BITS;
+	case H_EQUAL:
+		return ((uint64_t)COMMON_TAG << 32) | BUCKET_BITS;
+	default:
+		return bstm_hash_bytes(key, len);
+	}
+}
+
+static int keys_make(key_set *keys, uint32_t count, enum hash_kind kind, uint64_t seed)
+{
+	keys->count = count;
+	keys->bytes = calloc(count, sizeof *keys->bytes);
+	keys->len = calloc(count, sizeof *keys->len);
+	keys->hash = calloc(count, sizeof *keys->hash);
+	if (!keys->bytes || !keys->len || !keys->hash)
+		return -1;
+	for (uint32_t id = 0; id < count; id++) {
+		/* 4 to 60 bytes, and every 97th 200: entries past one line */
+		uint32_t len = id % 97 == 5 ? 200 : 4 + (id * 7u) % 57u;
+		uint8_t *key = malloc(len);
+		if (!key)
+			return -1;
+		memcpy(key, &id, 4);
+		for (uint32_t j = 4; j < len; j++)
+			key[j] = (uint8_t)(id * 31 + j);
+		enum hash_kind k = kind;
+		if (kind == H_MIXED) {
+			/* half real hashes, the rest spread over the other kinds */
+			static const enum hash_kind mix[16] = {
+				H_REAL,	  H_REAL,  H_REAL,   H_REAL,   H_REAL,	 H_REAL,
+				H_REAL,	  H_REAL,  H_BUCKET, H_BUCKET, H_BUCKET, H_PREFIX,
+				H_PREFIX, H_EQUAL, H_CHAIN,  H_DEEP};
+			k = mix[scramble(id + 777) % 16];
+		}
+		keys->bytes[id] = key;
+		keys->len[id] = len;
+		keys->hash[id] = hash_of_kind(k, id, seed, key, len);
+	}
+	return 0;
+}
+
+static void keys_free(key_set *keys)
+{
+	for (uint32_t i = 0; keys->bytes && i < keys->count; i++)
+		free(keys->bytes[i]);
+	free(keys->bytes);
+	free(keys->len);
+	free(keys->hash);
+}
+
+static bool entry_holds(const key_set *keys, const mvm_entry *e, uint32_t id)
+{
+	return e->key_len == keys->len[id] && e->tag == (uint32_t)(keys->hash[id] >> 32) &&
+	       memcmp(e->key, keys->bytes[id], keys->len[id]) == 0;
+}
+
+static void find_and_check(run *r, uint32_t id)
+{
+	const key_set *keys = r->keys;
+	/* Acquire pairs with the publishing CAS below: an entry seen there was
+	 * inserted before this find. */
+	mvm_entry *known = atomic_load_explicit(&r->published[id], memory_order_acquire);
+	mvm_entry *found = mvm_find(&r->index, keys->bytes[id], keys->len[id], keys->hash[id]);
+	if (found && !entry_holds(keys, found, id))
+		fail(r, "find returned another key's entry", id, found, NULL);
+	if (known && found != known)
+		fail(r, "find missed an inserted key", id, found, known);
+}
+
+static void insert_and_check(run *r, bstm_arena *arena, uint32_t id)
+{
+	const key_set *keys = r->keys;
+	bool created = false;
+	mvm_entry *e = mvm_find_or_insert(&r->index, arena, keys->bytes[id], keys->len[id],
+					  keys->hash[id], &created);
+	if (!e) {
+		fail(r, "insert returned NULL", id, NULL, NULL);
+		return;
+	}
+	if ((uintptr_t)e & (BSTM_CACHELINE - 1))
+		fail(r, "entry not line-aligned", id, e, NULL);
+	if (!entry_holds(keys, e, id))
+		fail(r, "insert returned another key's entry", id, e, NULL);
+	if (created)
+		atomic_fetch_add_explicit(&r->creations[id], 1, memory_order_relaxed);
+	/* The first inserter publishes; the others must have got the same. */
+	mvm_entry *first = NULL;
+	if (!atomic_compare_exchange_strong_explicit(&r->published[id], &first, e,
+						     memory_order_acq_rel, memory_order_acquire) &&
+	    first != e)
+		fail(r, "two inserts of a key got different entries", id, e, first);
+	if (mvm_find(&r->index, keys->bytes[id], keys->len[id], keys->hash[id]) != e)
+		fail(r, "find after the thread's own insert missed it", id, e, NULL);
+}
+
+static void *worker_main(void *arg)
+{
+	worker *w = arg;
+	run *r = w->run;
+	uint32_t n = r->keys->count;
+	uint32_t *order = malloc(sizeof *order * n);
+	if (!order)
+		fail(r, "out of memory", 0, NULL, NULL);
+	for (;;) {
+		pthread_barrier_wait(&r->barrier); /* the block has begun, or the run ended */
+		if (r->round < 0)
+			break;
+		bstm_arena_reset(&r->arenas[w->id]);
+		uint64_t state =
+			scramble(r->seed * 1000003u + (uint64_t)r->round * 131u + w->id) | 1;
+		for (uint32_t i = 0; order && i < n; i++)
+			order[i] = i;
+		for (uint32_t i = n - 1; order && i > 0; i--) {
+			uint32_t j = (uint32_t)(next_random(&state) % (i + 1));
+			uint32_t t = order[i];
+			order[i] = order[j];
+			order[j] = t;
+		}
+		/* Small sets: every thread inserts every key; else 50..100%. */
+		uint32_t keep = n <= 64 ? 100 : 50 + (uint32_t)(next_random(&state) % 51);
+		for (uint32_t i = 0; order && i < n; i++) {
+			uint64_t x = next_random(&state);
+			if (x % 100 >= keep)
+				continue;
+			if ((x >> 8) % 4 == 0)
+				find_and_check(r, (uint32_t)((x >> 16) % n));
+			if ((x >> 24) % 256 == 0)
+				sched_yield();
+			insert_and_check(r, &r->arenas[w->id], order[i]);
+		}
+		pthread_barrier_wait(&r->barrier); /* the round is done */
+		pthread_barrier_wait(&r->barrier); /* and checked */
+	}
+	free(order);
+	return NULL;
+}
+
+typedef struct walk_state {
+	run *run;
+	uint8_t *visits;
+	uint64_t entries;
+} walk_state;
+
+/* Every entry under `word`, found through bucket `bucket` and the child
+ * indices path[0 .. depth). */
+static void walk(walk_state *ws, uintptr_t word, uint64_t bucket, uint32_t depth,
+		 const uint32_t *path)
+{
+	run *r = ws->run;
+	const key_set *keys = r->keys;
+	if (word & MVM_SLOT_TABLE) {
+		const mvm_table *t = (const mvm_table *)(word & ~MVM_SLOT_TABLE);
+		if (depth >= MVM_TABLE_DEPTH)
+			fail(r, "a table below the last level", depth, t, NULL);
+		if (((uintptr_t)t & (BSTM_CACHELINE - 1)) || depth >= MVM_TABLE_DEPTH)
+			return;
+		uint32_t below[MVM_TABLE_DEPTH];
+		memcpy(below, path, sizeof *below * depth);
+		for (uint32_t i = 0; i < MVM_TABLE_SLOTS; i++) {
+			below[depth] = i;
+			walk(ws, atomic_load_explicit(&t->slot[i], memory_order_acquire), bucket,
+			     depth + 1, below);
+		}
+		return;
+	}
+	uint32_t chain = 0;
+	for (const mvm_entry *e = (const mvm_entry *)word; e;
+	     e = atomic_load_explicit(&mvm_tail(e)->chain, memory_order_acquire)) {
+		uint32_t id = UINT32_MAX;
+		if (e->key_len >= 4)
+			memcpy(&id, e->key, 4);
+		if (id >= keys->count || !entry_holds(keys, e, id)) {
+			fail(r, "the walk found an entry of no key", id, e, NULL);
+			return;
+		}
+		if (ws->visits[id]++)
+			fail(r, "the walk reached a key twice", id, e, NULL);
+		ws->entries++;
+		uint32_t tag = (uint32_t)(keys->hash[id] >> 32);
+		if ((keys->hash[id] & r->index.mask) != bucket)
+			fail(r, "an entry in another bucket than its hash's", id, e, NULL);
+		for (uint32_t d = 0; d < depth; d++)
+			if (((tag >> (MVM_TABLE_BITS * d)) & (MVM_TABLE_SLOTS - 1)) != path[d])
+				fail(r, "an entry in another child than its tag's", id, e, NULL);
+		if (++chain > 1 && depth < MVM_TABLE_DEPTH)
+			fail(r, "a chain above the last level", id, e, NULL);
+		if (chain > keys->count) {
+			fail(r, "a cycle in a chain", id, e, NULL);
+			return;
+		}
+	}
+}
+
+static void check_round(run *r, uint8_t *visits)
+{
+	const key_set *keys = r->keys;
+	uint64_t inserted = 0;
+	for (uint32_t id = 0; id < keys->count; id++) {
+		mvm_entry *known = atomic_load_explicit(&r->published[id], memory_order_relaxed);
+		uint32_t creations = atomic_load_explicit(&r->creations[id], memory_order_relaxed);
+		mvm_entry *found =
+			mvm_find(&r->index, keys->bytes[id], keys->len[id], keys->hash[id]);
+		inserted += known != NULL;
+		if (creations != (known != NULL))
+			fail(r, "not exactly one insert created the entry", id, known, NULL);
+		if (found != known)
+			fail(r, "find after the round disagrees with the inserts", id, found,
+			     known);
+	}
+	walk_state ws = {.run = r, .visits = visits, .entries = 0};
+	uint32_t path[MVM_TABLE_DEPTH] = {0};
+	memset(visits, 0, keys->count);
+	for (uint64_t b = 0; b <= r->index.mask; b++)
+		walk(&ws, atomic_load_explicit(&r->index.buckets[b], memory_order_acquire), b, 0,
+		     path);
+	if (ws.entries != inserted)
+		fail(r, "the walk and the inserts count different keys", (uint32_t)ws.entries, NULL,
+		     NULL);
+}
+
+/* One configuration at one thread count; 0 if every check held. */
+static int run_case(enum hash_kind kind, uint32_t threads, uint32_t key_count, int rounds,
+		    uint64_t seed)
+{
+	run *r = calloc(1, sizeof *r);
+	key_set keys = {0};
+	worker workers[MAX_THREADS];
+	uint8_t *visits = calloc(key_count, 1);
+	if (!r || !visits || keys_make(&keys, key_count, kind, seed) != 0) {
+		printf("FAIL %s threads=%u: out of memory\n", kind_names[kind], threads);
+		free(r);
+		free(visits);
+		keys_free(&keys);
+		return 1;
+	}
+	r->keys = &keys;
+	r->threads = threads;
+	r->seed = seed;
+	r->published = calloc(key_count, sizeof *r->published);
+	r->creations = calloc(key_count, sizeof *r->creations);
+	mvm_init(&r->index);
+	pthread_barrier_init(&r->barrier, NULL, threads + 1);
+	if (!r->published || !r->creations) {
+		printf("FAIL %s threads=%u: out of memory\n", kind_names[kind], threads);
+		exit(1);
+	}
+	for (uint32_t t = 0; t < threads; t++) {
+		bstm_arena_init(&r->arenas[t], ARENA_CHUNK);
+		workers[t] = (worker){.run = r, .id = t};
+		if (pthread_create(&workers[t].thread, NULL, worker_main, &workers[t]) != 0) {
+			/* the started ones wait at the barrier for good */
+			printf("FAIL %s threads=%u: could not start a thread\n", kind_names[kind],
+			       threads);
+			exit(1);
+		}
+	}
+	int failed = 0;
+	for (int round = 0; round < rounds && !failed; round++) {
+		r->round = round;
+		if (mvm_begin_block(&r->index, 1) != 0 || r->index.mask + 1 != 256)
+			fail(r, "expected an index of 256 buckets", 0, NULL, NULL);
+		for (uint32_t id = 0; id < key_count; id++) {
+			atomic_store_explicit(&r->published[id], NULL, memory_order_relaxed);
+			atomic_store_explicit(&r->creations[id], 0, memory_order_relaxed);
+		}
+		pthread_barrier_wait(&r->barrier); /* go */
+		pthread_barrier_wait(&r->barrier); /* done */
+		check_round(r, visits);
+		failed = atomic_load_explicit(&r->failed, memory_order_acquire);
+		pthread_barrier_wait(&r->barrier);
+	}
+	r->round = -1;
+	pthread_barrier_wait(&r->barrier); /* the workers leave */
+	for (uint32_t t = 0; t < threads; t++)
+		pthread_join(workers[t].thread, NULL);
+	if (failed)
+		printf("FAIL %s threads=%u keys=%u seed=%llu: %s\n", kind_names[kind], threads,
+		       key_count, (unsigned long long)seed, r->why);
+	else if (verbose)
+		printf("ok %s threads=%u keys=%u rounds=%d\n", kind_names[kind], threads, key_count,
+		       rounds);
+	for (uint32_t t = 0; t < threads; t++)
+		bstm_arena_destroy(&r->arenas[t]);
+	mvm_destroy(&r->index);
+	pthread_barrier_destroy(&r->barrier);
+	free((void *)r->published);
+	free((void *)r->creations);
+	free(r);
+	free(visits);
+	keys_free(&keys);
+	return failed;
+}
+
+int main(int argc, char **argv)
+{
+	int quick = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--quick")) {
+			quick = 1;
+		} else if (!strcmp(argv[i], "--verbose")) {
+			verbose = 1;
+		} else {
+			fprintf(stderr, "usage: stress_mvmemory [--quick] [--verbose]\n");
+			return 2;
+		}
+	}
+	/* keys and rounds per kind: the one-bucket kinds with few keys and many
+	 * rounds, so that inserts of one slot race often. */
+	struct {
+		enum hash_kind kind;
+		uint32_t keys;
+		int rounds;
+	} cases[] = {
+		{H_MIXED, 2000, 20},  {H_REAL, 2000, 10}, {H_BUCKET, 64, 1000},
+		{H_PREFIX, 64, 1000}, {H_DEEP, 32, 2000}, {H_CHAIN, 16, 2000},
+		{H_EQUAL, 16, 1000},
+	};
+	static const uint32_t thread_counts[] = {2, 4, 8, 16};
+	unsigned long passed = 0, failed = 0;
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+		for (size_t t = 0; t < sizeof thread_counts / sizeof thread_counts[0]; t++) {
+			int rounds = quick ? (cases[c].rounds + 9) / 10 : cases[c].rounds;
+			uint64_t seed = 1 + c * 16 + t;
+			if (run_case(cases[c].kind, thread_counts[t], cases[c].keys, rounds, seed))
+				failed++;
+			else
+				passed++;
+		}
+	printf("%lu passed, %lu failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
