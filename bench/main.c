@@ -33,6 +33,7 @@
  * it runs; this fixes that choice instead of leaving it to the kernel.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -44,8 +45,14 @@
 
 #include "bench.h"
 
-#define MAX_LIST  32
-#define MAX_TWINS 64
+#define MAX_LIST 32
+/* Bounds of the options, so that a typo is an error rather than a run
+ * that never ends ("--compute -1" would be 2^64 - 1 SHA-256 rounds). */
+#define MAX_ACCOUNTS (1ull << 26)
+#define MAX_COMPUTE  1000000u
+#define MAX_THREADS  1024u
+#define MAX_RW	     1024u
+#define MAX_TWINS    64
 
 static bench_workload *registry;
 
@@ -78,20 +85,41 @@ typedef struct list {
 	int n;
 } list;
 
-static int parse_list(const char *s, list *l)
+/* A decimal number in [min, max] at s, ending at *end (no sign, no
+ * spaces: strtoull would take "-1" as 2^64 - 1). */
+static int parse_number(const char *s, uint64_t min, uint64_t max, uint64_t *out, char **end)
+{
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	unsigned long long x = strtoull(s, end, 10);
+	if (errno || x < min || x > max)
+		return -1;
+	*out = x;
+	return 0;
+}
+
+static int parse_one(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	return parse_number(s, min, max, out, &end) || *end ? -1 : 0;
+}
+
+/* "A,B,...": up to MAX_LIST numbers, each in [min, max]. */
+static int parse_list(const char *s, list *l, uint64_t min, uint64_t max)
 {
 	l->n = 0;
-	while (*s && l->n < MAX_LIST) {
+	while (l->n < MAX_LIST) {
 		char *end;
-		unsigned long long x = strtoull(s, &end, 10);
-		if (end == s)
+		if (parse_number(s, min, max, &l->v[l->n++], &end))
 			return -1;
-		l->v[l->n++] = x;
-		s = *end == ',' ? end + 1 : end;
-		if (*end && *end != ',')
+		if (!*end)
+			return 0;
+		if (*end != ',')
 			return -1;
+		s = end + 1;
 	}
-	return l->n ? 0 : -1;
+	return -1;
 }
 
 /* A CPU this process may run on. */
@@ -384,6 +412,7 @@ int main(int argc, char **argv)
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		int bad = 0;
+		uint64_t n = 0;
 		if (!strcmp(a, "--json")) {
 			json = 1;
 			continue;
@@ -400,31 +429,39 @@ int main(int argc, char **argv)
 		if (!strcmp(a, "--workload"))
 			workload = v;
 		else if (!strcmp(a, "--accounts"))
-			bad = parse_list(v, &accounts);
+			bad = parse_list(v, &accounts, 1, MAX_ACCOUNTS);
 		else if (!strcmp(a, "--txns"))
-			bad = parse_list(v, &txns);
+			bad = parse_list(v, &txns, 1, BSTM_MAX_BLOCK_TXNS);
 		else if (!strcmp(a, "--compute"))
-			bad = parse_list(v, &compute);
+			bad = parse_list(v, &compute, 0, MAX_COMPUTE);
 		else if (!strcmp(a, "--threads"))
-			bad = parse_list(v, &threads);
-		else if (!strcmp(a, "--reads"))
-			p.reads = (uint32_t)strtoul(v, NULL, 10);
-		else if (!strcmp(a, "--writes"))
-			p.writes = (uint32_t)strtoul(v, NULL, 10);
-		else if (!strcmp(a, "--hot-ratio"))
-			p.hot_ratio = strtod(v, NULL);
-		else if (!strcmp(a, "--runs"))
-			runs = atoi(v);
-		else if (!strcmp(a, "--serial-segments"))
-			serial_segments = atoi(v);
-		else if (!strcmp(a, "--twin"))
-			twin = atoi(v);
-		else if (!strcmp(a, "--caller-cpu"))
+			bad = parse_list(v, &threads, 1, MAX_THREADS);
+		else if (!strcmp(a, "--reads")) {
+			bad = parse_one(v, 0, MAX_RW, &n);
+			p.reads = (uint32_t)n;
+		} else if (!strcmp(a, "--writes")) {
+			bad = parse_one(v, 0, MAX_RW, &n);
+			p.writes = (uint32_t)n;
+		} else if (!strcmp(a, "--hot-ratio")) {
+			char *end;
+			p.hot_ratio = strtod(v, &end);
+			bad = end == v || *end;
+		} else if (!strcmp(a, "--runs")) {
+			bad = parse_one(v, 1, 64, &n);
+			runs = (int)n;
+		} else if (!strcmp(a, "--serial-segments")) {
+			bad = parse_one(v, 0, 1, &n);
+			serial_segments = (int)n;
+		} else if (!strcmp(a, "--twin")) {
+			bad = parse_one(v, 0, 1, &n);
+			twin = (int)n;
+		} else if (!strcmp(a, "--caller-cpu")) {
 			bad = parse_cpu(v, &caller_cpu);
-		else if (!strcmp(a, "--seed"))
-			p.seed = strtoull(v, NULL, 10);
-		else
+		} else if (!strcmp(a, "--seed")) {
+			bad = parse_one(v, 0, UINT64_MAX, &p.seed);
+		} else {
 			bad = -1;
+		}
 		if (bad) {
 			usage();
 			return 2;
