@@ -163,6 +163,8 @@ static void usage(void)
 		"             [--writes W] [--compute C,..] [--hot-ratio F] [--threads T,..]\n"
 		"             [--runs N] [--seed S] [--serial-segments 0|1] [--twin 0|1]\n"
 		"             [--caller-cpu N] [--json]\n"
+		"bounds: accounts 1..2^26, txns 1..2^24, compute 0..10^6, threads 1..1024,\n"
+		"        reads and writes 0..1024, hot-ratio 0..1, runs 1..64\n"
 		"workloads:");
 	for (const bench_workload *w = bench_first(); w; w = w->next)
 		fprintf(stderr, "\n  %-12s %s", w->name, w->help);
