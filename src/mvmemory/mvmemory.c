@@ -159,31 +159,37 @@ static inline mvm_slot *child_slot(uintptr_t w, uint32_t tag, uint32_t depth)
 	return &t->slot[(tag >> (depth * MVM_TABLE_BITS)) & (MVM_TABLE_SLOTS - 1)];
 }
 
-/* The slot that holds key's entry, or would: down the child tables from
- * its bucket. *w is the slot's word (0, an entry or the head of a chain);
- * *depth the child level (0 for the bucket itself). Acquire loads pair with
- * the release CASes that fill slots, so every table and entry reached is
- * initialized. */
-static mvm_slot *descend(mvm *m, uint64_t hash, uintptr_t *w, uint32_t *depth, uint32_t *steps)
+/* From `slot`, whose word *w the caller loaded, at child level *depth (0
+ * for a bucket), down any child tables to the slot that holds tag's entry,
+ * or would; *w becomes that slot's word (0, an entry or the head of a
+ * chain). Acquire loads pair with the release CASes that fill slots, so
+ * every table and entry reached is initialized. */
+static mvm_slot *descend(mvm_slot *slot, uint32_t tag, uintptr_t *w, uint32_t *depth,
+			 uint32_t *steps)
 {
-	mvm_slot *slot = &m->buckets[hash & m->mask];
-	uint32_t tag = hash_tag(hash), d = 0;
-	uintptr_t word;
-	while ((word = atomic_load_explicit(slot, memory_order_acquire)) & MVM_SLOT_TABLE) {
-		slot = child_slot(word, tag, d++);
+	while (*w & MVM_SLOT_TABLE) {
+		slot = child_slot(*w, tag, (*depth)++);
+		*w = atomic_load_explicit(slot, memory_order_acquire);
 		if (steps)
 			++*steps;
 	}
-	*w = word;
-	*depth = d;
 	return slot;
+}
+
+/* descend() from the bucket of `hash`. */
+static mvm_slot *find_slot(mvm *m, uint64_t hash, uintptr_t *w, uint32_t *depth, uint32_t *steps)
+{
+	mvm_slot *bucket = &m->buckets[hash & m->mask];
+	*w = atomic_load_explicit(bucket, memory_order_acquire);
+	*depth = 0;
+	return descend(bucket, hash_tag(hash), w, depth, steps);
 }
 
 mvm_entry *mvm_find(mvm *m, const void *key, uint32_t len, uint64_t hash)
 {
 	uintptr_t w;
 	uint32_t depth;
-	descend(m, hash, &w, &depth, NULL);
+	find_slot(m, hash, &w, &depth, NULL);
 	return chain_find((mvm_entry *)w, key, len, hash);
 }
 
@@ -191,7 +197,7 @@ uint32_t mvm_lookup_steps(mvm *m, const void *key, uint32_t len, uint64_t hash)
 {
 	uintptr_t w;
 	uint32_t depth, steps = 1;
-	descend(m, hash, &w, &depth, &steps);
+	find_slot(m, hash, &w, &depth, &steps);
 	for (mvm_entry *e = (mvm_entry *)w; e;
 	     e = atomic_load_explicit(&mvm_tail(e)->chain, memory_order_acquire)) {
 		steps++;
@@ -224,7 +230,7 @@ mvm_entry *mvm_find_or_insert(mvm *m, bstm_arena *arena, const void *key, uint32
 	mvm_entry *e = NULL; /* ours, allocated once it is needed */
 	uintptr_t w;
 	uint32_t depth;
-	mvm_slot *slot = descend(m, hash, &w, &depth, NULL);
+	mvm_slot *slot = find_slot(m, hash, &w, &depth, NULL);
 	for (;;) {
 		mvm_entry *head = (mvm_entry *)w;
 		mvm_entry *found = chain_find(head, key, len, hash);
@@ -259,10 +265,7 @@ mvm_entry *mvm_find_or_insert(mvm *m, bstm_arena *arena, const void *key, uint32
 			}
 		}
 		/* w is the slot's current word: go down any table it became. */
-		while (w & MVM_SLOT_TABLE) {
-			slot = child_slot(w, tag, depth++);
-			w = atomic_load_explicit(slot, memory_order_acquire);
-		}
+		slot = descend(slot, tag, &w, &depth, NULL);
 	}
 }
 
