@@ -125,10 +125,9 @@ static int parse_list(const char *s, list *l, uint64_t min, uint64_t max)
 /* A CPU this process may run on. */
 static int parse_cpu(const char *s, int *cpu)
 {
-	char *end;
-	unsigned long x = strtoul(s, &end, 10);
+	uint64_t x;
 	cpu_set_t allowed;
-	if (end == s || *end || x >= CPU_SETSIZE ||
+	if (parse_one(s, 0, CPU_SETSIZE - 1, &x) ||
 	    sched_getaffinity(0, sizeof allowed, &allowed) != 0 || !CPU_ISSET((int)x, &allowed))
 		return -1;
 	*cpu = (int)x;
