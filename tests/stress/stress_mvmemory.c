@@ -59,7 +59,6 @@ typedef struct key_set {
 
 typedef struct run {
 	const key_set *keys;
-	uint32_t threads;
 	uint64_t seed;
 	int round;
 	mvm index;
@@ -358,7 +357,6 @@ static int run_case(enum hash_kind kind, uint32_t threads, uint32_t key_count, i
 		return 1;
 	}
 	r->keys = &keys;
-	r->threads = threads;
 	r->seed = seed;
 	r->published = calloc(key_count, sizeof *r->published);
 	r->creations = calloc(key_count, sizeof *r->creations);
