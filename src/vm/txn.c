@@ -84,6 +84,28 @@ static void put_str(cursor *c, const char *s)
 	put(c, s, n);
 }
 
+/*
+ * What the wire format can carry: names that are identifiers (terminated
+ * within their arrays), at most VM_MAX_ARGS arguments, 1 to VM_MAX_BUNDLE
+ * modules with bytes behind every non-empty one. A transaction filled in by
+ * hand is held to the same rules as a decoded one, by the encoder and again
+ * before it runs.
+ */
+static bool payload_well_formed(const vm_txn *txn)
+{
+	if (txn->kind == VM_PAYLOAD_CALL)
+		return txn->arg_count <= VM_MAX_ARGS &&
+		       vm_name_valid(txn->module, strnlen(txn->module, sizeof txn->module)) &&
+		       vm_name_valid(txn->function, strnlen(txn->function, sizeof txn->function));
+	if (txn->kind != VM_PAYLOAD_PUBLISH || txn->module_count == 0 ||
+	    txn->module_count > VM_MAX_BUNDLE)
+		return false;
+	for (uint32_t i = 0; i < txn->module_count; i++)
+		if (!txn->modules[i] && txn->module_lens[i])
+			return false;
+	return true;
+}
+
 long vm_txn_encode(const vm_txn *txn, uint8_t *buf, size_t cap)
 {
 	if (!txn)
@@ -95,31 +117,23 @@ long vm_txn_encode(const vm_txn *txn, uint8_t *buf, size_t cap)
 	put_u(&c, txn->gas_limit, 8);
 	put_u(&c, txn->gas_price, 8);
 	put_u(&c, txn->kind, 1);
+	if (!payload_well_formed(txn))
+		return BSTM_EINVAL;
 	if (txn->kind == VM_PAYLOAD_CALL) {
-		if (txn->arg_count > VM_MAX_ARGS ||
-		    !vm_name_valid(txn->module, strnlen(txn->module, sizeof txn->module)) ||
-		    !vm_name_valid(txn->function, strnlen(txn->function, sizeof txn->function)))
-			return BSTM_EINVAL;
 		put_u(&c, txn->module_address, 8);
 		put_str(&c, txn->module);
 		put_str(&c, txn->function);
 		put_u(&c, txn->arg_count, 1);
 		for (uint32_t i = 0; i < txn->arg_count; i++)
 			put_u(&c, txn->args[i], 8);
-	} else if (txn->kind == VM_PAYLOAD_PUBLISH) {
-		if (txn->module_count == 0 || txn->module_count > VM_MAX_BUNDLE)
-			return BSTM_EINVAL;
+	} else {
 		put_u(&c, txn->module_count, 1);
 		for (uint32_t i = 0; i < txn->module_count; i++) {
 			if (txn->module_lens[i] > UINT32_MAX)
 				return BSTM_ETOOBIG;
-			if (!txn->modules[i] && txn->module_lens[i])
-				return BSTM_EINVAL;
 			put_u(&c, txn->module_lens[i], 4);
 			put(&c, txn->modules[i], txn->module_lens[i]);
 		}
-	} else {
-		return BSTM_EINVAL;
 	}
 	if (buf && c.len > cap)
 		return BSTM_ETOOBIG;
@@ -407,7 +421,7 @@ int vm_execute_txn(vm_instance *inst, const vm_txn *txn, const vm_state_ops *ops
 	memset(outcome, 0, sizeof *outcome);
 	vm_instance_reset(inst);
 	inst->txns_run++;
-	if (txn->kind != VM_PAYLOAD_CALL && txn->kind != VM_PAYLOAD_PUBLISH)
+	if (!payload_well_formed(txn))
 		return discard(outcome, VM_DISCARD_MALFORMED);
 	if (txn->gas_limit < VM_GAS_TXN_BASE)
 		return discard(outcome, VM_DISCARD_GAS_TOO_LOW);

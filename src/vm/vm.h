@@ -50,7 +50,8 @@
 	X(TOO_MANY_MODULES, 14, "transaction loads too many modules")                              \
 	X(PUBLISH_ADDRESS, 15, "module address differs from the sender")                           \
 	X(CANNOT_PAY, 16, "sender cannot pay the fee after the body ran")                          \
-	X(WRITE_LIMIT, 17, "over 65536 keys touched, or no memory for a write or an event")        \
+	X(WRITE_LIMIT, 17,                                                                         \
+	  "a new key written after 65536 touched, or no memory for a write or an event")           \
 	X(INCOMPATIBLE_UPGRADE, 18, "upgrade drops or changes a public function or a resource")
 
 /* bstm_txn_outcome.code of a FAILED transaction whose module did not verify:
@@ -59,7 +60,7 @@
 
 /* bstm_txn_outcome.code of a DISCARDED transaction. */
 #define VM_DISCARD_MAP(X)                                                                          \
-	X(MALFORMED, 1, "transaction bytes do not decode")                                         \
+	X(MALFORMED, 1, "transaction does not decode or breaks the format's limits")               \
 	X(NO_ACCOUNT, 2, "sender account does not exist")                                          \
 	X(BAD_SEQUENCE, 3, "sequence number does not match the account's")                         \
 	X(CANNOT_PAY, 4, "balance does not cover gas limit times gas price")                       \

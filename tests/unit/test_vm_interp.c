@@ -342,6 +342,31 @@ Test(vm_interp, resources)
 	cr_expect_eq(call("setx", set, 2, 1000).code, VM_FAIL_MISSING_RESOURCE);
 }
 
+/* Reads count toward the 65536 keys a call may touch but are never refused;
+ * only a write to a new key past that many fails (docs/vm.md). */
+Test(vm_interp, reads_fill_the_key_limit_writes_hit_it, .timeout = 60)
+{
+	install("module 0x5 t\nresource R x\n"
+		/* exists R on accounts n-1 .. 0; the count of those that hold it */
+		"function public scan (u64) -> (u64) locals 1\n"
+		"loop:\nload 0\njz done\nload 0\npush 1\nsub\nstore 0\n"
+		"load 0\nexists R\nload 1\nadd\nstore 1\njmp loop\n"
+		"done:\nload 1\nret\nend\n"
+		"function public scan_then_make (u64) -> () locals 0\n"
+		"load 0\ncall scan\npop\npush 7\nload 0\npush 1\nadd\nrnew R\nret\nend\n");
+	uint64_t gas = 1ull << 40;
+	uint64_t n = 70000;
+	run_result r = call("scan", &n, 1, gas);
+	cr_expect_eq(r.exit, VM_EXIT_OK, "exit %d code %s", r.exit, vm_fail_name(r.code));
+	cr_expect_eq(r.out[0], 0);
+	r = call("scan_then_make", &n, 1, gas);
+	cr_expect_eq(r.exit, VM_EXIT_FAIL);
+	cr_expect_eq(r.code, VM_FAIL_WRITE_LIMIT, "code %s", vm_fail_name(r.code));
+	n = 65000;
+	r = call("scan_then_make", &n, 1, gas);
+	cr_expect_eq(r.exit, VM_EXIT_OK, "exit %d code %s", r.exit, vm_fail_name(r.code));
+}
+
 Test(vm_interp, corrupt_resource_is_a_status)
 {
 	install_fn("(u64) -> (u64)", "load 0\nrget R x\nret");

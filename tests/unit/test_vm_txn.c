@@ -440,6 +440,68 @@ Test(vm_txn, every_rejection_marks_the_transaction_malformed)
 	cr_expect_eq(d.kind, 0);
 }
 
+/* A transaction filled in by hand that breaks the format's limits. */
+static void expect_discarded_malformed(const vm_txn *t, const char *what)
+{
+	size_t before = vm_kvmap_count(map);
+	uint64_t seq = seqno(2), coins = balance(2);
+	bstm_txn_outcome o = run(t);
+	cr_expect_eq(o.status, BSTM_TXN_DISCARDED, "%s: status %u", what, o.status);
+	cr_expect_eq(o.code, VM_DISCARD_MALFORMED, "%s: code %lu", what, o.code);
+	cr_expect_eq(o.gas_used, 0, "%s", what);
+	cr_expect_eq(vm_kvmap_count(map), before, "%s", what);
+	cr_expect_eq(seqno(2), seq, "%s", what);
+	cr_expect_eq(balance(2), coins, "%s", what);
+	cr_expect_eq(vm_txn_encode(t, NULL, 0), BSTM_EINVAL, "%s", what);
+}
+
+Test(vm_txn, hand_filled_transactions_are_held_to_the_format)
+{
+	vm_txn t = transfer(2, 0, 3, 77);
+	t.arg_count = VM_MAX_ARGS + 1;
+	expect_discarded_malformed(&t, "17 arguments");
+	t.arg_count = 200;
+	expect_discarded_malformed(&t, "200 arguments");
+
+	t = transfer(2, 0, 3, 77);
+	memset(t.function, 'a', sizeof t.function); /* not terminated */
+	expect_discarded_malformed(&t, "unterminated function name");
+	t = transfer(2, 0, 3, 77);
+	memset(t.module, 'a', sizeof t.module);
+	expect_discarded_malformed(&t, "unterminated module name");
+	t = transfer(2, 0, 3, 77);
+	strcpy(t.module, "two words");
+	expect_discarded_malformed(&t, "module name with a space");
+
+	uint8_t *bins[1];
+	size_t lens[1];
+	const char *sources[1] = {publish_v1};
+	vm_txn p = publish(2, 0, bins, lens, sources, 1);
+	t = p;
+	t.module_count = 0;
+	expect_discarded_malformed(&t, "no module");
+	t = p;
+	t.module_count = VM_MAX_BUNDLE + 1;
+	for (unsigned i = 0; i < VM_MAX_BUNDLE; i++) {
+		t.modules[i] = bins[0];
+		t.module_lens[i] = lens[0];
+	}
+	expect_discarded_malformed(&t, "17 modules");
+	t = p;
+	t.modules[0] = NULL;
+	expect_discarded_malformed(&t, "module bytes missing");
+	t.kind = 7;
+	expect_discarded_malformed(&t, "unknown payload kind");
+
+	/* The limits themselves are allowed. */
+	t = transfer(2, 0, 3, 77);
+	cr_expect_eq(run(&t).status, BSTM_TXN_SUCCESS);
+	t = p;
+	t.sequence = 1;
+	cr_expect_eq(run(&t).status, BSTM_TXN_SUCCESS);
+	free(bins[0]);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Through the executor                                                      */
 
