@@ -170,14 +170,23 @@ static int read_parallel(bstm_view *v, const void *key, uint32_t len, uint64_t h
 		return BSTM_DEPENDENCY;
 	}
 	const mvm_version *ver = r.version;
-	if (r.kind == MVM_READ_STORAGE) {
-		int rc = entry_base(v, e, &ver);
-		if (rc < 0)
-			return fail(v, rc);
-	}
+	int rc = r.kind == MVM_READ_STORAGE ? entry_base(v, e, &ver) : 0;
 	exec_item *it = exec_map_insert(&v->local, e->key, len, hash);
 	if (!it)
 		return fail(v, BSTM_ENOMEM);
+	if (rc < 0) {
+		/* The failed read of storage is captured like any other: if a
+		 * lower transaction writes the key later, validation fails and
+		 * the redo reads that write, as the sequential order does, never
+		 * asking storage. Only an incarnation that validates keeps the
+		 * error (and then fails the block at its commit). */
+		it->flags = EXEC_ITEM_READ | EXEC_ITEM_DELETED;
+		it->value = NULL;
+		it->value_len = 0;
+		it->entry = e;
+		it->observed = NULL;
+		return fail(v, rc);
+	}
 	it->flags = EXEC_ITEM_READ | ((ver->flags & MVM_VERSION_DELETED) ? EXEC_ITEM_DELETED : 0);
 	it->value = ver->value;
 	it->value_len = ver->len;

@@ -366,14 +366,6 @@ static int check_alone(driver *d, const tk_block *block, const bstm_output *out,
 	return check_alone_threshold(d, block, out, gas_limit, sequential, 1, 0, why, why_len);
 }
 
-static int rc_acceptable(int expected, int got, int storage_fault)
-{
-	if (got == expected)
-		return 1;
-	/* A speculative read may reach the failing key before the cut. */
-	return storage_fault && got == BSTM_ESTORAGE;
-}
-
 /* One block: model, sequential reference, then every thread count. */
 static void run_block(driver *d, uint64_t seed)
 {
@@ -462,7 +454,7 @@ static void run_block(driver *d, uint64_t seed)
 				 sizeof(why), &ok);
 		if (!ok) {
 			report(d, seed, threads, "parallel call", why, expected, out);
-		} else if (!rc_acceptable(expected_rc, rc, s.storage_fault)) {
+		} else if (rc != expected_rc) {
 			snprintf(why, sizeof(why), "returned %s, expected %s", bstm_errname(rc),
 				 bstm_errname(expected_rc));
 			report(d, seed, threads, "return code", why, expected, out);

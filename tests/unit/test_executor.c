@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../support/testkit.h"
 #include "scheduler/scheduler.h" /* SCHED_SERIAL_CHUNK */
@@ -799,6 +800,79 @@ Test(executor, storage_error_from_the_base_view)
 		}
 	}
 	tk_base_free(base);
+}
+
+/*
+ * A base view that fails key "K" and counts the failures. Transaction 0
+ * writes K without reading it, but only once another transaction has asked
+ * the base for K (or after a bounded wait); every other transaction reads K.
+ * In index order nobody asks the base for K, so the block succeeds; a
+ * speculative read that failed must be redone, not committed.
+ */
+static _Atomic uint32_t blind_failures;
+
+static int blind_get(void *ctx, const void *key, size_t len, const void **value, size_t *value_len)
+{
+	if (len == 1 && *(const char *)key == 'K') {
+		atomic_fetch_add(&blind_failures, 1);
+		return BSTM_ESTORAGE;
+	}
+	return BSTM_ENOTFOUND;
+}
+
+static int blind_write_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	if (index == 0) {
+		struct timespec start, now;
+		clock_gettime(CLOCK_MONOTONIC, &start);
+		do {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+		} while (atomic_load(&blind_failures) == 0 &&
+			 (now.tv_sec - start.tv_sec) * 1000000000L + now.tv_nsec - start.tv_nsec <
+				 200000000L);
+		int rc = put(view, "K", "zero");
+		return rc ? rc : done(outcome, BSTM_TXN_SUCCESS, 0, 1);
+	}
+	int rc = read_is(view, "K", "zero");
+	if (rc < 0)
+		return rc; /* the base failed K: only speculation gets here */
+	if (rc == 0)
+		return done(outcome, BSTM_TXN_ABORTED, 1, 1);
+	char key[16];
+	snprintf(key, sizeof key, "out/%u", index);
+	rc = put(view, key, "x");
+	return rc ? rc : done(outcome, BSTM_TXN_SUCCESS, 0, 1);
+}
+
+Test(executor, failed_speculative_base_read_is_redone)
+{
+	bstm_base_view view = {
+		.size = sizeof view, .get = blind_get, .flags = BSTM_VIEW_THREAD_SAFE};
+	bstm_block block = {sizeof(block), 64, blind_write_txn, NULL, NULL, NULL};
+	uint32_t seen = 0;
+	for (size_t t = 1; t < THREAD_SET_LEN; t++) {
+		bstm_executor *executor = make_executor(thread_set[t], 0, 0);
+		bstm_output *seq = NULL;
+		atomic_store(&blind_failures, 0);
+		int rc = bstm_execute_block_sequential(executor, &block, &view, &seq);
+		cr_assert_eq(rc, 0, "sequential: %s", bstm_errname(rc));
+		cr_assert_eq(atomic_load(&blind_failures), 0);
+		for (int rep = 0; rep < 4; rep++) {
+			bstm_output *par = NULL;
+			atomic_store(&blind_failures, 0);
+			rc = bstm_execute_block(executor, &block, &view, &par);
+			cr_assert_eq(rc, 0, "threads=%u rep %d: %s (base failed K %u times)",
+				     thread_set[t], rep, bstm_errname(rc),
+				     atomic_load(&blind_failures));
+			cr_assert(bstm_output_equal(seq, par), "threads=%u", thread_set[t]);
+			seen += atomic_load(&blind_failures) > 0;
+			bstm_output_free(par);
+		}
+		bstm_output_free(seq);
+		bstm_executor_destroy(executor);
+	}
+	/* Otherwise the test showed nothing: no read of K ran before the write. */
+	cr_expect_gt(seen, 0);
 }
 
 /* ------------------------------------------------------------------------ */
