@@ -93,8 +93,10 @@ void vm_engine_destroy(vm_engine *e)
 
 void vm_engine_begin_block(vm_engine *e, const vm_txn *txns, uint32_t count)
 {
+	if (!e)
+		return;
 	e->txns = txns;
-	e->txn_count = count;
+	e->txn_count = txns ? count : 0; /* no array: every index is out of range */
 	/* After every N whole blocks: an instance serves N blocks, the first
 	 * ones too. */
 	if (e->config.recreate_every_blocks && e->blocks > 0 &&

@@ -85,7 +85,8 @@ static void put_str(cursor *c, const char *s)
 }
 
 /*
- * What the wire format can carry: names that are identifiers (terminated
+ * Not marked malformed (by vm_txn_decode, or by the node), and what the
+ * wire format can carry: names that are identifiers (terminated
  * within their arrays), at most VM_MAX_ARGS arguments, 1 to VM_MAX_BUNDLE
  * modules with bytes behind every non-empty one. A transaction filled in by
  * hand is held to the same rules as a decoded one, by the encoder and again
@@ -93,6 +94,8 @@ static void put_str(cursor *c, const char *s)
  */
 static bool payload_well_formed(const vm_txn *txn)
 {
+	if (txn->malformed)
+		return false;
 	if (txn->kind == VM_PAYLOAD_CALL)
 		return txn->arg_count <= VM_MAX_ARGS &&
 		       vm_name_valid(txn->module, strnlen(txn->module, sizeof txn->module)) &&

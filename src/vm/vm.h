@@ -165,7 +165,7 @@ typedef struct vm_txn {
 	uint64_t gas_limit;
 	uint64_t gas_price;
 	uint32_t kind;	    /* vm_payload_kind; 0 marks a transaction that did not decode */
-	uint32_t malformed; /* 1 when vm_txn_decode rejected the bytes */
+	uint32_t malformed; /* 1 when vm_txn_decode rejected the bytes; executes as DISCARDED */
 	/* VM_PAYLOAD_CALL */
 	uint64_t module_address;
 	char module[VM_MAX_NAME + 1];
@@ -194,6 +194,9 @@ int vm_txn_decode(const uint8_t *bytes, size_t len, vm_txn *txn);
 /*
  * Hand the engine the next block's transactions (borrowed until the block
  * call returns). Counts blocks for the recreate-every-N-blocks setting.
+ * vm_txn_execute returns BSTM_EINVAL (so the block call fails with
+ * BSTM_ETXN) for an index at or past `count`, and for every index when
+ * txns is NULL.
  */
 void vm_engine_begin_block(vm_engine *engine, const vm_txn *txns, uint32_t count);
 

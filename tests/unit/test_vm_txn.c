@@ -472,6 +472,9 @@ Test(vm_txn, hand_filled_transactions_are_held_to_the_format)
 	t = transfer(2, 0, 3, 77);
 	strcpy(t.module, "two words");
 	expect_discarded_malformed(&t, "module name with a space");
+	t = transfer(2, 0, 3, 77);
+	t.malformed = 1; /* marked by the node; the payload itself is fine */
+	expect_discarded_malformed(&t, "marked malformed");
 
 	uint8_t *bins[1];
 	size_t lens[1];
@@ -539,6 +542,49 @@ Test(vm_txn, executor_adapter_matches_direct_execution)
 	}
 	bstm_output_free(seq_out);
 	bstm_output_free(par_out);
+	vm_engine_destroy(engine);
+	bstm_executor_destroy(ex);
+}
+
+/* Transactions the engine was not given fail the block call, never crash. */
+Test(vm_txn, engine_without_the_transactions_fails_the_block)
+{
+	enum { N = 8 };
+	vm_txn txns[N];
+	for (unsigned i = 0; i < N; i++)
+		txns[i] = transfer(1 + i, 0, 9, 1);
+	bstm_config cfg;
+	bstm_config_init(&cfg);
+	cfg.threads = 2;
+	cfg.small_block_threshold = 0;
+	bstm_executor *ex;
+	cr_assert_eq(bstm_executor_create(&cfg, &ex), 0);
+	vm_engine *engine;
+	cr_assert_eq(vm_engine_create(NULL, 2, &engine), 0);
+	bstm_block block = {
+		.size = sizeof block, .txn_count = N, .execute = vm_txn_execute, .ctx = engine};
+	bstm_base_view base;
+	vm_kvmap_base_view(map, &base);
+	bstm_output *out = NULL;
+	/* never begun, no array, an array shorter than the block */
+	for (int round = 0; round < 3; round++) {
+		if (round == 1)
+			vm_engine_begin_block(engine, NULL, N);
+		if (round == 2)
+			vm_engine_begin_block(engine, txns, N - 1);
+		cr_expect_eq(bstm_execute_block_sequential(ex, &block, &base, &out), BSTM_ETXN,
+			     "round %d", round);
+		cr_expect_null(out);
+		cr_expect_eq(bstm_execute_block(ex, &block, &base, &out), BSTM_ETXN, "round %d",
+			     round);
+		cr_expect_null(out);
+	}
+	vm_engine_begin_block(NULL, txns, N); /* no engine: nothing happens */
+	vm_engine_begin_block(engine, txns, N);
+	cr_expect_eq(bstm_execute_block(ex, &block, &base, &out), 0);
+	cr_assert_not_null(out);
+	cr_expect_eq(out->txn_count, N);
+	bstm_output_free(out);
 	vm_engine_destroy(engine);
 	bstm_executor_destroy(ex);
 }
