@@ -182,6 +182,63 @@ Test(vm_txn, prologue_failures_are_discarded_without_writes)
 	cr_expect_eq(vm_kvmap_count(map), before);
 }
 
+static void set_u64(uint64_t account, const char *module, const char *resource, uint64_t x)
+{
+	uint8_t key[VM_MAX_KEY], value[8];
+	size_t klen = vm_resource_key(key, account, 1, module, resource);
+	for (int i = 0; i < 8; i++)
+		value[i] = (uint8_t)(x >> (8 * i));
+	cr_assert_eq(vm_kvmap_put(map, key, klen, value, sizeof value), 0);
+}
+
+/* The last sequence number cannot be bumped: the transaction that would use
+ * it is discarded, the one before it is the account's last. */
+Test(vm_txn, last_sequence_number_is_discarded)
+{
+	set_u64(5, "account", "Account", UINT64_MAX);
+	size_t before = vm_kvmap_count(map);
+	vm_txn t = transfer(5, UINT64_MAX, 3, 1);
+	bstm_txn_outcome o = run(&t);
+	cr_expect_eq(o.status, BSTM_TXN_DISCARDED);
+	cr_expect_eq(o.code, VM_DISCARD_BAD_SEQUENCE);
+	cr_expect_eq(seqno(5), UINT64_MAX);
+	cr_expect_eq(balance(5), BALANCE);
+	cr_expect_eq(vm_kvmap_count(map), before);
+	set_u64(5, "account", "Account", UINT64_MAX - 1);
+	t = transfer(5, UINT64_MAX - 1, 3, 1);
+	o = run(&t);
+	cr_expect_eq(o.status, BSTM_TXN_SUCCESS);
+	cr_expect_eq(seqno(5), UINT64_MAX);
+}
+
+/* Gas is exactly the documented sum: the intrinsic cost, the module's bytes
+ * read once, and each instruction's cost; a limit one short runs out. */
+Test(vm_txn, gas_is_intrinsic_plus_reads_plus_instructions)
+{
+	static const char text[] = "module 0x2 nop\nfunction entry go () -> () locals 0\n"
+				   "\tpush 1\n\tpop\n\tret\nend\n";
+	uint8_t *bin;
+	size_t len;
+	cr_assert_eq(vm_assemble(text, &bin, &len, NULL, NULL), 0);
+	uint8_t key[VM_MAX_KEY];
+	cr_assert_eq(vm_kvmap_put(map, key, vm_module_key(key, 2, "nop"), bin, len), 0);
+	uint64_t want = VM_GAS_TXN_BASE + len * VM_GAS_READ_BYTE + vm_gas_table[VM_OP_PUSH] +
+			vm_gas_table[VM_OP_POP] + vm_gas_table[VM_OP_RET];
+	vm_txn t;
+	cr_assert_eq(vm_txn_call(&t, 2, 0, want, 1, 2, "nop", "go", NULL, 0), 0);
+	bstm_txn_outcome o = run(&t);
+	cr_expect_eq(o.status, BSTM_TXN_SUCCESS, "status %u code %s", o.status,
+		     vm_fail_name(o.code));
+	cr_expect_eq(o.gas_used, want);
+	cr_expect_eq(balance(2), BALANCE - want);
+	cr_assert_eq(vm_txn_call(&t, 2, 1, want - 1, 1, 2, "nop", "go", NULL, 0), 0);
+	o = run(&t);
+	cr_expect_eq(o.status, BSTM_TXN_OUT_OF_GAS);
+	cr_expect_eq(o.gas_used, want - 1);
+	cr_expect_eq(seqno(2), 2); /* out of gas still bumps */
+	free(bin);
+}
+
 Test(vm_txn, payload_failures_are_statuses)
 {
 	vm_txn t;
