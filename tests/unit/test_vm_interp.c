@@ -299,6 +299,63 @@ Test(vm_interp, gas_is_the_table)
 	cr_expect_eq(r.exit, VM_EXIT_OUT_OF_GAS);
 }
 
+/* The bytes of module 0x5 t as stored: what a call reads once. */
+static uint64_t module_bytes(void)
+{
+	uint8_t key[VM_MAX_KEY];
+	const void *v;
+	size_t len;
+	cr_assert_eq(vm_kvmap_get(map, key, vm_module_key(key, 5, "t"), &v, &len), 0);
+	return len;
+}
+
+/* Gas of a call with a generous limit. */
+static uint64_t gas_of(const char *fn, const uint64_t *args, uint32_t n)
+{
+	const uint64_t limit = 1000000;
+	run_result r = call(fn, args, n, limit);
+	cr_assert_eq(r.exit, VM_EXIT_OK, "%s: exit %d code %s", fn, r.exit, vm_fail_name(r.code));
+	return limit - r.gas;
+}
+
+/* Storage, event and hash costs are the documented per-byte schedule on top
+ * of the instructions and the module read. */
+Test(vm_interp, gas_of_storage_events_and_hash)
+{
+	install("module 0x5 t\nresource R x y\n"
+		"function public make (u64) -> () locals 0\n"
+		"load 0\npush 1\npush 2\nrnew R\nret\nend\n"
+		"function public set (u64) -> () locals 0\nload 0\npush 3\nrset R x\nret\nend\n"
+		"function public del (u64) -> () locals 0\nload 0\nrdel R\nret\nend\n"
+		"function public ev () -> () locals 0\npush 1\npush 2\npush 3\nemit 3\nret\nend\n"
+		"function public h (u64) -> () locals 0\npush 64\npush 0\nload "
+		"0\nhash\nret\nend\n");
+	const uint8_t *g = vm_gas_table;
+	uint64_t mod = module_bytes() * VM_GAS_READ_BYTE, acct = 9;
+	uint8_t key[VM_MAX_KEY];
+	uint64_t klen = vm_resource_key(key, 9, 5, "t", "R"), value = 16;
+
+	/* rnew reads the absent key (nothing returned), then writes key + value */
+	cr_expect_eq(gas_of("make", &acct, 1), mod + g[VM_OP_LOAD] + 2 * g[VM_OP_PUSH] +
+						       g[VM_OP_RNEW] + g[VM_OP_RET] +
+						       (klen + value) * VM_GAS_WRITE_BYTE);
+	/* rset reads the 16 bytes, then writes key + value */
+	cr_expect_eq(gas_of("set", &acct, 1), mod + g[VM_OP_LOAD] + g[VM_OP_PUSH] + g[VM_OP_RSET] +
+						      g[VM_OP_RET] + value * VM_GAS_READ_BYTE +
+						      (klen + value) * VM_GAS_WRITE_BYTE);
+	/* rdel reads the 16 bytes, then pays for the key */
+	cr_expect_eq(gas_of("del", &acct, 1), mod + g[VM_OP_LOAD] + g[VM_OP_RDEL] + g[VM_OP_RET] +
+						      value * VM_GAS_READ_BYTE +
+						      klen * VM_GAS_WRITE_BYTE);
+	cr_expect_eq(gas_of("ev", NULL, 0), mod + 3 * g[VM_OP_PUSH] + g[VM_OP_EMIT] + g[VM_OP_RET] +
+						    3 * 8 * VM_GAS_EVENT_BYTE);
+	uint64_t fixed = mod + 2 * g[VM_OP_PUSH] + g[VM_OP_LOAD] + g[VM_OP_HASH] + g[VM_OP_RET];
+	const uint64_t lens[] = {0, 63, 64, 200};
+	for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++)
+		cr_expect_eq(gas_of("h", &lens[i], 1),
+			     fixed + (lens[i] / 64 + 1) * VM_GAS_HASH_BLOCK, "len %lu", lens[i]);
+}
+
 Test(vm_interp, sender)
 {
 	install_fn("() -> (u64)", "sender\nret");

@@ -367,6 +367,33 @@ Test(vm_txn, publish_bundle_runs_init_and_links)
 	free(bins[1]);
 }
 
+/* A publish pays 10 per byte up front and 1 per byte to load the modules
+ * back and link them (docs/vm.md); an upgrade also reads the old bytes. */
+Test(vm_txn, publish_gas_is_the_schedule)
+{
+	static const char *const v1[1] = {"module 0x2 plain\nfunction public f () -> () locals 0\n"
+					  "\tret\nend\n"};
+	static const char *const v2[1] = {"module 0x2 plain\nfunction public f () -> () locals 0\n"
+					  "\tpush 1\n\tpop\n\tret\nend\n"};
+	uint8_t *bins[1], *bins2[1];
+	size_t lens[1], lens2[1];
+	vm_txn t = publish(2, 0, bins, lens, v1, 1);
+	bstm_txn_outcome o = run(&t);
+	cr_assert_eq(o.status, BSTM_TXN_SUCCESS, "status %u code %s", o.status,
+		     vm_fail_name(o.code));
+	cr_expect_eq(o.gas_used,
+		     VM_GAS_TXN_BASE + lens[0] * (VM_GAS_PUBLISH_BYTE + VM_GAS_READ_BYTE));
+	t = publish(2, 1, bins2, lens2, v2, 1);
+	o = run(&t);
+	cr_assert_eq(o.status, BSTM_TXN_SUCCESS, "status %u code %s", o.status,
+		     vm_fail_name(o.code));
+	cr_expect_eq(o.gas_used, VM_GAS_TXN_BASE +
+					 lens2[0] * (VM_GAS_PUBLISH_BYTE + VM_GAS_READ_BYTE) +
+					 lens[0] * VM_GAS_READ_BYTE);
+	free(bins[0]);
+	free(bins2[0]);
+}
+
 Test(vm_txn, publish_failures)
 {
 	uint8_t *bins[1];
