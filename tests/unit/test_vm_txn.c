@@ -128,6 +128,21 @@ Test(vm_txn, fee_that_the_body_made_unpayable_fails_the_body)
 	cr_expect_eq(seqno(2), 1);
 }
 
+/* A balance left exactly equal to the fee pays it (the epilogue's bound is
+ * inclusive). */
+Test(vm_txn, balance_exactly_equal_to_fee_is_paid)
+{
+	vm_txn c = transfer(4, 0, 5, 500); /* gas does not depend on the amount */
+	uint64_t g = run(&c).gas_used;
+	vm_txn t = transfer(2, 0, 3, BALANCE - g); /* price 1: the fee is g */
+	bstm_txn_outcome o = run(&t);
+	cr_assert_eq(o.gas_used, g);
+	cr_assert_eq(o.status, BSTM_TXN_SUCCESS, "status %u code %lu", o.status, o.code);
+	cr_expect_eq(balance(2), 0);
+	cr_expect_eq(balance(3), 2 * BALANCE - g);
+	cr_expect_eq(seqno(2), 1);
+}
+
 Test(vm_txn, missing_recipient_aborts)
 {
 	vm_txn t = transfer(2, 0, 999, 5);
