@@ -171,28 +171,22 @@ static int read_parallel(bstm_view *v, const void *key, uint32_t len, uint64_t h
 	}
 	const mvm_version *ver = r.version;
 	int rc = r.kind == MVM_READ_STORAGE ? entry_base(v, e, &ver) : 0;
+	/* A read that storage failed is captured like any other (as a read of
+	 * storage): if a lower transaction writes the key later, validation
+	 * fails and the redo reads that write, as the sequential order does,
+	 * never asking storage. Only an incarnation that validates keeps the
+	 * error (and then fails the block at its commit). */
+	if (rc < 0)
+		ver = &exec_base_absent;
 	exec_item *it = exec_map_insert(&v->local, e->key, len, hash);
 	if (!it)
 		return fail(v, BSTM_ENOMEM);
-	if (rc < 0) {
-		/* The failed read of storage is captured like any other: if a
-		 * lower transaction writes the key later, validation fails and
-		 * the redo reads that write, as the sequential order does, never
-		 * asking storage. Only an incarnation that validates keeps the
-		 * error (and then fails the block at its commit). */
-		it->flags = EXEC_ITEM_READ | EXEC_ITEM_DELETED;
-		it->value = NULL;
-		it->value_len = 0;
-		it->entry = e;
-		it->observed = NULL;
-		return fail(v, rc);
-	}
 	it->flags = EXEC_ITEM_READ | ((ver->flags & MVM_VERSION_DELETED) ? EXEC_ITEM_DELETED : 0);
 	it->value = ver->value;
 	it->value_len = ver->len;
 	it->entry = e;
 	it->observed = r.kind == MVM_READ_STORAGE ? NULL : ver;
-	return answer(it, value, value_len);
+	return rc < 0 ? fail(v, rc) : answer(it, value, value_len);
 }
 
 /* A serial segment's view of the state below its overlay: the state

@@ -111,7 +111,7 @@ static bool payload_well_formed(const vm_txn *txn)
 
 long vm_txn_encode(const vm_txn *txn, uint8_t *buf, size_t cap)
 {
-	if (!txn)
+	if (!txn || !payload_well_formed(txn))
 		return BSTM_EINVAL;
 	cursor c = {buf, 0, cap};
 	put_u(&c, VM_TXN_FORMAT_VERSION, 1);
@@ -120,8 +120,6 @@ long vm_txn_encode(const vm_txn *txn, uint8_t *buf, size_t cap)
 	put_u(&c, txn->gas_limit, 8);
 	put_u(&c, txn->gas_price, 8);
 	put_u(&c, txn->kind, 1);
-	if (!payload_well_formed(txn))
-		return BSTM_EINVAL;
 	if (txn->kind == VM_PAYLOAD_CALL) {
 		put_u(&c, txn->module_address, 8);
 		put_str(&c, txn->module);
