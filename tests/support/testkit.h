@@ -150,7 +150,16 @@ typedef struct tk_gen_params {
 	uint64_t gas_target;	  /* 0: scale 1; else scale gas so the total is near this */
 	uint64_t gas_limit;	  /* if set, the scale divides it, so sums can hit it exactly */
 	uint32_t work;		  /* busy work per operation (hash rounds), for overlap */
+	/* 0: none; else 1 + a key id that the first program writes before
+	 * anything else, without reading it, and TK_BLIND_READ_PCT percent of
+	 * the others read first. With that key failing in the base, the index
+	 * order never asks the base for it (unless the write is discarded),
+	 * while speculative readers above may. */
+	uint32_t blind_key;
+	uint32_t first_work; /* busy work per operation of program 0 (else work) */
 } tk_gen_params;
+
+#define TK_BLIND_READ_PCT 25u
 
 void tk_gen_defaults(tk_gen_params *params, uint32_t txn_count, uint32_t keyspace);
 
@@ -160,6 +169,7 @@ typedef struct tk_block {
 	uint32_t keyspace;
 	uint64_t gas_scale;
 	uint32_t work;
+	uint32_t first_work; /* for program 0; 0: work */
 	tk_program *programs;
 	tk_op *ops;
 	uint32_t op_count;

@@ -130,6 +130,7 @@ int tk_block_generate(tk_block *block, uint64_t seed, const tk_gen_params *p, tk
 	block->keyspace = p->keyspace ? p->keyspace : 1;
 	block->gas_scale = 1;
 	block->work = p->work;
+	block->first_work = p->first_work;
 	uint32_t max_ops = p->max_ops ? p->max_ops : 1;
 	uint32_t n = p->txn_count;
 
@@ -153,6 +154,16 @@ int tk_block_generate(tk_block *block, uint64_t seed, const tk_gen_params *p, tk
 		uint32_t special_at = (uint32_t)tk_rng_below(&rng, count + 1);
 		int status = tk_rng_chance(&rng, params.status_pct);
 		int fail = tk_rng_chance(&rng, params.fail_pct);
+		if (params.blind_key && (i == 0 || tk_rng_chance(&rng, TK_BLIND_READ_PCT))) {
+			/* Program 0 writes the key, others read it first. */
+			tk_op *op = &block->ops[block->op_count++];
+			memset(op, 0, sizeof(*op));
+			op->kind = i == 0 ? TK_OP_WRITE : TK_OP_READ;
+			op->key_mode = TK_KEY_FIXED;
+			op->key = (params.blind_key - 1) % block->keyspace;
+			op->len = i == 0 ? (uint16_t)tk_rng_range(&rng, 1, 32) : 0;
+			op->salt = tk_rng_next(&rng);
+		}
 		for (uint32_t k = 0; k <= count; k++) {
 			if (k == special_at && (status || fail)) {
 				tk_op *op = &block->ops[block->op_count++];
@@ -375,7 +386,8 @@ int tk_run_program(const tk_block *block, uint32_t index, const tk_io *io, void 
 		 * different threads overlap; it only depends on acc, so the
 		 * program stays deterministic given its reads.
 		 */
-		for (uint32_t w = 0; w < block->work; w++)
+		uint32_t work = index == 0 && block->first_work ? block->first_work : block->work;
+		for (uint32_t w = 0; w < work; w++)
 			acc = tk_mix64(acc + w);
 	}
 	outcome->gas_used = units * block->gas_scale;
