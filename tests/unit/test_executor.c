@@ -887,8 +887,7 @@ Test(executor, failed_speculative_base_read_is_redone)
  */
 static _Atomic uint32_t stale_reads;
 
-static int dropped_write_txn(void *ctx, uint32_t index, bstm_view *view,
-			     bstm_txn_outcome *outcome)
+static int dropped_write_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
 {
 	char key[16];
 	if (index == 0) {
