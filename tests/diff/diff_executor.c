@@ -17,6 +17,11 @@
  * after the call, and the transaction function's own contract (worker
  * numbers, one incarnation of a transaction at a time) must hold.
  *
+ * Some blocks run over a base that fails one key with BSTM_ESTORAGE: the
+ * parallel run must return the reference's code exactly, also in blocks
+ * where transaction 0 writes that key blind and only speculative readers
+ * above it could reach the base (shape_block, "blind faults").
+ *
  * Executors are created once per (thread count, gas limit) and reused for
  * every block, so state left behind by one block would show up in another.
  *
