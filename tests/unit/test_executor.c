@@ -803,6 +803,22 @@ Test(executor, storage_error_from_the_base_view)
 }
 
 /*
+ * Spin until *flag is set, for at most 200 ms: a transaction holds back so
+ * that others run speculatively meanwhile. The bound only keeps a run in
+ * which that never happens from hanging; the tests count such runs.
+ */
+static void wait_for(_Atomic uint32_t *flag)
+{
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	do {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (atomic_load(flag) == 0 &&
+		 (now.tv_sec - start.tv_sec) * 1000000000L + now.tv_nsec - start.tv_nsec <
+			 200000000L);
+}
+
+/*
  * A base view that fails key "K" and counts the failures. Transaction 0
  * writes K without reading it, but only once another transaction has asked
  * the base for K (or after a bounded wait); every other transaction reads K.
@@ -823,13 +839,7 @@ static int blind_get(void *ctx, const void *key, size_t len, const void **value,
 static int blind_write_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
 {
 	if (index == 0) {
-		struct timespec start, now;
-		clock_gettime(CLOCK_MONOTONIC, &start);
-		do {
-			clock_gettime(CLOCK_MONOTONIC, &now);
-		} while (atomic_load(&blind_failures) == 0 &&
-			 (now.tv_sec - start.tv_sec) * 1000000000L + now.tv_nsec - start.tv_nsec <
-				 200000000L);
+		wait_for(&blind_failures);
 		int rc = put(view, "K", "zero");
 		return rc ? rc : done(outcome, BSTM_TXN_SUCCESS, 0, 1);
 	}
@@ -891,13 +901,7 @@ static int dropped_write_txn(void *ctx, uint32_t index, bstm_view *view, bstm_tx
 {
 	char key[16];
 	if (index == 0) {
-		struct timespec start, now;
-		clock_gettime(CLOCK_MONOTONIC, &start);
-		do {
-			clock_gettime(CLOCK_MONOTONIC, &now);
-		} while (atomic_load(&stale_reads) == 0 &&
-			 (now.tv_sec - start.tv_sec) * 1000000000L + now.tv_nsec - start.tv_nsec <
-				 200000000L);
+		wait_for(&stale_reads);
 		int rc = put(view, "A", "new");
 		return rc ? rc : done(outcome, BSTM_TXN_SUCCESS, 0, 1);
 	}
