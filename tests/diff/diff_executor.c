@@ -431,10 +431,10 @@ static void run_block(driver *d, uint64_t seed)
 	}
 	if (model_rc)
 		d->totals.failing_blocks++;
-	else if (s.blind_fault)
-		d->totals.blind_passing++;
 	else if (model->stats.committed < block.txn_count)
 		d->totals.cut_blocks++;
+	if (!model_rc && s.blind_fault)
+		d->totals.blind_passing++;
 	if (!model_rc && gas_limit && model->stats.gas_used == gas_limit)
 		d->totals.exact_cuts++;
 
