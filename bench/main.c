@@ -160,8 +160,9 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: bench [--workload NAME] [--accounts N,..] [--txns N,..] [--reads R]\n"
 		"             [--writes W] [--compute C,..] [--hot-ratio F] [--threads T,..]\n"
-		"             [--runs N] [--seed S] [--serial-segments 0|1] [--twin 0|1]\n"
-		"             [--caller-cpu N] [--json]\n"
+		"             [--runs N] [--seed S] [--serial-segments 0|1] [--timed-segments "
+		"0|1]\n"
+		"             [--twin 0|1] [--caller-cpu N] [--json]\n"
 		"bounds: accounts 1..2^26, txns 1..2^24, compute 0..10^6, threads 1..1024,\n"
 		"        reads and writes 0..1024, hot-ratio 0..1, runs 1..64\n"
 		"workloads:");
@@ -186,6 +187,7 @@ typedef struct result {
 } result;
 
 static int serial_segments = 1;
+static int timed_segments = 1;
 /* -1: the calling thread runs wherever the kernel puts it. */
 static int caller_cpu = -1;
 
@@ -289,6 +291,7 @@ static int measure(const bench_instance *inst, const bench_instance *twins, uint
 	bstm_config_init(&cfg);
 	cfg.threads = threads;
 	cfg.serial_segments = (uint32_t)serial_segments;
+	cfg.timed_segments = (uint32_t)timed_segments;
 	cfg.small_block_threshold = 0; /* always measure the parallel path */
 	bstm_executor *ex;
 	int rc = bstm_executor_create(&cfg, &ex);
@@ -453,6 +456,9 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--serial-segments")) {
 			bad = parse_one(v, 0, 1, &n);
 			serial_segments = (int)n;
+		} else if (!strcmp(a, "--timed-segments")) {
+			bad = parse_one(v, 0, 1, &n);
+			timed_segments = (int)n;
 		} else if (!strcmp(a, "--twin")) {
 			bad = parse_one(v, 0, 1, &n);
 			twin = (int)n;

@@ -291,6 +291,8 @@ typedef struct bstm_block_stats {
 	uint64_t gas_used;	   /* sum over committed transactions (at most
 				    * UINT64_MAX: the sum saturates) */
 	uint64_t serial_txns;	   /* of executions: run in serial segments */
+	uint32_t timed_serial;	   /* 1 if timing chose to run the whole block as
+				    * one serial segment (config.timed_segments) */
 } bstm_block_stats;
 
 /*
@@ -365,6 +367,17 @@ typedef struct bstm_config {
 	 * after a mostly serial one starts that way. 0: always speculate.
 	 * Outputs are equal either way. */
 	uint32_t serial_segments;
+	/* 1 (default), with serial_segments on and at least 2 threads: the
+	 * executor times each block. When the last block it ran as one
+	 * serial segment took less than 8/9 of the time per transaction of
+	 * the last one it ran in parallel (on a machine where moving cache
+	 * lines between cores costs more than the second core gains, say),
+	 * the next blocks run as one serial segment each; the mode that lost
+	 * is tried again after 8 blocks, then after twice as many each time
+	 * it loses again, up to 128. The first two blocks run in parallel
+	 * (the first is not timed), the third serially. Which mode a block
+	 * runs in depends on timing; outputs do not. 0: never. */
+	uint32_t timed_segments;
 } bstm_config;
 
 /* Measured (docs/benchmarks.md, "Small blocks"): with 2 threads and
@@ -375,7 +388,8 @@ typedef struct bstm_config {
 #define BSTM_DEFAULT_SMALL_BLOCK 64u
 
 /* Fill `config` with defaults: 1 thread, no gas limit, fallback on,
- * small_block_threshold BSTM_DEFAULT_SMALL_BLOCK, serial segments on. */
+ * small_block_threshold BSTM_DEFAULT_SMALL_BLOCK, serial and timed segments
+ * on. */
 BSTM_API void bstm_config_init(bstm_config *config);
 
 typedef struct bstm_executor bstm_executor;

@@ -21,6 +21,7 @@ void bstm_config_init(bstm_config *config)
 	config->sequential_fallback = 1;
 	config->small_block_threshold = BSTM_DEFAULT_SMALL_BLOCK;
 	config->serial_segments = 1;
+	config->timed_segments = 1;
 }
 
 /* Whether `size` ends at the end of a field: the size of this struct in
@@ -34,6 +35,7 @@ static bool config_size_known(size_t size)
 				      END(small_block_threshold),
 				      END(spin_before_park),
 				      END(serial_segments),
+				      END(timed_segments),
 				      sizeof(bstm_config)};
 #undef END
 	for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++)

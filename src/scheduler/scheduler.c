@@ -95,6 +95,27 @@
  *   thread, which usually has the block's data in its cache; another
  *   committer that finds a segment due leaves it to worker 0.
  *
+ * Timed blocks (not in the paper): the chain rule above sees conflicts,
+ *   not what they cost. On a machine where a cache line takes hundreds of
+ *   ns to move between cores (docs/benchmarks.md), a block whose
+ *   transactions keep reading what the other core just wrote (a hundred
+ *   hot accounts, say) can run at half the sequential speed with no abort
+ *   at all. So the executor times each block (wall time per committed
+ *   transaction) and keeps the last rate of each mode: parallel, and one
+ *   serial segment for the whole block. The next block runs in the mode
+ *   that was faster, serial only if by more than an eighth; the mode that
+ *   lost is tried again after SCHED_PROBE_FIRST blocks, then after twice
+ *   as many each time it loses again (SCHED_PROBE_MAX at most), since
+ *   machines and workloads change. An executor's first block also starts
+ *   its threads and faults in its memory and is not timed, so an executor
+ *   runs two parallel blocks, then a serial one, then decides. (Its first
+ *   serial block may still pay for memory the parallel ones did not need:
+ *   that errs on the side of parallel.) Consecutive blocks of a node tend
+ *   to look alike, which is what the choice bets on; a wrong bet
+ *   costs the difference for a few blocks. It changes only who runs what,
+ *   never an output, and it needs at least 2 threads (with 1, the
+ *   parallel machinery runs as configured, for tests).
+ *
  * Calm blocks (not in the paper): while the window is fully open (every
  *   recent commit needed one incarnation only), no validation task is
  *   handed out, neither by next_task nor right after an execution, and the
@@ -138,6 +159,7 @@
 int sched_init(sched *s)
 {
 	memset(s, 0, sizeof *s);
+	s->probe_gap = SCHED_PROBE_FIRST / 2;
 	return 0;
 }
 
@@ -179,9 +201,13 @@ int sched_begin_block(sched *s, uint32_t txn_count, uint32_t threads)
 	s->threads = threads ? threads : 1;
 	s->serial_streak = 0;
 	s->serial_committed = 0;
-	/* A block after a mostly serial one opens with a segment: the window is
-	 * 0, so nothing starts before it. Otherwise the window opens fully. */
-	bool opening = s->serial_enabled && s->serial_carry;
+	/* A block after a mostly serial one opens with a segment, and so does
+	 * a timed serial block: the window is 0, so nothing starts before it.
+	 * Otherwise the window opens fully. */
+	s->timed_enabled = s->timed_enabled && s->serial_enabled && s->threads >= 2;
+	s->block_serial = s->timed_enabled && s->next_serial;
+	s->block_probe = s->timed_enabled && s->next_probe;
+	bool opening = s->serial_enabled && (s->serial_carry || s->block_serial);
 	s->window_eighths = opening ? 8 : 8 * s->window_max;
 	atomic_init(&s->window, opening ? 0 : s->window_max);
 	atomic_init(&s->serial_pending, opening);
@@ -193,6 +219,43 @@ void sched_end_block(sched *s)
 	uint32_t committed = atomic_load_explicit(&s->commit_idx, memory_order_relaxed);
 	s->serial_carry = s->serial_enabled && committed > 0 &&
 			  (uint64_t)2 * s->serial_committed >= committed;
+}
+
+void sched_time_block(sched *s, uint64_t wall_ns)
+{
+	uint32_t committed = atomic_load_explicit(&s->commit_idx, memory_order_relaxed);
+	if (!s->timed_enabled || committed == 0)
+		return;
+	uint64_t per = wall_ns / committed;
+	uint32_t rate = per == 0 ? 1 : per > UINT32_MAX ? UINT32_MAX : (uint32_t)per;
+	/* An executor's first block also starts its threads and grows and
+	 * faults in its memory: it is not timed, the next one is. */
+	if (!s->timed_warm) {
+		s->timed_warm = true;
+		return;
+	}
+	*(s->block_serial ? &s->serial_ns : &s->parallel_ns) = rate;
+	if (!s->serial_ns || !s->parallel_ns) {
+		/* Only this mode has been timed: try the other next. */
+		s->next_serial = !s->block_serial;
+		s->next_probe = true;
+		return;
+	}
+	bool serial = sched_serial_faster(s->serial_ns, s->parallel_ns);
+	if (serial != s->timed_serial) {
+		s->timed_serial = serial;
+		s->probe_gap = SCHED_PROBE_FIRST;
+		s->probe_left = SCHED_PROBE_FIRST;
+	} else if (s->block_probe) {
+		/* The mode that lost lost again: try it less often. */
+		if (s->probe_gap < SCHED_PROBE_MAX)
+			s->probe_gap *= 2;
+		s->probe_left = s->probe_gap;
+	} else if (s->probe_left > 0) {
+		s->probe_left--;
+	}
+	s->next_probe = s->probe_left == 0;
+	s->next_serial = s->timed_serial != s->next_probe;
 }
 
 static void txn_lock(sched_txn *t)

@@ -98,6 +98,25 @@ typedef struct sched {
 	 * sched_init). */
 	bool serial_carry;
 	bool serial_enabled;
+	/* Timed blocks (scheduler.c): timed_enabled is the executor's setting
+	 * (off after sched_init), in effect with serial segments on and at
+	 * least 2 threads. block_serial: this block runs as one serial
+	 * segment; block_probe: it runs in the mode that lost the last
+	 * comparison. The rest is kept across blocks: the last rates measured
+	 * (ns per committed transaction, 0: none yet) of a block run in
+	 * parallel and of one run serially, which mode won, and the blocks
+	 * between probes of the other. */
+	bool timed_enabled;
+	bool block_serial;
+	bool block_probe;
+	bool timed_serial;
+	bool next_serial;
+	bool next_probe;
+	bool timed_warm; /* a block has been timed (and thrown away) */
+	uint32_t parallel_ns;
+	uint32_t serial_ns;
+	uint32_t probe_gap;
+	uint32_t probe_left;
 	uint32_t txn_count BSTM_ALIGNED_CACHELINE;
 	uint32_t capacity;
 	sched_txn *txns;
@@ -109,6 +128,26 @@ BSTM_INTERNAL int sched_begin_block(sched *s, uint32_t txn_count, uint32_t threa
 /* After the last commit of a block (single-threaded): remember how the block
  * ran, for the start of the next one. */
 BSTM_INTERNAL void sched_end_block(sched *s);
+/* After a block that succeeded, with its wall time (single-threaded): time
+ * it for the choice of the next block's mode. */
+BSTM_INTERNAL void sched_time_block(sched *s, uint64_t wall_ns);
+
+/*
+ * Timed blocks (scheduler.c explains them). A block runs as one serial
+ * segment when the last serial block took less than 8/9 of the time per
+ * transaction of the last parallel one; the mode that lost is tried again
+ * after SCHED_PROBE_FIRST blocks, then after twice as many each time it
+ * loses again, up to SCHED_PROBE_MAX.
+ */
+#define SCHED_PROBE_FIRST 8u
+#define SCHED_PROBE_MAX	  128u
+
+/* Whether serial execution at serial_ns per transaction beats a parallel
+ * run at parallel_ns by the margin. */
+static inline bool sched_serial_faster(uint32_t serial_ns, uint32_t parallel_ns)
+{
+	return (uint64_t)serial_ns * 9 < (uint64_t)parallel_ns * 8;
+}
 
 /* A worker's claimed run of consecutive transactions to execute. */
 typedef struct sched_cursor {

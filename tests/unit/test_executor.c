@@ -26,7 +26,9 @@ static const uint32_t thread_set[] = {1, 2, 4, 8, 16};
 /* Helpers                                                                   */
 /* ------------------------------------------------------------------------ */
 
-static bstm_executor *make_executor(uint32_t threads, uint64_t gas_limit, uint32_t fallback)
+/* timed: config.timed_segments (scheduler.c, "Timed blocks"). */
+static bstm_executor *make_timed_executor(uint32_t threads, uint64_t gas_limit, uint32_t fallback,
+					  uint32_t timed)
 {
 	bstm_config config;
 	bstm_config_init(&config);
@@ -34,11 +36,17 @@ static bstm_executor *make_executor(uint32_t threads, uint64_t gas_limit, uint32
 	config.block_gas_limit = gas_limit;
 	config.sequential_fallback = fallback;
 	config.small_block_threshold = 0;
+	config.timed_segments = timed;
 	bstm_executor *executor = NULL;
 	int rc = bstm_executor_create(&config, &executor);
 	cr_assert_eq(rc, 0, "bstm_executor_create(threads=%u): %s", threads, bstm_errname(rc));
 	cr_assert_not_null(executor);
 	return executor;
+}
+
+static bstm_executor *make_executor(uint32_t threads, uint64_t gas_limit, uint32_t fallback)
+{
+	return make_timed_executor(threads, gas_limit, fallback, 1);
 }
 
 /*
@@ -1671,12 +1679,18 @@ Test(executor, serial_segments_on_a_dependency_chain)
  */
 static _Atomic uint32_t chain_max_worker;
 
-static int chain_worker_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+/* Raise chain_max_worker to view's worker. */
+static void note_worker(bstm_view *view)
 {
 	uint32_t worker = bstm_view_worker(view);
 	uint32_t seen = atomic_load(&chain_max_worker);
 	while (worker > seen && !atomic_compare_exchange_weak(&chain_max_worker, &seen, worker))
 		;
+}
+
+static int chain_worker_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	note_worker(view);
 	return chain_txn(ctx, index, view, outcome);
 }
 
@@ -1709,7 +1723,9 @@ Test(executor, serial_segments_follow_the_chain_across_blocks)
 	uint32_t opened = 0;
 	for (size_t t = 1; t < THREAD_SET_LEN; t++) {
 		uint32_t threads = thread_set[t];
-		bstm_executor *executor = make_executor(threads, 0, 1);
+		/* Untimed: the third and fourth blocks of a timed executor run
+		 * serially whatever the chain rule says. */
+		bstm_executor *executor = make_timed_executor(threads, 0, 1, 0);
 		bool mostly_serial = false;
 		for (int round = 0; round < ROUNDS && !mostly_serial; round++) {
 			bstm_block_stats st = run_on(executor, threads, N, chain_worker_txn, base);
@@ -1742,5 +1758,72 @@ Test(executor, serial_segments_follow_the_chain_across_blocks)
 	cr_assert_gt(opened, 0, "no thread count ran the chain mostly in segments");
 	cr_log_info("%u of %zu thread counts ran the chain mostly in segments", opened,
 		    THREAD_SET_LEN - 1);
+	tk_base_free(base);
+}
+
+/*
+ * Timed blocks (scheduler.c): every transaction that runs on a worker other
+ * than 0 first spins for 50 us, so a parallel block, which waits for the
+ * other workers' claimed runs at each commit, takes several times as long
+ * per transaction as a serial one, which runs on worker 0 alone. A timed
+ * executor runs two parallel blocks and a serial one (the schedule), and
+ * then, serial being faster, serial blocks until it tries parallel again
+ * after eight. Outputs equal the sequential ones in both modes; an untimed
+ * executor runs every block in parallel.
+ */
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int slow_elsewhere_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	if (bstm_view_worker(view) != 0) {
+		uint64_t until = mono_ns() + 50000;
+		while (mono_ns() < until)
+			;
+	}
+	note_worker(view);
+	return own_key_txn(ctx, index, view, outcome);
+}
+
+Test(executor, timed_blocks_run_serially_where_parallel_is_slower)
+{
+	enum { N = 1000, BLOCKS = 12 };
+	tk_base *base = new_base();
+	for (uint32_t threads = 2; threads <= 4; threads += 2) {
+		for (uint32_t timed = 0; timed < 2; timed++) {
+			bstm_executor *executor = make_timed_executor(threads, 0, 1, timed);
+			char modes[BLOCKS + 1] = {0};
+			for (int b = 0; b < BLOCKS; b++) {
+				bstm_block_stats st =
+					run_on(executor, threads, N, slow_elsewhere_txn, base);
+				modes[b] = st.timed_serial ? 'S' : 'P';
+				if (!st.timed_serial)
+					continue;
+				cr_assert_eq(st.serial_txns, N, "threads=%u: %llu of %u serial",
+					     threads, (unsigned long long)st.serial_txns, N);
+				cr_assert_eq(atomic_load(&chain_max_worker), 0,
+					     "threads=%u: worker %u ran a txn of a serial block",
+					     threads, atomic_load(&chain_max_worker));
+			}
+			cr_log_info("threads=%u timed=%u: %s", threads, timed, modes);
+			if (!timed) {
+				cr_assert_str_eq(modes, "PPPPPPPPPPPP", "threads=%u untimed: %s",
+						 threads, modes);
+				bstm_executor_destroy(executor);
+				continue;
+			}
+			/* The schedule: two parallel blocks, a serial one. */
+			cr_assert(strncmp(modes, "PPS", 3) == 0, "threads=%u: opened %s", threads,
+				  modes);
+			/* The timing: 50 us on every other worker's transactions is
+			 * far more than the margin of an eighth. */
+			cr_assert_str_eq(modes + 3, "SSSSSSSSP", "threads=%u: %s", threads, modes);
+			bstm_executor_destroy(executor);
+		}
+	}
 	tk_base_free(base);
 }

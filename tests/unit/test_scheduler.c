@@ -891,6 +891,125 @@ Test(scheduler, block_after_a_mostly_serial_one_opens_with_a_segment)
 	cr_assert_eq(atomic_load(&sc.window), full);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Timed blocks                                                              */
+/* ------------------------------------------------------------------------ */
+
+enum { TIMED_N = 100 };
+
+/* Begin a block of TIMED_N as the executor does (its settings first);
+ * return whether it runs as one serial segment, and check that such a
+ * block opens with a segment and starts nothing before it. */
+static bool timed_begin(bool timed, uint32_t threads)
+{
+	sc.serial_enabled = true;
+	sc.timed_enabled = timed;
+	cr_assert_eq(sched_begin_block(&sc, TIMED_N, threads), 0);
+	if (sc.block_serial) {
+		cr_assert(sched_serial_pending(&sc), "a serial block without its segment");
+		cr_assert_eq(atomic_load(&sc.window), 0);
+	}
+	return sc.block_serial;
+}
+
+/* End it as if every transaction committed, in `ns` each. */
+static void timed_end(uint32_t ns)
+{
+	atomic_store(&sc.commit_idx, TIMED_N);
+	sc.serial_committed = sc.block_serial ? TIMED_N : 0;
+	sched_end_block(&sc);
+	sched_time_block(&sc, (uint64_t)ns * TIMED_N);
+}
+
+/* Run `blocks` blocks whose time per transaction is parallel_ns or
+ * serial_ns by mode; record each block's mode (1: serial) in modes. */
+static void timed_run(uint32_t blocks, uint32_t parallel_ns, uint32_t serial_ns, char *modes)
+{
+	for (uint32_t b = 0; b < blocks; b++) {
+		bool serial = timed_begin(true, 2);
+		modes[b] = serial ? 'S' : 'P';
+		timed_end(serial ? serial_ns : parallel_ns);
+	}
+	modes[blocks] = 0;
+}
+
+/* Where the mode that lost runs, once the first three blocks are past,
+ * the gaps between its blocks (in blocks of the winner) must be 8, 16,
+ * ..., SCHED_PROBE_MAX, SCHED_PROBE_MAX, ... */
+static void check_probe_gaps(const char *modes, char loser)
+{
+	uint32_t expect = SCHED_PROBE_FIRST, run = 0, probes = 0;
+	for (const char *m = modes + 3; *m; m++) {
+		if (*m != loser) {
+			run++;
+			continue;
+		}
+		cr_assert_eq(run, expect, "%u blocks before probe %u, not %u: %s", run, probes,
+			     expect, modes);
+		probes++;
+		run = 0;
+		if (expect < SCHED_PROBE_MAX)
+			expect *= 2;
+	}
+	cr_assert_geq(probes, 5, "only %u probes in %s", probes, modes);
+}
+
+Test(scheduler, timed_blocks_run_serially_when_serial_is_faster)
+{
+	char modes[700];
+	timed_run(600, 2000, 1000, modes);
+	/* Two parallel blocks (the first is not timed), a serial one, then
+	 * serial with parallel probes further and further apart. */
+	cr_assert(strncmp(modes, "PPSSSSSSSSSP", 12) == 0, "opened %.14s", modes);
+	check_probe_gaps(modes, 'P');
+}
+
+Test(scheduler, timed_blocks_stay_parallel_when_parallel_is_faster)
+{
+	char modes[700];
+	/* Serial faster, but by less than an eighth: parallel stays. */
+	timed_run(600, 1000, 900, modes);
+	cr_assert(strncmp(modes, "PPSPPPPPPPPS", 12) == 0, "opened %.14s", modes);
+	check_probe_gaps(modes, 'S');
+}
+
+Test(scheduler, timed_blocks_follow_a_change)
+{
+	char modes[64];
+	timed_run(10, 2000, 1000, modes); /* serial is winning */
+	cr_assert_str_eq(modes, "PPSSSSSSSS");
+	/* Serial blocks become slower than the last parallel one: the next
+	 * block runs in parallel, and, parallel winning now, the serial probe
+	 * comes after SCHED_PROBE_FIRST blocks. */
+	timed_run(1 + SCHED_PROBE_FIRST + 1, 2000, 5000, modes);
+	cr_assert_str_eq(modes, "SPPPPPPPPS", "after the change: %s", modes);
+	/* Parallel becomes slow too: serial takes over at once. */
+	timed_run(3, 9000, 5000, modes);
+	cr_assert_eq(modes[1], 'S', "after the second change: %s", modes);
+}
+
+Test(scheduler, timed_blocks_need_timing_segments_and_two_threads)
+{
+	for (int c = 0; c < 3; c++) {
+		cr_assert_eq(sched_init(&sc), 0);
+		for (int b = 0; b < 40; b++) {
+			sc.serial_enabled = c != 1;
+			sc.timed_enabled = c != 0;
+			cr_assert_eq(sched_begin_block(&sc, TIMED_N, c == 2 ? 1 : 2), 0);
+			cr_assert_not(sc.block_serial, "case %d, block %d ran serially", c, b);
+			timed_end(sc.block_serial ? 1000 : 9000);
+		}
+		sched_destroy(&sc);
+	}
+	/* A block that committed nothing (it failed) is not timed. */
+	cr_assert_eq(sched_init(&sc), 0);
+	for (int b = 0; b < 8; b++) {
+		cr_assert_not(timed_begin(true, 2));
+		sched_time_block(&sc, 1000);
+	}
+	cr_assert_eq(sc.parallel_ns, 0);
+}
+
 Test(scheduler, serial_segment_stops_new_executions)
 {
 	begin(64);
