@@ -368,15 +368,16 @@ typedef struct bstm_config {
 	 * Outputs are equal either way. */
 	uint32_t serial_segments;
 	/* 1 (default), with serial_segments on and at least 2 threads: the
-	 * executor times each block. When the last block it ran as one
-	 * serial segment took less than 8/9 of the time per transaction of
-	 * the last one it ran in parallel (on a machine where moving cache
-	 * lines between cores costs more than the second core gains, say),
-	 * the next blocks run as one serial segment each; the mode that lost
-	 * is tried again after 8 blocks, then after twice as many each time
-	 * it loses again, up to 128. The first two blocks run in parallel
-	 * (the first is not timed), the third serially. Which mode a block
-	 * runs in depends on timing; outputs do not. 0: never. */
+	 * executor times each block. When blocks it ran as one serial
+	 * segment took less than 8/9 of the time per transaction of blocks
+	 * it ran in parallel (each mode rated by the better of its last two
+	 * blocks; on a machine where moving cache lines between cores costs
+	 * more than the second core gains, say), the next blocks run as one
+	 * serial segment each; the mode that lost is tried again after 8
+	 * blocks, then after twice as many each time it loses again, up to
+	 * 128. The first three blocks run in parallel (the first is not
+	 * timed), the fourth serially. Which mode a block runs in depends on
+	 * timing; outputs do not. 0: never. */
 	uint32_t timed_segments;
 } bstm_config;
 

@@ -101,14 +101,16 @@
  *   transactions keep reading what the other core just wrote (a hundred
  *   hot accounts, say) can run at half the sequential speed with no abort
  *   at all. So the executor times each block (wall time per committed
- *   transaction) and keeps the last rate of each mode: parallel, and one
- *   serial segment for the whole block. The next block runs in the mode
- *   that was faster, serial only if by more than an eighth; the mode that
+ *   transaction) in either mode, parallel or one serial segment for the
+ *   whole block, and rates a mode by the better of its last two blocks
+ *   (a disturbance slows a block down, it never speeds one up). The next
+ *   block runs in the mode that is faster, serial only if by more than an
+ *   eighth; the mode that
  *   lost is tried again after SCHED_PROBE_FIRST blocks, then after twice
  *   as many each time it loses again (SCHED_PROBE_MAX at most), since
  *   machines and workloads change. An executor's first block also starts
  *   its threads and faults in its memory and is not timed, so an executor
- *   runs two parallel blocks, then a serial one, then decides. (Its first
+ *   runs three parallel blocks, then a serial one, then decides. (Its first
  *   serial block may still pay for memory the parallel ones did not need:
  *   that errs on the side of parallel.) Consecutive blocks of a node tend
  *   to look alike, which is what the choice bets on; a wrong bet
@@ -221,27 +223,41 @@ void sched_end_block(sched *s)
 			  (uint64_t)2 * s->serial_committed >= committed;
 }
 
+/* The last two rates of a mode, newest first (0: none). */
+static void remember_rate(uint32_t rates[2], uint32_t rate)
+{
+	rates[1] = rates[0];
+	rates[0] = rate;
+}
+
+/* A mode's rate: the better of its last two, since what disturbs a block
+ * on a shared machine (another process, an interrupt storm) makes it
+ * slower, never faster. */
+static uint32_t best_rate(const uint32_t rates[2])
+{
+	return rates[1] && rates[1] < rates[0] ? rates[1] : rates[0];
+}
+
 void sched_time_block(sched *s, uint64_t wall_ns)
 {
 	uint32_t committed = atomic_load_explicit(&s->commit_idx, memory_order_relaxed);
 	if (!s->timed_enabled || committed == 0)
 		return;
-	uint64_t per = wall_ns / committed;
-	uint32_t rate = per == 0 ? 1 : per > UINT32_MAX ? UINT32_MAX : (uint32_t)per;
 	/* An executor's first block also starts its threads and grows and
-	 * faults in its memory: it is not timed, the next one is. */
+	 * faults in its memory: it is not timed. */
 	if (!s->timed_warm) {
 		s->timed_warm = true;
 		return;
 	}
-	*(s->block_serial ? &s->serial_ns : &s->parallel_ns) = rate;
-	if (!s->serial_ns || !s->parallel_ns) {
-		/* Only this mode has been timed: try the other next. */
-		s->next_serial = !s->block_serial;
-		s->next_probe = true;
+	uint64_t per = wall_ns / committed;
+	uint32_t rate = per == 0 ? 1 : per > UINT32_MAX ? UINT32_MAX : (uint32_t)per;
+	remember_rate(s->block_serial ? s->serial_ns : s->parallel_ns, rate);
+	if (!s->serial_ns[0]) {
+		/* Serial is tried once two parallel blocks were timed. */
+		s->next_serial = s->next_probe = s->parallel_ns[1] != 0;
 		return;
 	}
-	bool serial = sched_serial_faster(s->serial_ns, s->parallel_ns);
+	bool serial = sched_serial_faster(best_rate(s->serial_ns), best_rate(s->parallel_ns));
 	if (serial != s->timed_serial) {
 		s->timed_serial = serial;
 		s->probe_gap = SCHED_PROBE_FIRST;

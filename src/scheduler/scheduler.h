@@ -102,19 +102,19 @@ typedef struct sched {
 	 * (off after sched_init), in effect with serial segments on and at
 	 * least 2 threads. block_serial: this block runs as one serial
 	 * segment; block_probe: it runs in the mode that lost the last
-	 * comparison. The rest is kept across blocks: the last rates measured
-	 * (ns per committed transaction, 0: none yet) of a block run in
-	 * parallel and of one run serially, which mode won, and the blocks
-	 * between probes of the other. */
+	 * comparison. The rest is kept across blocks: the rates measured (ns
+	 * per committed transaction, 0: none yet) of the last two blocks run
+	 * in parallel and of the last two run serially, which mode won, and
+	 * the blocks between probes of the other. */
 	bool timed_enabled;
 	bool block_serial;
 	bool block_probe;
 	bool timed_serial;
 	bool next_serial;
 	bool next_probe;
-	bool timed_warm; /* a block has been timed (and thrown away) */
-	uint32_t parallel_ns;
-	uint32_t serial_ns;
+	bool timed_warm;	 /* a block has been timed (and thrown away) */
+	uint32_t parallel_ns[2]; /* the last two, newest first */
+	uint32_t serial_ns[2];
 	uint32_t probe_gap;
 	uint32_t probe_left;
 	uint32_t txn_count BSTM_ALIGNED_CACHELINE;
@@ -134,8 +134,9 @@ BSTM_INTERNAL void sched_time_block(sched *s, uint64_t wall_ns);
 
 /*
  * Timed blocks (scheduler.c explains them). A block runs as one serial
- * segment when the last serial block took less than 8/9 of the time per
- * transaction of the last parallel one; the mode that lost is tried again
+ * segment when serial blocks took less than 8/9 of the time per
+ * transaction of parallel ones (each mode rated by the better of its last
+ * two blocks); the mode that lost is tried again
  * after SCHED_PROBE_FIRST blocks, then after twice as many each time it
  * loses again, up to SCHED_PROBE_MAX.
  */

@@ -1766,7 +1766,7 @@ Test(executor, serial_segments_follow_the_chain_across_blocks)
  * than 0 first spins for 50 us, so a parallel block, which waits for the
  * other workers' claimed runs at each commit, takes several times as long
  * per transaction as a serial one, which runs on worker 0 alone. A timed
- * executor runs two parallel blocks and a serial one (the schedule), and
+ * executor runs three parallel blocks and a serial one (the schedule), and
  * then, serial being faster, serial blocks until it tries parallel again
  * after eight. Outputs equal the sequential ones in both modes; an untimed
  * executor runs every block in parallel.
@@ -1791,7 +1791,7 @@ static int slow_elsewhere_txn(void *ctx, uint32_t index, bstm_view *view, bstm_t
 
 Test(executor, timed_blocks_run_serially_where_parallel_is_slower)
 {
-	enum { N = 1000, BLOCKS = 12 };
+	enum { N = 1000, BLOCKS = 13 };
 	tk_base *base = new_base();
 	for (uint32_t threads = 2; threads <= 4; threads += 2) {
 		for (uint32_t timed = 0; timed < 2; timed++) {
@@ -1811,17 +1811,17 @@ Test(executor, timed_blocks_run_serially_where_parallel_is_slower)
 			}
 			cr_log_info("threads=%u timed=%u: %s", threads, timed, modes);
 			if (!timed) {
-				cr_assert_str_eq(modes, "PPPPPPPPPPPP", "threads=%u untimed: %s",
+				cr_assert_str_eq(modes, "PPPPPPPPPPPPP", "threads=%u untimed: %s",
 						 threads, modes);
 				bstm_executor_destroy(executor);
 				continue;
 			}
-			/* The schedule: two parallel blocks, a serial one. */
-			cr_assert(strncmp(modes, "PPS", 3) == 0, "threads=%u: opened %s", threads,
+			/* The schedule: three parallel blocks, a serial one. */
+			cr_assert(strncmp(modes, "PPPS", 4) == 0, "threads=%u: opened %s", threads,
 				  modes);
 			/* The timing: 50 us on every other worker's transactions is
 			 * far more than the margin of an eighth. */
-			cr_assert_str_eq(modes + 3, "SSSSSSSSP", "threads=%u: %s", threads, modes);
+			cr_assert_str_eq(modes + 4, "SSSSSSSSP", "threads=%u: %s", threads, modes);
 			bstm_executor_destroy(executor);
 		}
 	}

@@ -933,13 +933,13 @@ static void timed_run(uint32_t blocks, uint32_t parallel_ns, uint32_t serial_ns,
 	modes[blocks] = 0;
 }
 
-/* Where the mode that lost runs, once the first three blocks are past,
+/* Where the mode that lost runs, once the first four blocks are past,
  * the gaps between its blocks (in blocks of the winner) must be 8, 16,
  * ..., SCHED_PROBE_MAX, SCHED_PROBE_MAX, ... */
 static void check_probe_gaps(const char *modes, char loser)
 {
 	uint32_t expect = SCHED_PROBE_FIRST, run = 0, probes = 0;
-	for (const char *m = modes + 3; *m; m++) {
+	for (const char *m = modes + 4; *m; m++) {
 		if (*m != loser) {
 			run++;
 			continue;
@@ -958,9 +958,9 @@ Test(scheduler, timed_blocks_run_serially_when_serial_is_faster)
 {
 	char modes[700];
 	timed_run(600, 2000, 1000, modes);
-	/* Two parallel blocks (the first is not timed), a serial one, then
+	/* Three parallel blocks (the first is not timed), a serial one, then
 	 * serial with parallel probes further and further apart. */
-	cr_assert(strncmp(modes, "PPSSSSSSSSSP", 12) == 0, "opened %.14s", modes);
+	cr_assert(strncmp(modes, "PPPSSSSSSSSSP", 13) == 0, "opened %.15s", modes);
 	check_probe_gaps(modes, 'P');
 }
 
@@ -969,23 +969,33 @@ Test(scheduler, timed_blocks_stay_parallel_when_parallel_is_faster)
 	char modes[700];
 	/* Serial faster, but by less than an eighth: parallel stays. */
 	timed_run(600, 1000, 900, modes);
-	cr_assert(strncmp(modes, "PPSPPPPPPPPS", 12) == 0, "opened %.14s", modes);
+	cr_assert(strncmp(modes, "PPPSPPPPPPPPS", 13) == 0, "opened %.15s", modes);
 	check_probe_gaps(modes, 'S');
 }
 
 Test(scheduler, timed_blocks_follow_a_change)
 {
 	char modes[64];
-	timed_run(10, 2000, 1000, modes); /* serial is winning */
-	cr_assert_str_eq(modes, "PPSSSSSSSS");
-	/* Serial blocks become slower than the last parallel one: the next
-	 * block runs in parallel, and, parallel winning now, the serial probe
-	 * comes after SCHED_PROBE_FIRST blocks. */
-	timed_run(1 + SCHED_PROBE_FIRST + 1, 2000, 5000, modes);
-	cr_assert_str_eq(modes, "SPPPPPPPPS", "after the change: %s", modes);
-	/* Parallel becomes slow too: serial takes over at once. */
+	timed_run(9, 2000, 1000, modes); /* serial is winning */
+	cr_assert_str_eq(modes, "PPPSSSSSS");
+	/* Serial blocks become slower than the parallel ones: one such block
+	 * could be a disturbance, two are not. Then parallel runs, and,
+	 * winning now, until the serial probe after SCHED_PROBE_FIRST blocks. */
+	timed_run(2 + SCHED_PROBE_FIRST + 1, 2000, 5000, modes);
+	cr_assert_str_eq(modes, "SSPPPPPPPPS", "after the change: %s", modes);
+	/* Parallel becomes slow too: two such blocks, and serial takes over. */
 	timed_run(3, 9000, 5000, modes);
-	cr_assert_eq(modes[1], 'S', "after the second change: %s", modes);
+	cr_assert_str_eq(modes, "PPS", "after the second change: %s", modes);
+	/* One slow parallel block among fast ones changes nothing. */
+	sched_destroy(&sc);
+	cr_assert_eq(sched_init(&sc), 0);
+	timed_run(3, 2000, 3000, modes);
+	timed_run(1, 3000, 3000, modes); /* the serial probe: parallel wins */
+	timed_run(2, 2000, 3000, modes);
+	timed_run(1, 9000, 3000, modes);
+	cr_assert_str_eq(modes, "P");
+	timed_run(5, 2000, 3000, modes);
+	cr_assert_str_eq(modes, "PPPPP", "one slow block made serial win: %s", modes);
 }
 
 Test(scheduler, timed_blocks_need_timing_segments_and_two_threads)
@@ -1002,12 +1012,13 @@ Test(scheduler, timed_blocks_need_timing_segments_and_two_threads)
 		sched_destroy(&sc);
 	}
 	/* A block that committed nothing (it failed) is not timed. */
+	sched_destroy(&sc);
 	cr_assert_eq(sched_init(&sc), 0);
 	for (int b = 0; b < 8; b++) {
 		cr_assert_not(timed_begin(true, 2));
 		sched_time_block(&sc, 1000);
 	}
-	cr_assert_eq(sc.parallel_ns, 0);
+	cr_assert_eq(sc.parallel_ns[0], 0);
 }
 
 Test(scheduler, serial_segment_stops_new_executions)
