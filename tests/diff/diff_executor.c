@@ -263,9 +263,11 @@ static int make_executors(driver *d)
 			if (!g && t == 2)
 				config.serial_segments = 0;
 			/* Timed blocks (on by default) run some blocks as one
-			 * serial segment, chosen by timing; the gas-limited
-			 * executors keep every block parallel. */
-			if (g)
+			 * serial segment, chosen by timing: off for the
+			 * unlimited executor of the fourth count (8) and the
+			 * gas-limited one of the third (4), which keep every
+			 * block parallel. */
+			if ((!g && t == 3) || (g && t == 2))
 				config.timed_segments = 0;
 			d->thresholds[g][t] = config.small_block_threshold;
 			int rc = bstm_executor_create(&config, &d->executors[g][t]);
