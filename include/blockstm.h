@@ -375,10 +375,17 @@ typedef struct bstm_config {
 	 * more than the second core gains, say), the next blocks run as one
 	 * serial segment each; the mode that lost is tried again after 8
 	 * blocks, then after twice as many each time it loses again, up to
-	 * 128. The first three blocks run in parallel (the first is not
-	 * timed), the fourth serially. Which mode a block runs in depends on
-	 * timing; outputs do not. 0: never. */
+	 * 128. Of the blocks that take the parallel path (at least
+	 * small_block_threshold transactions) and succeed, the first three
+	 * run in parallel (the first is not timed) and the fourth serially.
+	 * Time per transaction is compared across blocks, so the choice bets
+	 * that consecutive blocks look alike. Which mode a block runs in
+	 * depends on timing; outputs do not. 0: never. */
 	uint32_t timed_segments;
+	/* 0. It keeps the struct free of trailing padding, so that every
+	 * field added later makes the struct larger, and the size a caller
+	 * passes tells which fields it knows. */
+	uint32_t reserved;
 } bstm_config;
 
 /* Measured (docs/benchmarks.md, "Small blocks"): with 2 threads and

@@ -24,25 +24,27 @@ void bstm_config_init(bstm_config *config)
 	config->timed_segments = 1;
 }
 
+#define END(f) (offsetof(bstm_config, f) + sizeof(((bstm_config *)0)->f))
+_Static_assert(sizeof(bstm_config) == END(reserved), "bstm_config has trailing padding");
+
 /* Whether `size` ends at the end of a field: the size of this struct in
- * some older header, which had at least `threads`. */
+ * some older header, which had at least `threads`. (A size that ends at
+ * timed_segments is none: that header's struct always had `reserved`.) */
 static bool config_size_known(size_t size)
 {
-#define END(f) (offsetof(bstm_config, f) + sizeof(((bstm_config *)0)->f))
 	static const size_t ends[] = {END(threads),
 				      END(block_gas_limit),
 				      END(sequential_fallback),
 				      END(small_block_threshold),
 				      END(spin_before_park),
 				      END(serial_segments),
-				      END(timed_segments),
 				      sizeof(bstm_config)};
-#undef END
 	for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++)
 		if (size == ends[i])
 			return true;
 	return false;
 }
+#undef END
 
 static int read_config(const bstm_config *in, bstm_config *out)
 {
@@ -53,7 +55,7 @@ static int read_config(const bstm_config *in, bstm_config *out)
 	bstm_config_init(out);
 	memcpy(out, in, in->size);
 	out->size = sizeof *out;
-	if (out->threads == 0 || out->threads > EXEC_MAX_THREADS)
+	if (out->threads == 0 || out->threads > EXEC_MAX_THREADS || out->reserved != 0)
 		return BSTM_EINVAL;
 	return 0;
 }

@@ -161,6 +161,7 @@
 int sched_init(sched *s)
 {
 	memset(s, 0, sizeof *s);
+	/* The first probe that loses doubles it to SCHED_PROBE_FIRST. */
 	s->probe_gap = SCHED_PROBE_FIRST / 2;
 	return 0;
 }
@@ -218,6 +219,12 @@ int sched_begin_block(sched *s, uint32_t txn_count, uint32_t threads)
 
 void sched_end_block(sched *s)
 {
+	/* A timed serial block ran serially because of its timing, not
+	 * because its transactions were chained: the carry stays as the last
+	 * block the chain rule decided left it, so a parallel block after it
+	 * does not open with a segment. */
+	if (s->block_serial)
+		return;
 	uint32_t committed = atomic_load_explicit(&s->commit_idx, memory_order_relaxed);
 	s->serial_carry = s->serial_enabled && committed > 0 &&
 			  (uint64_t)2 * s->serial_committed >= committed;

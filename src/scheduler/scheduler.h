@@ -126,7 +126,8 @@ BSTM_INTERNAL int sched_init(sched *s);
 BSTM_INTERNAL void sched_destroy(sched *s);
 BSTM_INTERNAL int sched_begin_block(sched *s, uint32_t txn_count, uint32_t threads);
 /* After the last commit of a block (single-threaded): remember how the block
- * ran, for the start of the next one. */
+ * ran, for the start of the next one (a timed serial block changes
+ * nothing here). */
 BSTM_INTERNAL void sched_end_block(sched *s);
 /* After a block that succeeded, with its wall time (single-threaded): time
  * it for the choice of the next block's mode. */

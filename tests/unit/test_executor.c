@@ -999,6 +999,13 @@ Test(executor, config_validation)
 	cr_assert_eq(bstm_executor_create(&config, &executor), BSTM_EINVAL);
 	config.size = sizeof(config) + 8;
 	cr_assert_eq(bstm_executor_create(&config, &executor), BSTM_EINVAL);
+	/* No header had a struct that ended with timed_segments. */
+	config.size = offsetof(bstm_config, timed_segments) + sizeof(config.timed_segments);
+	cr_assert_eq(bstm_executor_create(&config, &executor), BSTM_EINVAL);
+	config.size = sizeof(config);
+	config.reserved = 1;
+	cr_assert_eq(bstm_executor_create(&config, &executor), BSTM_EINVAL);
+	config.reserved = 0;
 	config.size = offsetof(bstm_config, threads) + sizeof(config.threads);
 	config.block_gas_limit = 77; /* beyond the size: the default applies */
 	cr_assert_eq(bstm_executor_create(&config, &executor), 0);
@@ -1723,8 +1730,8 @@ Test(executor, serial_segments_follow_the_chain_across_blocks)
 	uint32_t opened = 0;
 	for (size_t t = 1; t < THREAD_SET_LEN; t++) {
 		uint32_t threads = thread_set[t];
-		/* Untimed: the third and fourth blocks of a timed executor run
-		 * serially whatever the chain rule says. */
+		/* Untimed: the fourth block of a timed executor runs serially
+		 * whatever the chain rule says. */
 		bstm_executor *executor = make_timed_executor(threads, 0, 1, 0);
 		bool mostly_serial = false;
 		for (int round = 0; round < ROUNDS && !mostly_serial; round++) {
@@ -1763,9 +1770,10 @@ Test(executor, serial_segments_follow_the_chain_across_blocks)
 
 /*
  * Timed blocks (scheduler.c): every transaction that runs on a worker other
- * than 0 first spins for 50 us, so a parallel block, which waits for the
- * other workers' claimed runs at each commit, takes several times as long
- * per transaction as a serial one, which runs on worker 0 alone. A timed
+ * than 0 first spins for 50 us (2 us on worker 0), so a parallel block,
+ * which waits for the other workers' claimed runs at each commit, takes
+ * several times as long per transaction as a serial one, which runs on
+ * worker 0 alone. A timed
  * executor runs three parallel blocks and a serial one (the schedule), and
  * then, serial being faster, serial blocks until it tries parallel again
  * after eight. Outputs equal the sequential ones in both modes; an untimed
@@ -1780,11 +1788,11 @@ static uint64_t mono_ns(void)
 
 static int slow_elsewhere_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
 {
-	if (bstm_view_worker(view) != 0) {
-		uint64_t until = mono_ns() + 50000;
-		while (mono_ns() < until)
-			;
-	}
+	/* 2 us on worker 0 too, so that a block lasts long enough for the
+	 * other workers to wake up and join. */
+	uint64_t until = mono_ns() + (bstm_view_worker(view) != 0 ? 50000 : 2000);
+	while (mono_ns() < until)
+		;
 	note_worker(view);
 	return own_key_txn(ctx, index, view, outcome);
 }
@@ -1797,12 +1805,16 @@ Test(executor, timed_blocks_run_serially_where_parallel_is_slower)
 		for (uint32_t timed = 0; timed < 2; timed++) {
 			bstm_executor *executor = make_timed_executor(threads, 0, 1, timed);
 			char modes[BLOCKS + 1] = {0};
+			bool joined = true; /* other workers ran in the timed parallel blocks */
 			for (int b = 0; b < BLOCKS; b++) {
 				bstm_block_stats st =
 					run_on(executor, threads, N, slow_elsewhere_txn, base);
 				modes[b] = st.timed_serial ? 'S' : 'P';
-				if (!st.timed_serial)
+				if (!st.timed_serial) {
+					if (b == 1 || b == 2)
+						joined &= atomic_load(&chain_max_worker) > 0;
 					continue;
+				}
 				cr_assert_eq(st.serial_txns, N, "threads=%u: %llu of %u serial",
 					     threads, (unsigned long long)st.serial_txns, N);
 				cr_assert_eq(atomic_load(&chain_max_worker), 0,
@@ -1820,8 +1832,15 @@ Test(executor, timed_blocks_run_serially_where_parallel_is_slower)
 			cr_assert(strncmp(modes, "PPPS", 4) == 0, "threads=%u: opened %s", threads,
 				  modes);
 			/* The timing: 50 us on every other worker's transactions is
-			 * far more than the margin of an eighth. */
-			cr_assert_str_eq(modes + 4, "SSSSSSSSP", "threads=%u: %s", threads, modes);
+			 * far more than the margin of an eighth, provided the other
+			 * workers took part (on a machine too busy to run them,
+			 * parallel is as fast as serial: nothing to check then). */
+			if (joined)
+				cr_assert_str_eq(modes + 4, "SSSSSSSSP", "threads=%u: %s", threads,
+						 modes);
+			else
+				cr_log_warn("threads=%u: no other worker ran in blocks 2-3: %s",
+					    threads, modes);
 			bstm_executor_destroy(executor);
 		}
 	}

@@ -908,6 +908,9 @@ static bool timed_begin(bool timed, uint32_t threads)
 	if (sc.block_serial) {
 		cr_assert(sched_serial_pending(&sc), "a serial block without its segment");
 		cr_assert_eq(atomic_load(&sc.window), 0);
+	} else {
+		/* Not even after serial blocks: they were timed, not chained. */
+		cr_assert_not(sched_serial_pending(&sc), "a parallel block opened with a segment");
 	}
 	return sc.block_serial;
 }
