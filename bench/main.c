@@ -509,10 +509,17 @@ int main(int argc, char **argv)
 	if (!json)
 		printf("# workload %s, reads %u, writes %u, hot-ratio %.3f, runs %d (medians), "
 		       "SHA-256(32 B) = %.0f ns\n"
+		       "# serial segments %s, timed blocks %s%s\n"
 		       "# %-8s %6s %7s %3s %12s %12s %8s %8s %8s %10s %8s %8s %8s %8s %8s %7s\n",
-		       workload, p.reads, p.writes, p.hot_ratio, runs, sha_ns, "accounts", "txns",
-		       "compute", "thr", "seq_tps", "par_tps", "speedup", "exec/tx", "val/tx",
-		       "ovh_ns/tx", "cpu_x", "bound", "serial", "twin_x", "of_twin", "rt_ns");
+		       workload, p.reads, p.writes, p.hot_ratio, runs, sha_ns,
+		       serial_segments ? "on" : "off",
+		       serial_segments && timed_segments ? "on" : "off",
+		       serial_segments && timed_segments
+			       ? " (at 2+ threads, run 3 of each row is a serial probe)"
+			       : "",
+		       "accounts", "txns", "compute", "thr", "seq_tps", "par_tps", "speedup",
+		       "exec/tx", "val/tx", "ovh_ns/tx", "cpu_x", "bound", "serial", "twin_x",
+		       "of_twin", "rt_ns");
 	int failed = 0;
 	for (int ai = 0; ai < accounts.n; ai++)
 		for (int ti = 0; ti < txns.n; ti++)
