@@ -220,9 +220,9 @@ int sched_begin_block(sched *s, uint32_t txn_count, uint32_t threads)
 void sched_end_block(sched *s)
 {
 	/* A timed serial block ran serially because of its timing, not
-	 * because its transactions were chained: the carry stays as the last
-	 * block the chain rule decided left it, so a parallel block after it
-	 * does not open with a segment. */
+	 * because its transactions were chained: the carry keeps the value
+	 * the last parallel block gave it, so a parallel block after serial
+	 * ones opens with a segment only if the chain rule wanted one. */
 	if (s->block_serial)
 		return;
 	uint32_t committed = atomic_load_explicit(&s->commit_idx, memory_order_relaxed);
