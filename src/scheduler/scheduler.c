@@ -105,18 +105,18 @@
  *   whole block, and rates a mode by the better of its last two blocks
  *   (a disturbance slows a block down, it never speeds one up). The next
  *   block runs in the mode that is faster, serial only if by more than an
- *   eighth; the mode that
- *   lost is tried again after SCHED_PROBE_FIRST blocks, then after twice
- *   as many each time it loses again (SCHED_PROBE_MAX at most), since
- *   machines and workloads change. An executor's first block also starts
- *   its threads and faults in its memory and is not timed, so an executor
- *   runs three parallel blocks, then a serial one, then decides. (Its first
- *   serial block may still pay for memory the parallel ones did not need:
- *   that errs on the side of parallel.) Consecutive blocks of a node tend
- *   to look alike, which is what the choice bets on; a wrong bet
- *   costs the difference for a few blocks. It changes only who runs what,
- *   never an output, and it needs at least 2 threads (with 1, the
- *   parallel machinery runs as configured, for tests).
+ *   eighth; the mode that lost is tried again after SCHED_PROBE_FIRST
+ *   blocks, then after twice as many each time it loses again
+ *   (SCHED_PROBE_MAX at most), since machines and workloads change. An
+ *   executor's first block also starts its threads and faults in its
+ *   memory and is not timed, so an executor runs three parallel blocks,
+ *   then a serial one, then decides. (Its first serial block may still
+ *   pay for memory the parallel ones did not need: that errs on the side
+ *   of parallel.) Consecutive blocks of a node tend to look alike, which
+ *   is what the choice bets on; a wrong bet costs the difference for a
+ *   few blocks. It changes only who runs what, never an output, and it
+ *   needs at least 2 threads (with 1, the parallel machinery runs as
+ *   configured, for tests).
  *
  * Calm blocks (not in the paper): while the window is fully open (every
  *   recent commit needed one incarnation only), no validation task is
@@ -208,7 +208,9 @@ int sched_begin_block(sched *s, uint32_t txn_count, uint32_t threads)
 	 * a timed serial block: the window is 0, so nothing starts before it.
 	 * Otherwise the window opens fully. */
 	s->timed_enabled = s->timed_enabled && s->serial_enabled && s->threads >= 2;
-	s->block_serial = s->timed_enabled && s->next_serial;
+	/* The next block runs in the winning mode, or in the other one when
+	 * it is due for a probe. */
+	s->block_serial = s->timed_enabled && s->timed_serial != s->next_probe;
 	s->block_probe = s->timed_enabled && s->next_probe;
 	bool opening = s->serial_enabled && (s->serial_carry || s->block_serial);
 	s->window_eighths = opening ? 8 : 8 * s->window_max;
@@ -260,8 +262,9 @@ void sched_time_block(sched *s, uint64_t wall_ns)
 	uint32_t rate = per == 0 ? 1 : per > UINT32_MAX ? UINT32_MAX : (uint32_t)per;
 	remember_rate(s->block_serial ? s->serial_ns : s->parallel_ns, rate);
 	if (!s->serial_ns[0]) {
-		/* Serial is tried once two parallel blocks were timed. */
-		s->next_serial = s->next_probe = s->parallel_ns[1] != 0;
+		/* Serial (not yet the winner) is tried once two parallel blocks
+		 * were timed. */
+		s->next_probe = s->parallel_ns[1] != 0;
 		return;
 	}
 	bool serial = sched_serial_faster(best_rate(s->serial_ns), best_rate(s->parallel_ns));
@@ -278,7 +281,6 @@ void sched_time_block(sched *s, uint64_t wall_ns)
 		s->probe_left--;
 	}
 	s->next_probe = s->probe_left == 0;
-	s->next_serial = s->timed_serial != s->next_probe;
 }
 
 static void txn_lock(sched_txn *t)

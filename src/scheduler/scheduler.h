@@ -110,8 +110,7 @@ typedef struct sched {
 	bool block_serial;
 	bool block_probe;
 	bool timed_serial;
-	bool next_serial;
-	bool next_probe;
+	bool next_probe;	 /* the next block is a probe of the mode that lost */
 	bool timed_warm;	 /* a block has been timed (and thrown away) */
 	uint32_t parallel_ns[2]; /* the last two, newest first */
 	uint32_t serial_ns[2];
