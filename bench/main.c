@@ -515,7 +515,7 @@ int main(int argc, char **argv)
 		       serial_segments ? "on" : "off",
 		       serial_segments && timed_segments ? "on" : "off",
 		       serial_segments && timed_segments
-			       ? " (at 2+ threads, run 3 of each row is a serial probe)"
+			       ? " (at 2+ threads, runs 3 and 4 of each row are a serial probe)"
 			       : "",
 		       "accounts", "txns", "compute", "thr", "seq_tps", "par_tps", "speedup",
 		       "exec/tx", "val/tx", "ovh_ns/tx", "cpu_x", "bound", "serial", "twin_x",

@@ -291,8 +291,10 @@ typedef struct bstm_block_stats {
 	uint64_t gas_used;	   /* sum over committed transactions (at most
 				    * UINT64_MAX: the sum saturates) */
 	uint64_t serial_txns;	   /* of executions: run in serial segments */
-	uint32_t timed_serial;	   /* 1 if timing chose to run the whole block as
-				    * one serial segment (config.timed_segments) */
+	uint32_t timed_serial;	   /* 1 if timing chose to run the block serially
+				    * (config.timed_segments): the sequential
+				    * executor's loop on the calling thread; then
+				    * serial_txns = executions, sequential = 0 */
 } bstm_block_stats;
 
 /*
@@ -368,16 +370,17 @@ typedef struct bstm_config {
 	 * Outputs are equal either way. */
 	uint32_t serial_segments;
 	/* 1 (default), with serial_segments on and at least 2 threads: the
-	 * executor times each block. When blocks it ran as one serial
-	 * segment took less than 8/9 of the time per transaction of blocks
-	 * it ran in parallel (each mode rated by the better of its last two
-	 * blocks; on a machine where moving cache lines between cores costs
-	 * more than the second core gains, say), the next blocks run as one
-	 * serial segment each; the mode that lost is tried again after 8
-	 * blocks, then after twice as many each time it loses again, up to
-	 * 128. Of the blocks that take the parallel path (at least
-	 * small_block_threshold transactions) and succeed, the first three
-	 * run in parallel (the first is not timed) and the fourth serially.
+	 * executor times each block. When blocks it ran serially (as the
+	 * sequential executor does, on the calling thread) took less than
+	 * 8/9 of the time per transaction of blocks it ran in parallel (each
+	 * mode rated by the better of its last two blocks; on a machine
+	 * where moving cache lines between cores costs more than the second
+	 * core gains, say), the next blocks run serially; the mode that lost
+	 * is tried again after 8 blocks, then after twice as many each time
+	 * it loses again, up to 128. Of the blocks that take the parallel
+	 * path (at least small_block_threshold transactions) and succeed,
+	 * the first three run in parallel and the next two serially (the
+	 * first block of each mode is not timed).
 	 * Time per transaction is compared across blocks, so the choice bets
 	 * that consecutive blocks look alike. Which mode a block runs in
 	 * depends on timing; outputs do not. 0: never. */

@@ -159,6 +159,11 @@ int bstm_execute_block(bstm_executor *ex, const bstm_block *block, const bstm_ba
 		rc = exec_run_sequential(ex, block, base, &out, 0);
 		return finish(rc, out, start, output);
 	}
+	if (sched_plan_block(&ex->sc, ex->config.serial_segments != 0,
+			     ex->config.timed_segments != 0, ex->config.threads)) {
+		rc = exec_run_timed_serial(ex, block, base, &out);
+		return finish(rc, out, start, output);
+	}
 	uint32_t hooked = 0;
 	rc = exec_run_parallel(ex, block, base, &out, &hooked);
 	bool internal = rc == BSTM_ENOMEM || rc == BSTM_EINTERNAL || rc == BSTM_ETXN;

@@ -276,6 +276,11 @@ BSTM_INTERNAL int exec_commit_local(struct bstm_executor *ex, exec_worker *w, ex
 BSTM_INTERNAL int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,
 				      const bstm_base_view *base, exec_output **out,
 				      uint32_t hooked);
+/* A block that timing chose to run serially (scheduler.c, "Timed blocks"):
+ * the sequential executor's run on the calling thread, reported as the
+ * executor's (stats.timed_serial), and timed for the next choice. */
+BSTM_INTERNAL int exec_run_timed_serial(struct bstm_executor *ex, const bstm_block *block,
+					const bstm_base_view *base, exec_output **out);
 /* Shared by both: the block-limit and hook step of committing txn idx with
  * `gas`; `hooked` is its output when a commit hook is set. Returns true if the
  * block must end after idx. */

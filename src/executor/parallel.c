@@ -319,8 +319,7 @@ static void run_serial_segment(exec_block_run *run, exec_worker *w, uint32_t fro
 		stop = exec_after_commit(run, i, t->gas_used, run->block->commit_hook ? t : NULL);
 		chained += v->chained;
 		if ((++i - from) % SCHED_SERIAL_CHUNK == 0) {
-			/* A timed serial block is one segment to its end. */
-			dense = s->block_serial || sched_serial_dense(chained);
+			dense = sched_serial_dense(chained);
 			chained = 0;
 		}
 	}
@@ -600,8 +599,6 @@ int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block, const b
 	if (!out)
 		return BSTM_ENOMEM;
 	int rc = mvm_begin_block(&ex->mv, n);
-	ex->sc.serial_enabled = ex->config.serial_segments != 0;
-	ex->sc.timed_enabled = ex->config.timed_segments != 0;
 	ex->sc.calm_enabled = true;
 	if (!rc)
 		rc = sched_begin_block(&ex->sc, n, ex->config.threads);
@@ -652,8 +649,7 @@ int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block, const b
 		return rc;
 	}
 	out->pub.stats.threads = ex->config.threads;
-	out->pub.stats.timed_serial = ex->sc.block_serial;
-	sched_time_block(&ex->sc, bstm_now_ns() - start);
+	sched_time_block(&ex->sc, bstm_now_ns() - start, out->committed);
 	*out_p = out;
 	return 0;
 }

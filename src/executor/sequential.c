@@ -126,3 +126,19 @@ int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,
 	*out_p = out;
 	return 0;
 }
+
+int exec_run_timed_serial(struct bstm_executor *ex, const bstm_block *block,
+			  const bstm_base_view *base, exec_output **out_p)
+{
+	uint64_t start = bstm_now_ns();
+	int rc = exec_run_sequential(ex, block, base, out_p, 0);
+	if (rc)
+		return rc;
+	exec_output *out = *out_p;
+	out->pub.stats.threads = ex->config.threads;
+	out->pub.stats.sequential = 0;
+	out->pub.stats.serial_txns = out->pub.stats.executions;
+	out->pub.stats.timed_serial = 1;
+	sched_time_block(&ex->sc, bstm_now_ns() - start, out->committed);
+	return 0;
+}

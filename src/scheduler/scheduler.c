@@ -101,22 +101,29 @@
  *   transactions keep reading what the other core just wrote (a hundred
  *   hot accounts, say) can run at half the sequential speed with no abort
  *   at all. So the executor times each block (wall time per committed
- *   transaction) in either mode, parallel or one serial segment for the
- *   whole block, and rates a mode by the better of its last two blocks
- *   (a disturbance slows a block down, it never speeds one up). The next
+ *   transaction) in either mode, parallel or serial, and rates a mode by
+ *   the better of its last two blocks (a disturbance slows a block down,
+ *   it never speeds one up). A serial block is the sequential executor's
+ *   loop on the calling thread (sched_plan_block decides before the block
+ *   starts), so it runs at the baseline's speed: no scheduler, no
+ *   multi-version memory, none of a segment's work to publish its writes
+ *   for a parallel remainder that a serial block does not have. The next
  *   block runs in the mode that is faster, serial only if by more than an
  *   eighth; the mode that lost is tried again after SCHED_PROBE_FIRST
  *   blocks, then after twice as many each time it loses again
- *   (SCHED_PROBE_MAX at most), since machines and workloads change. An
- *   executor's first block also starts its threads and faults in its
- *   memory and is not timed, so an executor runs three parallel blocks,
- *   then a serial one, then decides. (Its first serial block may still
- *   pay for memory the parallel ones did not need: that errs on the side
- *   of parallel.) Consecutive blocks of a node tend to look alike, which
- *   is what the choice bets on; a wrong bet costs the difference for a
- *   few blocks. It changes only who runs what, never an output, and it
- *   needs at least 2 threads (with 1, the parallel machinery runs as
- *   configured, for tests).
+ *   (SCHED_PROBE_MAX at most), since machines and workloads change. The
+ *   first block of each mode is not rated: it grows and faults in the
+ *   memory that mode needs (the executor's first block also starts its
+ *   threads); a first serial block took about 1.5 times as long as the
+ *   next one (docs/benchmarks.md), enough to lose a comparison it should
+ *   win. So an executor runs three parallel blocks, then two serial
+ *   ones, then decides. Consecutive blocks of a node tend to look alike,
+ *   which is what the choice bets on; a wrong bet costs the difference
+ *   for a few blocks. It changes only who runs what, never an output, and it needs
+ *   at least 2 threads and serial segments on (with 1 thread, the
+ *   parallel machinery runs as configured, for tests). A serial block
+ *   does not begin or end a parallel one here, so the chain rule's carry
+ *   stays as the last parallel block left it.
  *
  * Calm blocks (not in the paper): while the window is fully open (every
  *   recent commit needed one incarnation only), no validation task is
@@ -204,29 +211,29 @@ int sched_begin_block(sched *s, uint32_t txn_count, uint32_t threads)
 	s->threads = threads ? threads : 1;
 	s->serial_streak = 0;
 	s->serial_committed = 0;
-	/* A block after a mostly serial one opens with a segment, and so does
-	 * a timed serial block: the window is 0, so nothing starts before it.
-	 * Otherwise the window opens fully. */
-	s->timed_enabled = s->timed_enabled && s->serial_enabled && s->threads >= 2;
-	/* The next block runs in the winning mode, or in the other one when
-	 * it is due for a probe. */
-	s->block_serial = s->timed_enabled && s->timed_serial != s->next_probe;
-	s->block_probe = s->timed_enabled && s->next_probe;
-	bool opening = s->serial_enabled && (s->serial_carry || s->block_serial);
+	/* A block after a mostly serial one opens with a segment: the window
+	 * is 0, so nothing starts before it. Otherwise the window opens
+	 * fully. */
+	bool opening = s->serial_enabled && s->serial_carry;
 	s->window_eighths = opening ? 8 : 8 * s->window_max;
 	atomic_init(&s->window, opening ? 0 : s->window_max);
 	atomic_init(&s->serial_pending, opening);
 	return 0;
 }
 
+bool sched_plan_block(sched *s, bool serial, bool timed, uint32_t threads)
+{
+	s->serial_enabled = serial;
+	s->timed_enabled = timed && serial && threads >= 2;
+	/* The next block runs in the winning mode, or in the other one when
+	 * it is due for a probe. */
+	s->block_serial = s->timed_enabled && s->timed_serial != s->next_probe;
+	s->block_probe = s->timed_enabled && s->next_probe;
+	return s->block_serial;
+}
+
 void sched_end_block(sched *s)
 {
-	/* A timed serial block ran serially because of its timing, not
-	 * because its transactions were chained: the carry keeps the value
-	 * the last parallel block gave it, so a parallel block after serial
-	 * ones opens with a segment only if the chain rule wanted one. */
-	if (s->block_serial)
-		return;
 	uint32_t committed = atomic_load_explicit(&s->commit_idx, memory_order_relaxed);
 	s->serial_carry = s->serial_enabled && committed > 0 &&
 			  (uint64_t)2 * s->serial_committed >= committed;
@@ -247,15 +254,16 @@ static uint32_t best_rate(const uint32_t rates[2])
 	return rates[1] && rates[1] < rates[0] ? rates[1] : rates[0];
 }
 
-void sched_time_block(sched *s, uint64_t wall_ns)
+void sched_time_block(sched *s, uint64_t wall_ns, uint32_t committed)
 {
-	uint32_t committed = atomic_load_explicit(&s->commit_idx, memory_order_relaxed);
 	if (!s->timed_enabled || committed == 0)
 		return;
-	/* An executor's first block also starts its threads and grows and
-	 * faults in its memory: it is not timed. */
-	if (!s->timed_warm) {
-		s->timed_warm = true;
+	/* A mode's first block also grows and faults in the memory that mode
+	 * needs (and the executor's first starts its threads): it is not
+	 * rated, and the next block runs in the same mode. */
+	bool *warm = &s->timed_warm[s->block_serial];
+	if (!*warm) {
+		*warm = true;
 		return;
 	}
 	uint64_t per = wall_ns / committed;

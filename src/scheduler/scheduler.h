@@ -93,16 +93,16 @@ typedef struct sched {
 	 * without early validation and commit on the executing worker. */
 	bool calm_enabled;
 	uint32_t threads;
-	/* serial_carry is kept across blocks: the last block ran mostly in
-	 * serial segments. serial_enabled is the executor's setting (off after
-	 * sched_init). */
+	/* serial_carry is kept across blocks: the last parallel block ran
+	 * mostly in serial segments. serial_enabled is the executor's setting
+	 * (off after sched_init; sched_plan_block sets it). */
 	bool serial_carry;
 	bool serial_enabled;
-	/* Timed blocks (scheduler.c): timed_enabled is the executor's setting
-	 * (off after sched_init), in effect with serial segments on and at
-	 * least 2 threads. block_serial: this block runs as one serial
-	 * segment; block_probe: it runs in the mode that lost the last
-	 * comparison. The rest is kept across blocks: the rates measured (ns
+	/* Timed blocks (scheduler.c), planned by sched_plan_block:
+	 * timed_enabled is the executor's setting, in effect with serial
+	 * segments on and at least 2 threads. block_serial: this block runs
+	 * serially, on the calling thread; block_probe: it runs in the mode
+	 * that lost the last comparison. The rest is kept across blocks: the rates measured (ns
 	 * per committed transaction, 0: none yet) of the last two blocks run
 	 * in parallel and of the last two run serially, which mode won, and
 	 * the blocks between probes of the other. */
@@ -111,7 +111,8 @@ typedef struct sched {
 	bool block_probe;
 	bool timed_serial;
 	bool next_probe;	 /* the next block is a probe of the mode that lost */
-	bool timed_warm;	 /* a block has been timed (and thrown away) */
+	bool timed_warm[2];	 /* [serial]: a block of the mode has been timed
+				  * (and thrown away) */
 	uint32_t parallel_ns[2]; /* the last two, newest first */
 	uint32_t serial_ns[2];
 	uint32_t probe_gap;
@@ -123,14 +124,20 @@ typedef struct sched {
 
 BSTM_INTERNAL int sched_init(sched *s);
 BSTM_INTERNAL void sched_destroy(sched *s);
+/* Before a block that takes the parallel path (single-threaded), with the
+ * executor's settings (serial segments, timed blocks): whether timing runs
+ * it serially. Such a block runs as the sequential executor runs
+ * blocks, without sched_begin_block or sched_end_block, so it leaves the
+ * chain rule's carry as the last parallel block set it. */
+BSTM_INTERNAL bool sched_plan_block(sched *s, bool serial, bool timed, uint32_t threads);
 BSTM_INTERNAL int sched_begin_block(sched *s, uint32_t txn_count, uint32_t threads);
-/* After the last commit of a block (single-threaded): remember how the block
- * ran, for the start of the next one (a timed serial block changes
- * nothing here). */
+/* After the last commit of a parallel block (single-threaded): remember how
+ * the block ran, for the start of the next one. */
 BSTM_INTERNAL void sched_end_block(sched *s);
-/* After a block that succeeded, with its wall time (single-threaded): time
- * it for the choice of the next block's mode. */
-BSTM_INTERNAL void sched_time_block(sched *s, uint64_t wall_ns);
+/* After a planned block that succeeded, in either mode (single-threaded),
+ * with its wall time and the transactions it committed: time it for the
+ * choice of the next block's mode. */
+BSTM_INTERNAL void sched_time_block(sched *s, uint64_t wall_ns, uint32_t committed);
 
 /*
  * Timed blocks (scheduler.c explains them). A block runs as one serial

@@ -1772,11 +1772,11 @@ Test(executor, serial_segments_follow_the_chain_across_blocks)
  * Timed blocks (scheduler.c): every transaction that runs on a worker other
  * than 0 first spins for 50 us (2 us on worker 0), so a parallel block,
  * which waits for the other workers' claimed runs at each commit, takes
- * several times as long per transaction as a serial one, which runs on
- * worker 0 alone. A timed
- * executor runs three parallel blocks and a serial one (the schedule), and
- * then, serial being faster, serial blocks until it tries parallel again
- * after eight. Outputs equal the sequential ones in both modes; an untimed
+ * several times as long per transaction as a serial one, which runs on the
+ * calling thread (worker 0) alone. A timed executor runs three parallel
+ * blocks and two serial ones (the schedule: the first block of each mode
+ * is not timed), and then, serial being faster, serial blocks until it
+ * tries parallel again after eight. Outputs equal the sequential ones in both modes; an untimed
  * executor runs every block in parallel.
  */
 static uint64_t mono_ns(void)
@@ -1799,7 +1799,7 @@ static int slow_elsewhere_txn(void *ctx, uint32_t index, bstm_view *view, bstm_t
 
 Test(executor, timed_blocks_run_serially_where_parallel_is_slower)
 {
-	enum { N = 1000, BLOCKS = 13 };
+	enum { N = 1000, BLOCKS = 14 };
 	tk_base *base = new_base();
 	for (uint32_t threads = 2; threads <= 4; threads += 2) {
 		for (uint32_t timed = 0; timed < 2; timed++) {
@@ -1817,26 +1817,33 @@ Test(executor, timed_blocks_run_serially_where_parallel_is_slower)
 				}
 				cr_assert_eq(st.serial_txns, N, "threads=%u: %llu of %u serial",
 					     threads, (unsigned long long)st.serial_txns, N);
+				cr_assert_eq(st.executions, N);
+				cr_assert_eq(st.committed, N);
+				cr_assert_eq(st.threads, threads,
+					     "a timed serial block is the executor's");
+				cr_assert_eq(st.sequential, 0,
+					     "a timed serial block is not a small one");
+				cr_assert_eq(st.validations, 0);
 				cr_assert_eq(atomic_load(&chain_max_worker), 0,
 					     "threads=%u: worker %u ran a txn of a serial block",
 					     threads, atomic_load(&chain_max_worker));
 			}
 			cr_log_info("threads=%u timed=%u: %s", threads, timed, modes);
 			if (!timed) {
-				cr_assert_str_eq(modes, "PPPPPPPPPPPPP", "threads=%u untimed: %s",
+				cr_assert_str_eq(modes, "PPPPPPPPPPPPPP", "threads=%u untimed: %s",
 						 threads, modes);
 				bstm_executor_destroy(executor);
 				continue;
 			}
-			/* The schedule: three parallel blocks, a serial one. */
-			cr_assert(strncmp(modes, "PPPS", 4) == 0, "threads=%u: opened %s", threads,
+			/* The schedule: three parallel blocks, two serial ones. */
+			cr_assert(strncmp(modes, "PPPSS", 5) == 0, "threads=%u: opened %s", threads,
 				  modes);
 			/* The timing: 50 us on every other worker's transactions is
 			 * far more than the margin of an eighth, provided the other
 			 * workers took part (on a machine too busy to run them,
 			 * parallel is as fast as serial: nothing to check then). */
 			if (joined)
-				cr_assert_str_eq(modes + 4, "SSSSSSSSP", "threads=%u: %s", threads,
+				cr_assert_str_eq(modes + 5, "SSSSSSSSP", "threads=%u: %s", threads,
 						 modes);
 			else
 				cr_log_warn("threads=%u: no other worker ran in blocks 2-3: %s",

@@ -897,31 +897,28 @@ Test(scheduler, block_after_a_mostly_serial_one_opens_with_a_segment)
 
 enum { TIMED_N = 100 };
 
-/* Begin a block of TIMED_N as the executor does (its settings first);
- * return whether it runs as one serial segment, and check that such a
- * block opens with a segment and starts nothing before it. */
+/* Plan a block of TIMED_N as the executor does; return whether timing runs
+ * it serially. A serial block runs without the scheduler (the sequential
+ * executor's loop); a parallel one begins, and never opens with a segment:
+ * serial blocks before it were timed, not chained. */
 static bool timed_begin(bool timed, uint32_t threads)
 {
-	sc.serial_enabled = true;
-	sc.timed_enabled = timed;
+	if (sched_plan_block(&sc, true, timed, threads))
+		return true;
 	cr_assert_eq(sched_begin_block(&sc, TIMED_N, threads), 0);
-	if (sc.block_serial) {
-		cr_assert(sched_serial_pending(&sc), "a serial block without its segment");
-		cr_assert_eq(atomic_load(&sc.window), 0);
-	} else {
-		/* Not even after serial blocks: they were timed, not chained. */
-		cr_assert_not(sched_serial_pending(&sc), "a parallel block opened with a segment");
-	}
-	return sc.block_serial;
+	cr_assert_not(sched_serial_pending(&sc), "a parallel block opened with a segment");
+	return false;
 }
 
 /* End it as if every transaction committed, in `ns` each. */
 static void timed_end(uint32_t ns)
 {
-	atomic_store(&sc.commit_idx, TIMED_N);
-	sc.serial_committed = sc.block_serial ? TIMED_N : 0;
-	sched_end_block(&sc);
-	sched_time_block(&sc, (uint64_t)ns * TIMED_N);
+	if (!sc.block_serial) {
+		atomic_store(&sc.commit_idx, TIMED_N);
+		sc.serial_committed = 0;
+		sched_end_block(&sc);
+	}
+	sched_time_block(&sc, (uint64_t)ns * TIMED_N, TIMED_N);
 }
 
 /* Run `blocks` blocks whose time per transaction is parallel_ns or
@@ -936,13 +933,13 @@ static void timed_run(uint32_t blocks, uint32_t parallel_ns, uint32_t serial_ns,
 	modes[blocks] = 0;
 }
 
-/* Where the mode that lost runs, once the first four blocks are past,
+/* Where the mode that lost runs, once the first five blocks are past,
  * the gaps between its blocks (in blocks of the winner) must be 8, 16,
  * ..., SCHED_PROBE_MAX, SCHED_PROBE_MAX, ... */
 static void check_probe_gaps(const char *modes, char loser)
 {
 	uint32_t expect = SCHED_PROBE_FIRST, run = 0, probes = 0;
-	for (const char *m = modes + 4; *m; m++) {
+	for (const char *m = modes + 5; *m; m++) {
 		if (*m != loser) {
 			run++;
 			continue;
@@ -961,9 +958,10 @@ Test(scheduler, timed_blocks_run_serially_when_serial_is_faster)
 {
 	char modes[700];
 	timed_run(600, 2000, 1000, modes);
-	/* Three parallel blocks (the first is not timed), a serial one, then
-	 * serial with parallel probes further and further apart. */
-	cr_assert(strncmp(modes, "PPPSSSSSSSSSP", 13) == 0, "opened %.15s", modes);
+	/* Three parallel blocks and two serial ones (the first of each mode
+	 * is not timed), then serial with parallel probes further and further
+	 * apart. */
+	cr_assert(strncmp(modes, "PPPSSSSSSSSSSP", 14) == 0, "opened %.16s", modes);
 	check_probe_gaps(modes, 'P');
 }
 
@@ -972,7 +970,7 @@ Test(scheduler, timed_blocks_stay_parallel_when_parallel_is_faster)
 	char modes[700];
 	/* Serial faster, but by less than an eighth: parallel stays. */
 	timed_run(600, 1000, 900, modes);
-	cr_assert(strncmp(modes, "PPPSPPPPPPPPS", 13) == 0, "opened %.15s", modes);
+	cr_assert(strncmp(modes, "PPPSSPPPPPPPPS", 14) == 0, "opened %.16s", modes);
 	check_probe_gaps(modes, 'S');
 }
 
@@ -993,7 +991,9 @@ Test(scheduler, timed_blocks_follow_a_change)
 	sched_destroy(&sc);
 	cr_assert_eq(sched_init(&sc), 0);
 	timed_run(3, 2000, 3000, modes);
-	timed_run(1, 3000, 3000, modes); /* the serial probe: parallel wins */
+	cr_assert_str_eq(modes, "PPP");
+	timed_run(2, 2000, 3000, modes); /* the serial probe: parallel wins */
+	cr_assert_str_eq(modes, "SS");
 	timed_run(2, 2000, 3000, modes);
 	timed_run(1, 9000, 3000, modes);
 	cr_assert_str_eq(modes, "P");
@@ -1001,16 +1001,40 @@ Test(scheduler, timed_blocks_follow_a_change)
 	cr_assert_str_eq(modes, "PPPPP", "one slow block made serial win: %s", modes);
 }
 
+Test(scheduler, timed_blocks_do_not_rate_the_first_block_of_a_mode)
+{
+	/* The first block of each mode faults in what that mode needs; if it
+	 * were rated, the slow first serial block would make parallel win. */
+	char modes[32];
+	timed_run(1, 50000, 50000, modes);
+	timed_run(2, 2000, 50000, modes);
+	cr_assert_str_eq(modes, "PP");
+	timed_run(1, 2000, 50000, modes);
+	cr_assert_str_eq(modes, "S", "no serial block after two timed parallel ones");
+	cr_assert_eq(sc.serial_ns[0], 0, "the first serial block was rated");
+	timed_run(1, 2000, 1000, modes);
+	cr_assert_str_eq(modes, "S", "the first serial block was the probe");
+	cr_assert_eq(sc.serial_ns[0], 1000);
+	cr_assert_eq(sc.parallel_ns[0], 2000);
+	cr_assert_eq(sc.parallel_ns[1], 2000, "the first parallel block was rated");
+	timed_run(8, 2000, 1000, modes);
+	cr_assert_str_eq(modes, "SSSSSSSS");
+	/* A mode is warmed once per executor: the parallel probe is rated. */
+	timed_run(1, 3000, 1000, modes);
+	cr_assert_str_eq(modes, "P");
+	cr_assert_eq(sc.parallel_ns[0], 3000);
+}
+
 Test(scheduler, timed_blocks_need_timing_segments_and_two_threads)
 {
 	for (int c = 0; c < 3; c++) {
 		cr_assert_eq(sched_init(&sc), 0);
 		for (int b = 0; b < 40; b++) {
-			sc.serial_enabled = c != 1;
-			sc.timed_enabled = c != 0;
-			cr_assert_eq(sched_begin_block(&sc, TIMED_N, c == 2 ? 1 : 2), 0);
-			cr_assert_not(sc.block_serial, "case %d, block %d ran serially", c, b);
-			timed_end(sc.block_serial ? 1000 : 9000);
+			uint32_t threads = c == 2 ? 1 : 2;
+			cr_assert_not(sched_plan_block(&sc, c != 1, c != 0, threads),
+				      "case %d, block %d ran serially", c, b);
+			cr_assert_eq(sched_begin_block(&sc, TIMED_N, threads), 0);
+			timed_end(9000);
 		}
 		sched_destroy(&sc);
 	}
@@ -1019,7 +1043,7 @@ Test(scheduler, timed_blocks_need_timing_segments_and_two_threads)
 	cr_assert_eq(sched_init(&sc), 0);
 	for (int b = 0; b < 8; b++) {
 		cr_assert_not(timed_begin(true, 2));
-		sched_time_block(&sc, 1000);
+		sched_time_block(&sc, 1000, 0);
 	}
 	cr_assert_eq(sc.parallel_ns[0], 0);
 }
