@@ -77,7 +77,7 @@ typedef struct run_totals {
 	unsigned long long txns;
 	unsigned long long executions;
 	unsigned long long serial;  /* of them: in serial segments */
-	unsigned long timed_serial; /* blocks timing ran as one segment */
+	unsigned long timed_serial; /* blocks timing ran serially */
 } run_totals;
 
 static void hook(void *ctx, uint32_t index, const bstm_txn_output *out)
@@ -262,12 +262,12 @@ static int make_executors(driver *d)
 			 * count (4 by default). */
 			if (!g && t == 2)
 				config.serial_segments = 0;
-			/* Timed blocks (on by default) run some blocks as one
-			 * serial segment, chosen by timing: off for the
-			 * unlimited executor of the fourth count (8) and the
+			/* Timed blocks (on by default) run some blocks serially,
+			 * on the sequential loop, chosen by timing: off for the
+			 * unlimited executor of the second count (2) and the
 			 * gas-limited one of the third (4), which keep every
 			 * block parallel. */
-			if ((!g && t == 3) || (g && t == 2))
+			if ((!g && t == 1) || (g && t == 2))
 				config.timed_segments = 0;
 			d->thresholds[g][t] = config.small_block_threshold;
 			int rc = bstm_executor_create(&config, &d->executors[g][t]);
