@@ -3,12 +3,22 @@
  *
  * For every configuration (workload x accounts x txns x compute x threads) it
  * runs the same block with the sequential baseline and with the parallel
- * executor, alternating, in this process, `--runs` times after one warm-up,
+ * executor, alternating, in this process, `--runs` times after a warm-up,
  * checks that both outputs are identical, and reports medians: tps of each,
  * speedup = the median over runs of (sequential time / parallel time) of the
  * same run, the two timed back to back so that drifts in machine speed
  * cancel, executions and validations per transaction, and at 1 thread the
  * executor's own cost per transaction, (parallel - sequential) / txns.
+ *
+ * The warm-up is one run, or, where timed blocks are in effect (2 threads
+ * or more, serial and timed segments on), the executor's opening: five
+ * blocks, three parallel and two serial (blockstm.h, timed_segments), after
+ * which the executor has chosen its mode. A node's executor runs the
+ * opening once in its life; a row of runs on a fresh executor would
+ * otherwise count it in every configuration (2 of 5 runs serial with the
+ * default --runs). The later probes of the mode that lost are measured
+ * like any other run: with --runs 9 and more, run 9 is the first of them.
+ * --warmup N sets the number of warm-up runs instead.
  *
  * With --twin 1 each run also measures what the machine gives T threads on
  * this workload at that moment, without any executor overhead: T sequential
@@ -160,11 +170,12 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: bench [--workload NAME] [--accounts N,..] [--txns N,..] [--reads R]\n"
 		"             [--writes W] [--compute C,..] [--hot-ratio F] [--threads T,..]\n"
-		"             [--runs N] [--seed S] [--serial-segments 0|1] [--timed-segments "
-		"0|1]\n"
-		"             [--twin 0|1] [--caller-cpu N] [--json]\n"
+		"             [--runs N] [--warmup N] [--seed S] [--serial-segments 0|1]\n"
+		"             [--timed-segments 0|1] [--twin 0|1] [--caller-cpu N] [--json]\n"
 		"bounds: accounts 1..2^26, txns 1..2^24, compute 0..10^6, threads 1..1024,\n"
-		"        reads and writes 0..1024, hot-ratio 0..1, runs 1..64\n"
+		"        reads and writes 0..1024, hot-ratio 0..1, runs 1..64, warmup 1..64\n"
+		"        (default: 1 run, or the executor's 5-block opening where timed\n"
+		"        blocks are in effect)\n"
 		"workloads:");
 	for (const bench_workload *w = bench_first(); w; w = w->next)
 		fprintf(stderr, "\n  %-12s %s", w->name, w->help);
@@ -188,6 +199,16 @@ typedef struct result {
 
 static int serial_segments = 1;
 static int timed_segments = 1;
+/* 0: one run, or the executor's opening where timed blocks are in effect. */
+static int warmup = 0;
+#define BENCH_TIMED_OPENING 5
+
+static int warmup_runs(uint32_t threads)
+{
+	if (warmup > 0)
+		return warmup;
+	return threads >= 2 && serial_segments && timed_segments ? BENCH_TIMED_OPENING : 1;
+}
 /* -1: the calling thread runs wherever the kernel puts it. */
 static int caller_cpu = -1;
 
@@ -326,7 +347,7 @@ static int measure(const bench_instance *inst, const bench_instance *twins, uint
 	uint64_t executions = 0, validations = 0, serial = 0;
 	if (runs > 64)
 		runs = 64;
-	for (int r = -1; r < runs && !rc; r++) {
+	for (int r = -warmup_runs(threads); r < runs && !rc; r++) {
 		bstm_output *so = NULL, *po = NULL;
 		/* Let the pool's workers finish spinning and park, so nothing of
 		 * the parallel executor runs while the baseline is timed. */
@@ -453,6 +474,9 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--runs")) {
 			bad = parse_one(v, 1, 64, &n);
 			runs = (int)n;
+		} else if (!strcmp(a, "--warmup")) {
+			bad = parse_one(v, 1, 64, &n);
+			warmup = (int)n;
 		} else if (!strcmp(a, "--serial-segments")) {
 			bad = parse_one(v, 0, 1, &n);
 			serial_segments = (int)n;
@@ -506,20 +530,25 @@ int main(int argc, char **argv)
 	uint64_t t0 = bench_now_ns();
 	bench_compute(buf, 100000);
 	double sha_ns = (double)(bench_now_ns() - t0) / 100000;
+	char warm[96];
+	if (warmup > 0)
+		snprintf(warm, sizeof warm, "%d runs", warmup);
+	else if (serial_segments && timed_segments)
+		snprintf(warm, sizeof warm,
+			 "1 run, at 2+ threads %d (the executor's opening: 3 parallel, 2 serial)",
+			 BENCH_TIMED_OPENING);
+	else
+		snprintf(warm, sizeof warm, "1 run");
 	if (!json)
 		printf("# workload %s, reads %u, writes %u, hot-ratio %.3f, runs %d (medians), "
 		       "SHA-256(32 B) = %.0f ns\n"
-		       "# serial segments %s, timed blocks %s%s\n"
+		       "# serial segments %s, timed blocks %s; warm-up per row: %s\n"
 		       "# %-8s %6s %7s %3s %12s %12s %8s %8s %8s %10s %8s %8s %8s %8s %8s %7s\n",
 		       workload, p.reads, p.writes, p.hot_ratio, runs, sha_ns,
 		       serial_segments ? "on" : "off",
-		       serial_segments && timed_segments ? "on" : "off",
-		       serial_segments && timed_segments
-			       ? " (at 2+ threads, runs 3 and 4 of each row are a serial probe)"
-			       : "",
-		       "accounts", "txns", "compute", "thr", "seq_tps", "par_tps", "speedup",
-		       "exec/tx", "val/tx", "ovh_ns/tx", "cpu_x", "bound", "serial", "twin_x",
-		       "of_twin", "rt_ns");
+		       serial_segments && timed_segments ? "on" : "off", warm, "accounts", "txns",
+		       "compute", "thr", "seq_tps", "par_tps", "speedup", "exec/tx", "val/tx",
+		       "ovh_ns/tx", "cpu_x", "bound", "serial", "twin_x", "of_twin", "rt_ns");
 	int failed = 0;
 	for (int ai = 0; ai < accounts.n; ai++)
 		for (int ti = 0; ti < txns.n; ti++)
@@ -593,7 +622,8 @@ int main(int argc, char **argv)
 						       "\"dependency_bound\":%.2f,\"efficiency\":%."
 						       "3f,\"serial_share\":%.4f,"
 						       "\"twin_x\":%.4f,\"of_twin\":%.4f,"
-						       "\"line_round_trip_ns\":%.1f}\n",
+						       "\"line_round_trip_ns\":%.1f,"
+						       "\"warmup_runs\":%d}\n",
 						       workload, (unsigned long long)p.accounts,
 						       p.txns, (unsigned long long)threads.v[h],
 						       p.compute, p.reads, p.writes, p.hot_ratio,
@@ -603,7 +633,8 @@ int main(int argc, char **argv)
 						       (unsigned long long)r.par_ns, ovh, sha_ns,
 						       (double)r.par_cpu_ns / (double)r.seq_cpu_ns,
 						       bound, efficiency, r.serial_share, r.twin_x,
-						       r.of_twin, r.round_trip_ns);
+						       r.of_twin, r.round_trip_ns,
+						       warmup_runs((uint32_t)threads.v[h]));
 					else
 						printf("  %-8llu %6u %7u %3llu %12.0f %12.0f %8.3f "
 						       "%8.3f "
