@@ -375,7 +375,8 @@ typedef struct bstm_config {
 	 * 8/9 of the time per transaction of blocks it ran in parallel (each
 	 * mode rated by the better of its last two blocks; on a machine
 	 * where moving cache lines between cores costs more than the second
-	 * core gains, say), the next blocks run serially; the mode that lost
+	 * core gains, say), or less time at all when the parallel blocks ran
+	 * mostly in serial segments, the next blocks run serially; the mode that lost
 	 * is tried again after 8 blocks, then after twice as many each time
 	 * it loses again, up to 128. Of the blocks that take the parallel
 	 * path (at least small_block_threshold transactions) and succeed,

@@ -96,34 +96,37 @@
  *   committer that finds a segment due leaves it to worker 0.
  *
  * Timed blocks (not in the paper): the chain rule above sees conflicts,
- *   not what they cost. On a machine where a cache line takes hundreds of
- *   ns to move between cores (docs/benchmarks.md), a block whose
- *   transactions keep reading what the other core just wrote (a hundred
- *   hot accounts, say) can run at half the sequential speed with no abort
- *   at all. So the executor times each block (wall time per committed
- *   transaction) in either mode, parallel or serial, and rates a mode by
- *   the better of its last two blocks (a disturbance slows a block down,
- *   it never speeds one up). A serial block is the sequential executor's
- *   loop on the calling thread (sched_plan_block decides before the block
- *   starts), so it runs at the baseline's speed: no scheduler, no
- *   multi-version memory, none of a segment's work to publish its writes
- *   for a parallel remainder that a serial block does not have. The next
- *   block runs in the mode that is faster, serial only if by more than an
- *   eighth; the mode that lost is tried again after SCHED_PROBE_FIRST
- *   blocks, then after twice as many each time it loses again
- *   (SCHED_PROBE_MAX at most), since machines and workloads change. The
- *   first block of each mode is not rated: it grows and faults in the
+ *   not what they cost. On a machine where a cache line takes hundreds of ns
+ *   to move between cores (docs/benchmarks.md), a block whose transactions
+ *   keep reading what the other core just wrote (a hundred hot accounts,
+ *   say) can run at half the sequential speed with no abort at all. So the
+ *   executor times each block (wall time per committed transaction) in
+ *   either mode, parallel or serial, and rates a mode by the better of its
+ *   last two blocks (a disturbance slows a block down, it never speeds one
+ *   up). A serial block is the sequential executor's loop on the calling
+ *   thread (sched_plan_block decides before the block starts), so it runs at
+ *   the baseline's speed: no scheduler, no multi-version memory, none of a
+ *   segment's work to publish its writes for a parallel remainder that a
+ *   serial block does not have. The next block runs in the mode that is
+ *   faster, serial only if by more than an eighth (a margin for the
+ *   parallelism a serial block gives up), or by anything at all when the
+ *   last parallel block ran mostly in serial segments anyway (the chain
+ *   rule's carry: there was no parallelism to give up, and the segments cost
+ *   what serial blocks save); the mode that lost is tried again after
+ *   SCHED_PROBE_FIRST blocks, then after twice as many each time it loses
+ *   again (SCHED_PROBE_MAX at most), since machines and workloads change.
+ *   The first block of each mode is not rated: it grows and faults in the
  *   memory that mode needs (the executor's first block also starts its
- *   threads); a first serial block took about 1.5 times as long as the
- *   next one (docs/benchmarks.md), enough to lose a comparison it should
- *   win. So an executor runs three parallel blocks, then two serial
- *   ones, then decides. Consecutive blocks of a node tend to look alike,
- *   which is what the choice bets on; a wrong bet costs the difference
- *   for a few blocks. It changes only who runs what, never an output, and it needs
- *   at least 2 threads and serial segments on (with 1 thread, the
- *   parallel machinery runs as configured, for tests). A serial block
- *   does not begin or end a parallel one here, so the chain rule's carry
- *   stays as the last parallel block left it.
+ *   threads); a first serial block took about 1.5 times as long as the next
+ *   one (docs/benchmarks.md), enough to lose a comparison it should win. So
+ *   an executor runs three parallel blocks, then two serial ones, then
+ *   decides. Consecutive blocks of a node tend to look alike, which is what
+ *   the choice bets on; a wrong bet costs the difference for a few blocks.
+ *   It changes only who runs what, never an output, and it needs at least 2
+ *   threads and serial segments on (with 1 thread, the parallel machinery
+ *   runs as configured, for tests). A serial block does not begin or end a
+ *   parallel one here, so the chain rule's carry stays as the last parallel
+ *   block left it.
  *
  * Calm blocks (not in the paper): while the window is fully open (every
  *   recent commit needed one incarnation only), no validation task is
@@ -275,7 +278,8 @@ void sched_time_block(sched *s, uint64_t wall_ns, uint32_t committed)
 		s->next_probe = s->parallel_ns[1] != 0;
 		return;
 	}
-	bool serial = sched_serial_faster(best_rate(s->serial_ns), best_rate(s->parallel_ns));
+	bool serial = sched_serial_faster(best_rate(s->serial_ns), best_rate(s->parallel_ns),
+					  s->serial_carry);
 	if (serial != s->timed_serial) {
 		s->timed_serial = serial;
 		s->probe_gap = SCHED_PROBE_FIRST;

@@ -140,20 +140,24 @@ BSTM_INTERNAL void sched_end_block(sched *s);
 BSTM_INTERNAL void sched_time_block(sched *s, uint64_t wall_ns, uint32_t committed);
 
 /*
- * Timed blocks (scheduler.c explains them). A block runs as one serial
- * segment when serial blocks took less than 8/9 of the time per
- * transaction of parallel ones (each mode rated by the better of its last
- * two blocks); the mode that lost is tried again
- * after SCHED_PROBE_FIRST blocks, then after twice as many each time it
- * loses again, up to SCHED_PROBE_MAX.
+ * Timed blocks (scheduler.c explains them). A block runs serially when
+ * serial blocks took less than 8/9 of the time per transaction of parallel
+ * ones (each mode rated by the better of its last two blocks), or less time
+ * at all when the last parallel block ran mostly in serial segments; the
+ * mode that lost is tried again after SCHED_PROBE_FIRST blocks, then after
+ * twice as many each time it loses again, up to SCHED_PROBE_MAX.
  */
 #define SCHED_PROBE_FIRST 8u
 #define SCHED_PROBE_MAX	  128u
 
 /* Whether serial execution at serial_ns per transaction beats a parallel
- * run at parallel_ns by the margin. */
-static inline bool sched_serial_faster(uint32_t serial_ns, uint32_t parallel_ns)
+ * run at parallel_ns: by the margin, or at all when the parallel run was
+ * itself mostly serial segments (`chained`: it had no parallelism that
+ * serial blocks would give up). */
+static inline bool sched_serial_faster(uint32_t serial_ns, uint32_t parallel_ns, bool chained)
 {
+	if (chained)
+		return serial_ns < parallel_ns;
 	return (uint64_t)serial_ns * 9 < (uint64_t)parallel_ns * 8;
 }
 
