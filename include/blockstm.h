@@ -283,10 +283,14 @@ typedef struct bstm_block_stats {
 	uint64_t aborts;	   /* incarnations aborted by validation */
 	uint64_t dependency_waits; /* executions stopped on a dependency */
 	uint32_t committed;	   /* transactions committed (not RETRY) */
-	uint32_t threads;	   /* config.threads of a parallel run; 1 if sequential */
-	uint32_t sequential;	   /* 1 if the block ran sequentially */
-	uint32_t fallback;	   /* 1 if parallel failed and sequential ran: the
-				    * other stats are then the sequential run's */
+	uint32_t threads;	   /* config.threads of a parallel or timed serial
+				    * run; 1 if sequential */
+	uint32_t sequential;	   /* 1 if the block ran on the sequential path: a
+				    * small block, the sequential entry point or a
+				    * fallback (not a timed serial block) */
+	uint32_t fallback;	   /* 1 if the parallel run (or a timed serial
+				    * block) failed and the sequential retry ran:
+				    * the other stats are then the retry's */
 	uint64_t wall_ns;	   /* wall time of the block call */
 	uint64_t gas_used;	   /* sum over committed transactions (at most
 				    * UINT64_MAX: the sum saturates) */
@@ -375,12 +379,12 @@ typedef struct bstm_config {
 	 * 8/9 of the time per transaction of blocks it ran in parallel (each
 	 * mode rated by the better of its last two blocks; on a machine
 	 * where moving cache lines between cores costs more than the second
-	 * core gains, say), or less time at all when the parallel blocks ran
-	 * mostly in serial segments, the next blocks run serially; the mode that lost
+	 * core gains, say), or less time at all when the last parallel block
+	 * ran mostly in serial segments, the next blocks run serially; the mode that lost
 	 * is tried again after 8 blocks, then after twice as many each time
 	 * it loses again, up to 128. Of the blocks that take the parallel
-	 * path (at least small_block_threshold transactions) and succeed,
-	 * the first three run in parallel and the next two serially (the
+	 * path (at least small_block_threshold transactions) and succeed
+	 * without a fallback, the first three run in parallel and the next two serially (the
 	 * first block of each mode is not timed).
 	 * Time per transaction is compared across blocks, so the choice bets
 	 * that consecutive blocks look alike. Which mode a block runs in
@@ -413,8 +417,9 @@ BSTM_API void bstm_executor_destroy(bstm_executor *executor);
 /*
  * Execute `block` on `base` in parallel. On success return 0 and set *output.
  * On failure return a negative code and set *output to NULL; nothing partial
- * is returned (but see bstm_commit_hook). A parallel run that fails with
- * BSTM_ENOMEM, BSTM_EINTERNAL or BSTM_ETXN is run again sequentially when
+ * is returned (but see bstm_commit_hook). A parallel run (or a block that
+ * timing runs serially, config.timed_segments) that fails with BSTM_ENOMEM,
+ * BSTM_EINTERNAL or BSTM_ETXN is run again sequentially when
  * config.sequential_fallback is set; other codes (a storage error) are
  * returned at once.
  */

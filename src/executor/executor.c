@@ -156,22 +156,23 @@ int bstm_execute_block(bstm_executor *ex, const bstm_block *block, const bstm_ba
 	uint64_t start = bstm_now_ns();
 	exec_output *out = NULL;
 	if (block->txn_count < ex->config.small_block_threshold) {
-		rc = exec_run_sequential(ex, block, base, &out, 0);
-		return finish(rc, out, start, output);
-	}
-	if (sched_plan_block(&ex->sc, ex->config.serial_segments != 0,
-			     ex->config.timed_segments != 0, ex->config.threads)) {
-		rc = exec_run_timed_serial(ex, block, base, &out);
+		rc = exec_run_sequential(ex, block, base, &out, 0, NULL);
 		return finish(rc, out, start, output);
 	}
 	uint32_t hooked = 0;
-	rc = exec_run_parallel(ex, block, base, &out, &hooked);
+	/* Timing may run the block serially; a failure there is retried like
+	 * one of the parallel run, so the outcome never depends on timing. */
+	if (sched_plan_block(&ex->sc, ex->config.serial_segments != 0,
+			     ex->config.timed_segments != 0, ex->config.threads))
+		rc = exec_run_timed_serial(ex, block, base, &out, &hooked);
+	else
+		rc = exec_run_parallel(ex, block, base, &out, &hooked);
 	bool internal = rc == BSTM_ENOMEM || rc == BSTM_EINTERNAL || rc == BSTM_ETXN;
 	if (rc && internal && ex->config.sequential_fallback) {
-		/* The committed prefix is identical in both executors, so the hook
-		 * has already seen it: it continues where the parallel run
+		/* The committed prefix is identical in every executor, so the
+		 * hook has already seen it: it continues where the failed run
 		 * stopped. */
-		rc = exec_run_sequential(ex, block, base, &out, hooked);
+		rc = exec_run_sequential(ex, block, base, &out, hooked, NULL);
 		if (!rc)
 			out->pub.stats.fallback = 1;
 	}
@@ -186,6 +187,6 @@ int bstm_execute_block_sequential(bstm_executor *ex, const bstm_block *block,
 		return rc;
 	uint64_t start = bstm_now_ns();
 	exec_output *out = NULL;
-	rc = exec_run_sequential(ex, block, base, &out, 0);
+	rc = exec_run_sequential(ex, block, base, &out, 0, NULL);
 	return finish(rc, out, start, output);
 }

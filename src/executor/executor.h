@@ -272,15 +272,18 @@ BSTM_INTERNAL int exec_run_parallel(struct bstm_executor *ex, const bstm_block *
 BSTM_INTERNAL int exec_commit_local(struct bstm_executor *ex, exec_worker *w, exec_output *out,
 				    bstm_arena *arena, uint32_t idx,
 				    const bstm_txn_outcome *outcome);
-/* Calls the commit hook only from transaction `hooked` on. */
+/* Calls the commit hook only from transaction `hooked` on. On failure,
+ * *hooked_out (unless NULL) tells how many transactions the hook has seen. */
 BSTM_INTERNAL int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,
 				      const bstm_base_view *base, exec_output **out,
-				      uint32_t hooked);
+				      uint32_t hooked, uint32_t *hooked_out);
 /* A block that timing chose to run serially (scheduler.c, "Timed blocks"):
  * the sequential executor's run on the calling thread, reported as the
- * executor's (stats.timed_serial), and timed for the next choice. */
+ * executor's (stats.timed_serial), and timed for the next choice. On
+ * failure, *hooked tells how many transactions the commit hook has seen. */
 BSTM_INTERNAL int exec_run_timed_serial(struct bstm_executor *ex, const bstm_block *block,
-					const bstm_base_view *base, exec_output **out);
+					const bstm_base_view *base, exec_output **out,
+					uint32_t *hooked);
 /* Shared by both: the block-limit and hook step of committing txn idx with
  * `gas`; `hooked` is its output when a commit hook is set. Returns true if the
  * block must end after idx. */

@@ -70,7 +70,8 @@ static int merge_overlay(struct bstm_executor *ex, exec_worker *w, exec_output *
 }
 
 int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,
-			const bstm_base_view *base, exec_output **out_p, uint32_t hooked)
+			const bstm_base_view *base, exec_output **out_p, uint32_t hooked,
+			uint32_t *hooked_out)
 {
 	uint32_t n = block->txn_count;
 	*out_p = NULL;
@@ -117,6 +118,8 @@ int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,
 	exec_map_clear(&ex->overlay);
 	bstm_arena_reset(&ex->seq_arena);
 	if (rc) {
+		if (hooked_out)
+			*hooked_out = out->committed > hooked ? out->committed : hooked;
 		bstm_output_free(&out->pub);
 		return rc;
 	}
@@ -128,10 +131,10 @@ int exec_run_sequential(struct bstm_executor *ex, const bstm_block *block,
 }
 
 int exec_run_timed_serial(struct bstm_executor *ex, const bstm_block *block,
-			  const bstm_base_view *base, exec_output **out_p)
+			  const bstm_base_view *base, exec_output **out_p, uint32_t *hooked)
 {
 	uint64_t start = bstm_now_ns();
-	int rc = exec_run_sequential(ex, block, base, out_p, 0);
+	int rc = exec_run_sequential(ex, block, base, out_p, 0, hooked);
 	if (rc)
 		return rc;
 	exec_output *out = *out_p;

@@ -263,11 +263,11 @@ static int make_executors(driver *d)
 			if (!g && t == 2)
 				config.serial_segments = 0;
 			/* Timed blocks (on by default) run some blocks serially,
-			 * on the sequential loop, chosen by timing: off for the
-			 * unlimited executor of the second count (2) and the
-			 * gas-limited one of the third (4), which keep every
-			 * block parallel. */
-			if ((!g && t == 1) || (g && t == 2))
+			 * on the sequential loop, chosen by timing: on only for
+			 * the executor that keeps every default (gas-limited,
+			 * second count); every other executor runs every block
+			 * in parallel. */
+			if (!(g && t == 1))
 				config.timed_segments = 0;
 			d->thresholds[g][t] = config.small_block_threshold;
 			int rc = bstm_executor_create(&config, &d->executors[g][t]);

@@ -156,6 +156,7 @@ static int run_chain(int workload, uint64_t accounts, uint32_t txns, unsigned bl
 	bstm_config_init(&cfg);
 	cfg.threads = threads;
 	cfg.small_block_threshold = 0;
+	cfg.timed_segments = 0; /* every block in parallel, not on the sequential loop */
 	bstm_executor *ex;
 	vm_engine *par_engine, *seq_engine;
 	if (bstm_executor_create(&cfg, &ex) || vm_engine_create(NULL, threads, &par_engine) ||

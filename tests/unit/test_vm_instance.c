@@ -273,6 +273,7 @@ Test(vm_instance, many_parallel_blocks_keep_memory_flat, .timeout = 120)
 	bstm_config cfg;
 	bstm_config_init(&cfg);
 	cfg.threads = 2;
+	cfg.timed_segments = 0; /* the parallel path's memory, every block */
 	bstm_executor *ex;
 	cr_assert_eq(bstm_executor_create(&cfg, &ex), 0);
 	vm_engine *engine;
