@@ -7,7 +7,10 @@
  * checks that both outputs are identical, and reports medians: tps of each,
  * speedup = the median over runs of (sequential time / parallel time) of the
  * same run, the two timed back to back so that drifts in machine speed
- * cancel, executions and validations per transaction, and at 1 thread the
+ * cancel (in alternating order: the baseline first in even runs, the
+ * parallel executor first in odd ones, since whichever runs second finds
+ * the block's state in the cache; --order fixed always runs the baseline
+ * first), executions and validations per transaction, and at 1 thread the
  * executor's own cost per transaction, (parallel - sequential) / txns.
  *
  * The warm-up is one run, or, where timed blocks are in effect (2 threads
@@ -170,8 +173,9 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: bench [--workload NAME] [--accounts N,..] [--txns N,..] [--reads R]\n"
 		"             [--writes W] [--compute C,..] [--hot-ratio F] [--threads T,..]\n"
-		"             [--runs N] [--warmup N] [--seed S] [--serial-segments 0|1]\n"
-		"             [--timed-segments 0|1] [--twin 0|1] [--caller-cpu N] [--json]\n"
+		"             [--runs N] [--warmup N] [--order alternate|fixed] [--seed S]\n"
+		"             [--serial-segments 0|1] [--timed-segments 0|1]\n"
+		"             [--twin 0|1] [--caller-cpu N] [--json]\n"
 		"bounds: accounts 1..2^26, txns 1..2^24, compute 0..10^6, threads 1..1024,\n"
 		"        reads and writes 0..1024, hot-ratio 0..1, runs 1..64, warmup 1..64\n"
 		"        (default: 1 run, or the executor's 5-block opening where timed\n"
@@ -202,6 +206,13 @@ static int timed_segments = 1;
 /* 0: one run, or the executor's opening where timed blocks are in effect. */
 static int warmup = 0;
 #define BENCH_TIMED_OPENING 5
+
+/* Whether run r times the parallel executor before the baseline. */
+static int order_alternate = 1;
+static bool parallel_first(int r)
+{
+	return order_alternate && (r & 1);
+}
 
 static int warmup_runs(uint32_t threads)
 {
@@ -357,12 +368,28 @@ static int measure(const bench_instance *inst, const bench_instance *twins, uint
 			break;
 		}
 		nanosleep(&settle, NULL);
-		uint64_t c0 = cpu_ns(), t0 = bench_now_ns();
-		rc = bstm_execute_block_sequential(ex, &inst->block, &inst->base, &so);
-		uint64_t c1 = cpu_ns(), t1 = bench_now_ns();
-		if (!rc)
+		uint64_t c0, c1, c2, t0, t1, t2;
+		if (parallel_first(r)) {
+			/* Parallel run first: [t1, t2], then the baseline: [t0, t1'). */
+			uint64_t pc0 = cpu_ns(), pt0 = bench_now_ns();
 			rc = bstm_execute_block(ex, &inst->block, &inst->base, &po);
-		uint64_t c2 = cpu_ns(), t2 = bench_now_ns();
+			uint64_t pc1 = cpu_ns(), pt1 = bench_now_ns();
+			nanosleep(&settle, NULL);
+			c0 = cpu_ns(), t0 = bench_now_ns();
+			if (!rc)
+				rc = bstm_execute_block_sequential(ex, &inst->block, &inst->base,
+								   &so);
+			c1 = cpu_ns(), t1 = bench_now_ns();
+			c2 = c1 + (pc1 - pc0);
+			t2 = t1 + (pt1 - pt0);
+		} else {
+			c0 = cpu_ns(), t0 = bench_now_ns();
+			rc = bstm_execute_block_sequential(ex, &inst->block, &inst->base, &so);
+			c1 = cpu_ns(), t1 = bench_now_ns();
+			if (!rc)
+				rc = bstm_execute_block(ex, &inst->block, &inst->base, &po);
+			c2 = cpu_ns(), t2 = bench_now_ns();
+		}
 		if (caller_pin(false, &allowed) && !rc)
 			rc = BSTM_EINTERNAL;
 		if (rc) {
@@ -474,6 +501,9 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--runs")) {
 			bad = parse_one(v, 1, 64, &n);
 			runs = (int)n;
+		} else if (!strcmp(a, "--order")) {
+			order_alternate = !strcmp(v, "alternate");
+			bad = !order_alternate && strcmp(v, "fixed");
 		} else if (!strcmp(a, "--warmup")) {
 			bad = parse_one(v, 1, 64, &n);
 			warmup = (int)n;
@@ -542,13 +572,16 @@ int main(int argc, char **argv)
 	if (!json)
 		printf("# workload %s, reads %u, writes %u, hot-ratio %.3f, runs %d (medians), "
 		       "SHA-256(32 B) = %.0f ns\n"
-		       "# serial segments %s, timed blocks %s; warm-up per row: %s\n"
+		       "# serial segments %s, timed blocks %s; warm-up per row: %s; order %s\n"
 		       "# %-8s %6s %7s %3s %12s %12s %8s %8s %8s %10s %8s %8s %8s %8s %8s %7s\n",
 		       workload, p.reads, p.writes, p.hot_ratio, runs, sha_ns,
 		       serial_segments ? "on" : "off",
-		       serial_segments && timed_segments ? "on" : "off", warm, "accounts", "txns",
-		       "compute", "thr", "seq_tps", "par_tps", "speedup", "exec/tx", "val/tx",
-		       "ovh_ns/tx", "cpu_x", "bound", "serial", "twin_x", "of_twin", "rt_ns");
+		       serial_segments && timed_segments ? "on" : "off", warm,
+		       order_alternate ? "alternating (odd runs: parallel first)"
+				       : "baseline first",
+		       "accounts", "txns", "compute", "thr", "seq_tps", "par_tps", "speedup",
+		       "exec/tx", "val/tx", "ovh_ns/tx", "cpu_x", "bound", "serial", "twin_x",
+		       "of_twin", "rt_ns");
 	int failed = 0;
 	for (int ai = 0; ai < accounts.n; ai++)
 		for (int ti = 0; ti < txns.n; ti++)
@@ -623,7 +656,7 @@ int main(int argc, char **argv)
 						       "3f,\"serial_share\":%.4f,"
 						       "\"twin_x\":%.4f,\"of_twin\":%.4f,"
 						       "\"line_round_trip_ns\":%.1f,"
-						       "\"warmup_runs\":%d}\n",
+						       "\"warmup_runs\":%d,\"order\":\"%s\"}\n",
 						       workload, (unsigned long long)p.accounts,
 						       p.txns, (unsigned long long)threads.v[h],
 						       p.compute, p.reads, p.writes, p.hot_ratio,
@@ -634,7 +667,8 @@ int main(int argc, char **argv)
 						       (double)r.par_cpu_ns / (double)r.seq_cpu_ns,
 						       bound, efficiency, r.serial_share, r.twin_x,
 						       r.of_twin, r.round_trip_ns,
-						       warmup_runs((uint32_t)threads.v[h]));
+						       warmup_runs((uint32_t)threads.v[h]),
+						       order_alternate ? "alternate" : "fixed");
 					else
 						printf("  %-8llu %6u %7u %3llu %12.0f %12.0f %8.3f "
 						       "%8.3f "
