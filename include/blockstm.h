@@ -374,9 +374,11 @@ typedef struct bstm_config {
 	 * Outputs are equal either way. */
 	uint32_t serial_segments;
 	/* 1 (default), with serial_segments on and at least 2 threads: the
-	 * executor times each block. When blocks it ran serially (as the
-	 * sequential executor does, on the calling thread) took less than
-	 * 8/9 of the time per transaction of blocks it ran in parallel (each
+	 * executor times each block, per unit of gas its committed
+	 * transactions used (per committed transaction where they report no
+	 * gas). When blocks it ran serially (as the sequential executor
+	 * does, on the calling thread) took less than 8/9 of the time per
+	 * unit of blocks it ran in parallel (each
 	 * mode rated by the better of its last two blocks; on a machine
 	 * where moving cache lines between cores costs more than the second
 	 * core gains, say), or less time at all when the last parallel block
@@ -386,8 +388,8 @@ typedef struct bstm_config {
 	 * path (at least small_block_threshold transactions) and succeed
 	 * without a fallback, the first three run in parallel and the next two serially (the
 	 * first block of each mode is not timed).
-	 * Time per transaction is compared across blocks, so the choice bets
-	 * that consecutive blocks look alike. Which mode a block runs in
+	 * Time per unit is compared across blocks, so the choice bets that
+	 * consecutive blocks run alike in parallel. Which mode a block runs in
 	 * depends on timing; outputs do not. 0: never. */
 	uint32_t timed_segments;
 	/* 0. It keeps the struct free of trailing padding, so that every

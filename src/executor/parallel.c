@@ -649,7 +649,7 @@ int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block, const b
 		return rc;
 	}
 	out->pub.stats.threads = ex->config.threads;
-	sched_time_block(&ex->sc, bstm_now_ns() - start, out->committed);
+	sched_time_block(&ex->sc, bstm_now_ns() - start, out->committed, out->pub.stats.gas_used);
 	*out_p = out;
 	return 0;
 }

@@ -142,6 +142,6 @@ int exec_run_timed_serial(struct bstm_executor *ex, const bstm_block *block,
 	out->pub.stats.sequential = 0;
 	out->pub.stats.serial_txns = out->pub.stats.executions;
 	out->pub.stats.timed_serial = 1;
-	sched_time_block(&ex->sc, bstm_now_ns() - start, out->committed);
+	sched_time_block(&ex->sc, bstm_now_ns() - start, out->committed, out->pub.stats.gas_used);
 	return 0;
 }

@@ -100,33 +100,35 @@
  *   to move between cores (docs/benchmarks.md), a block whose transactions
  *   keep reading what the other core just wrote (a hundred hot accounts,
  *   say) can run at half the sequential speed with no abort at all. So the
- *   executor times each block (wall time per committed transaction) in
- *   either mode, parallel or serial, and rates a mode by the better of its
- *   last two blocks (a disturbance slows a block down, it never speeds one
- *   up). A serial block is the sequential executor's loop on the calling
- *   thread (sched_plan_block decides before the block starts), so it runs at
- *   the baseline's speed: no scheduler, no multi-version memory, none of a
- *   segment's work to publish its writes for a parallel remainder that a
- *   serial block does not have. The next block runs in the mode that is
- *   faster, serial only if by more than an eighth (a margin for the
- *   parallelism a serial block gives up), or by anything at all when the
- *   last parallel block ran mostly in serial segments anyway (the chain
- *   rule's carry: there was no parallelism to give up, and the segments cost
- *   what serial blocks save); the mode that lost is tried again after
- *   SCHED_PROBE_FIRST blocks, then after twice as many each time it loses
- *   again (SCHED_PROBE_MAX at most), since machines and workloads change.
- *   The first block of each mode is not rated: it grows and faults in the
- *   memory that mode needs (the executor's first block also starts its
- *   threads); a first serial block took about 1.5 times as long as the next
- *   one (docs/benchmarks.md), enough to lose a comparison it should win. So
- *   an executor runs three parallel blocks, then two serial ones, then
- *   decides. Consecutive blocks of a node tend to look alike, which is what
- *   the choice bets on; a wrong bet costs the difference for a few blocks.
- *   It changes only who runs what, never an output, and it needs at least 2
- *   threads and serial segments on (with 1 thread, the parallel machinery
- *   runs as configured, for tests). A serial block does not begin or end a
- *   parallel one here, so the chain rule's carry stays as the last parallel
- *   block left it.
+ *   executor times each block, parallel or serial, as wall time per unit of
+ *   work (the gas its committed transactions used, where they report gas, so
+ *   that blocks of cheap and of costly transactions compare fairly; else per
+ *   committed transaction; when the unit changes, timing starts over), and
+ *   rates a mode by the better of its last two blocks (a disturbance slows a
+ *   block down, it never speeds one up). A serial block is the sequential
+ *   executor's loop on the calling thread (sched_plan_block decides before
+ *   the block starts), so it runs at the baseline's speed: no scheduler, no
+ *   multi-version memory, none of a segment's work to publish its writes for
+ *   a parallel remainder that a serial block does not have. The next block
+ *   runs in the mode that is faster, serial only if by more than an eighth
+ *   (a margin for the parallelism a serial block gives up), or by anything
+ *   at all when the last parallel block ran mostly in serial segments anyway
+ *   (the chain rule's carry: there was no parallelism to give up, and the
+ *   segments cost what serial blocks save); the mode that lost is tried
+ *   again after SCHED_PROBE_FIRST blocks, then after twice as many each time
+ *   it loses again (SCHED_PROBE_MAX at most), since machines and workloads
+ *   change. The first block of each mode is not rated: it grows and faults
+ *   in the memory that mode needs (the executor's first block also starts
+ *   its threads); a first serial block took about 1.5 times as long as the
+ *   next one (docs/benchmarks.md), enough to lose a comparison it should
+ *   win. So an executor runs three parallel blocks, then two serial ones,
+ *   then decides. Consecutive blocks of a node tend to look alike in how
+ *   well they run in parallel, which is what the choice bets on; a wrong bet
+ *   costs the difference for a few blocks. It changes only who runs what,
+ *   never an output, and it needs at least 2 threads and serial segments on
+ *   (with 1 thread, the parallel machinery runs as configured, for tests). A
+ *   serial block does not begin or end a parallel one here, so the chain
+ *   rule's carry stays as the last parallel block left it.
  *
  * Calm blocks (not in the paper): while the window is fully open (every
  *   recent commit needed one incarnation only), no validation task is
@@ -243,7 +245,7 @@ void sched_end_block(sched *s)
 }
 
 /* The last two rates of a mode, newest first (0: none). */
-static void remember_rate(uint32_t rates[2], uint32_t rate)
+static void remember_rate(uint64_t rates[2], uint64_t rate)
 {
 	rates[1] = rates[0];
 	rates[0] = rate;
@@ -252,15 +254,32 @@ static void remember_rate(uint32_t rates[2], uint32_t rate)
 /* A mode's rate: the better of its last two, since what disturbs a block
  * on a shared machine (another process, an interrupt storm) makes it
  * slower, never faster. */
-static uint32_t best_rate(const uint32_t rates[2])
+static uint64_t best_rate(const uint64_t rates[2])
 {
 	return rates[1] && rates[1] < rates[0] ? rates[1] : rates[0];
 }
 
-void sched_time_block(sched *s, uint64_t wall_ns, uint32_t committed)
+void sched_time_block(sched *s, uint64_t wall_ns, uint32_t committed, uint64_t gas)
 {
 	if (!s->timed_enabled || committed == 0)
 		return;
+	/* The block's work: its gas where the transactions report gas, so
+	 * that blocks of cheap and of costly transactions compare fairly;
+	 * else its transactions. Rates in different units do not compare:
+	 * when the unit changes, timing starts over (its warm-up excepted). */
+	bool by_gas = gas > 0;
+	if (by_gas != s->rate_by_gas) {
+		s->rate_by_gas = by_gas;
+		memset(s->parallel_rate, 0, sizeof s->parallel_rate);
+		memset(s->serial_rate, 0, sizeof s->serial_rate);
+		s->timed_serial = false;
+		s->probe_gap = SCHED_PROBE_FIRST / 2;
+		s->probe_left = 0;
+		s->next_probe = false;
+		if (s->block_serial)
+			return; /* a serial block's rate alone decides nothing */
+	}
+	uint64_t work = by_gas ? gas : committed;
 	/* A mode's first block also grows and faults in the memory that mode
 	 * needs (and the executor's first starts its threads): it is not
 	 * rated, and the next block runs in the same mode. */
@@ -269,16 +288,18 @@ void sched_time_block(sched *s, uint64_t wall_ns, uint32_t committed)
 		*warm = true;
 		return;
 	}
-	uint64_t per = wall_ns / committed;
-	uint32_t rate = per == 0 ? 1 : per > UINT32_MAX ? UINT32_MAX : (uint32_t)per;
-	remember_rate(s->block_serial ? s->serial_ns : s->parallel_ns, rate);
-	if (!s->serial_ns[0]) {
+	/* ns per unit of work in 1/SCHED_RATE_ONE steps (a unit of gas may
+	 * take well under a ns). */
+	uint64_t per = wall_ns < SCHED_RATE_MAX / SCHED_RATE_ONE ? wall_ns * SCHED_RATE_ONE / work
+								 : SCHED_RATE_MAX;
+	remember_rate(s->block_serial ? s->serial_rate : s->parallel_rate, per ? per : 1);
+	if (!s->serial_rate[0]) {
 		/* Serial (not yet the winner) is tried once two parallel blocks
 		 * were timed. */
-		s->next_probe = s->parallel_ns[1] != 0;
+		s->next_probe = s->parallel_rate[1] != 0;
 		return;
 	}
-	bool serial = sched_serial_faster(best_rate(s->serial_ns), best_rate(s->parallel_ns),
+	bool serial = sched_serial_faster(best_rate(s->serial_rate), best_rate(s->parallel_rate),
 					  s->serial_carry);
 	if (serial != s->timed_serial) {
 		s->timed_serial = serial;

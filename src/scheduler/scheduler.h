@@ -110,11 +110,12 @@ typedef struct sched {
 	bool block_serial;
 	bool block_probe;
 	bool timed_serial;
-	bool next_probe;	 /* the next block is a probe of the mode that lost */
-	bool timed_warm[2];	 /* [serial]: a block of the mode has been timed
-				  * (and thrown away) */
-	uint32_t parallel_ns[2]; /* the last two, newest first */
-	uint32_t serial_ns[2];
+	bool next_probe;	   /* the next block is a probe of the mode that lost */
+	bool timed_warm[2];	   /* [serial]: a block of the mode has been timed
+				    * (and thrown away) */
+	bool rate_by_gas;	   /* the rates are per unit of gas, not per txn */
+	uint64_t parallel_rate[2]; /* the last two, newest first */
+	uint64_t serial_rate[2];
 	uint32_t probe_gap;
 	uint32_t probe_left;
 	uint32_t txn_count BSTM_ALIGNED_CACHELINE;
@@ -137,7 +138,11 @@ BSTM_INTERNAL void sched_end_block(sched *s);
 /* After a planned block that succeeded, in either mode (single-threaded),
  * with its wall time and the transactions it committed: time it for the
  * choice of the next block's mode. */
-BSTM_INTERNAL void sched_time_block(sched *s, uint64_t wall_ns, uint32_t committed);
+BSTM_INTERNAL void sched_time_block(sched *s, uint64_t wall_ns, uint32_t committed, uint64_t gas);
+/* Rates are ns per unit of work times SCHED_RATE_ONE, at most
+ * SCHED_RATE_MAX (a block of 2^50 ns, 13 days, and more). */
+#define SCHED_RATE_ONE 1024u
+#define SCHED_RATE_MAX (1ull << 60)
 
 /*
  * Timed blocks (scheduler.c explains them). A block runs serially when
@@ -150,15 +155,16 @@ BSTM_INTERNAL void sched_time_block(sched *s, uint64_t wall_ns, uint32_t committ
 #define SCHED_PROBE_FIRST 8u
 #define SCHED_PROBE_MAX	  128u
 
-/* Whether serial execution at serial_ns per transaction beats a parallel
- * run at parallel_ns: by the margin, or at all when the parallel run was
- * itself mostly serial segments (`chained`: it had no parallelism that
- * serial blocks would give up). */
-static inline bool sched_serial_faster(uint32_t serial_ns, uint32_t parallel_ns, bool chained)
+/* Whether serial execution at serial_rate beats a parallel run at
+ * parallel_rate (both per unit of work): by the margin, or at all when the
+ * parallel run was itself mostly serial segments (`chained`: it had no
+ * parallelism that serial blocks would give up). */
+static inline bool sched_serial_faster(uint64_t serial_rate, uint64_t parallel_rate, bool chained)
 {
 	if (chained)
-		return serial_ns < parallel_ns;
-	return (uint64_t)serial_ns * 9 < (uint64_t)parallel_ns * 8;
+		return serial_rate < parallel_rate;
+	/* Rates are at most SCHED_RATE_MAX: no overflow. */
+	return serial_rate * 9 < parallel_rate * 8;
 }
 
 /* A worker's claimed run of consecutive transactions to execute. */

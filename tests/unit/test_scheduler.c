@@ -913,6 +913,10 @@ static bool timed_begin(bool timed, uint32_t threads)
 	return false;
 }
 
+/* Gas each transaction reports (0: none, so blocks are timed per
+ * transaction). */
+static uint64_t timed_gas;
+
 /* End it as if every transaction committed, in `ns` each (in segments
  * if timed_chained and the block ran in parallel). */
 static void timed_end(uint32_t ns)
@@ -922,7 +926,7 @@ static void timed_end(uint32_t ns)
 		sc.serial_committed = timed_chained ? TIMED_N : 0;
 		sched_end_block(&sc);
 	}
-	sched_time_block(&sc, (uint64_t)ns * TIMED_N, TIMED_N);
+	sched_time_block(&sc, (uint64_t)ns * TIMED_N, TIMED_N, timed_gas * TIMED_N);
 }
 
 /* Run `blocks` blocks whose time per transaction is parallel_ns or
@@ -1035,18 +1039,72 @@ Test(scheduler, timed_blocks_do_not_rate_the_first_block_of_a_mode)
 	cr_assert_str_eq(modes, "PP");
 	timed_run(1, 2000, 50000, modes);
 	cr_assert_str_eq(modes, "S", "no serial block after two timed parallel ones");
-	cr_assert_eq(sc.serial_ns[0], 0, "the first serial block was rated");
+	cr_assert_eq(sc.serial_rate[0], 0, "the first serial block was rated");
 	timed_run(1, 2000, 1000, modes);
 	cr_assert_str_eq(modes, "S", "the first serial block was the probe");
-	cr_assert_eq(sc.serial_ns[0], 1000);
-	cr_assert_eq(sc.parallel_ns[0], 2000);
-	cr_assert_eq(sc.parallel_ns[1], 2000, "the first parallel block was rated");
+	cr_assert_eq(sc.serial_rate[0], 1000 * SCHED_RATE_ONE);
+	cr_assert_eq(sc.parallel_rate[0], 2000 * SCHED_RATE_ONE);
+	cr_assert_eq(sc.parallel_rate[1], 2000 * SCHED_RATE_ONE,
+		     "the first parallel block was rated");
 	timed_run(8, 2000, 1000, modes);
 	cr_assert_str_eq(modes, "SSSSSSSS");
 	/* A mode is warmed once per executor: the parallel probe is rated. */
 	timed_run(1, 3000, 1000, modes);
 	cr_assert_str_eq(modes, "P");
-	cr_assert_eq(sc.parallel_ns[0], 3000);
+	cr_assert_eq(sc.parallel_rate[0], 3000 * SCHED_RATE_ONE);
+}
+
+/* Phases of phase_len blocks alternate between cheap transactions (gas
+ * 1,000, 1 us in parallel, 0.8 us serially) and costly ones (ten times
+ * each); serial is a fifth faster in both. */
+static void timed_run_phases(uint32_t blocks, uint32_t phase_len, char *modes)
+{
+	char one[2];
+	for (uint32_t b = 0; b < blocks; b++) {
+		uint32_t scale = (b / phase_len) % 2 ? 10 : 1;
+		timed_gas = 1000u * scale;
+		timed_run(1, 1000 * scale, 800 * scale, one);
+		modes[b] = one[0];
+	}
+	modes[blocks] = 0;
+	timed_gas = 0;
+}
+
+Test(scheduler, timed_blocks_rate_by_gas_across_cheap_and_costly_blocks)
+{
+	/* Rated per unit of gas, blocks of both kinds compare fairly: the
+	 * modes are what a run of cheap blocks alone gives. Rated per
+	 * transaction, the first costly serial blocks would look ten times
+	 * slower than the cheap parallel ones before them, and parallel would
+	 * win there. */
+	char mixed[300], plain[300];
+	timed_run_phases(260, 20, mixed);
+	sched_destroy(&sc);
+	cr_assert_eq(sched_init(&sc), 0);
+	timed_run_phases(260, 1000, plain);
+	cr_assert_str_eq(mixed, plain);
+	cr_assert(strncmp(plain, "PPPSSSSSSSSSSP", 14) == 0, "opened %.16s", plain);
+	check_probe_gaps(plain, 'P');
+}
+
+Test(scheduler, timed_blocks_start_over_when_the_unit_changes)
+{
+	/* Serial wins per transaction; then the transactions report gas:
+	 * rates per transaction and per gas do not compare, so timing starts
+	 * over (no warm-up) with two parallel blocks and a serial probe. */
+	char modes[64];
+	timed_run(9, 2000, 1000, modes);
+	cr_assert_str_eq(modes, "PPPSSSSSS");
+	timed_gas = 5;
+	timed_run(4, 2000, 1000, modes);
+	timed_gas = 0;
+	cr_assert(sc.rate_by_gas);
+	/* The first of the four was serial (the old winner) and only reset
+	 * the rates. */
+	cr_assert_str_eq(modes, "SPPS", "after the change of unit: %s", modes);
+	cr_assert_eq(sc.parallel_rate[0], 2000 * SCHED_RATE_ONE / 5);
+	cr_assert_eq(sc.serial_rate[0], 1000 * SCHED_RATE_ONE / 5);
+	cr_assert(sc.timed_serial);
 }
 
 Test(scheduler, timed_blocks_need_timing_segments_and_two_threads)
@@ -1067,9 +1125,9 @@ Test(scheduler, timed_blocks_need_timing_segments_and_two_threads)
 	cr_assert_eq(sched_init(&sc), 0);
 	for (int b = 0; b < 8; b++) {
 		cr_assert_not(timed_begin(true, 2));
-		sched_time_block(&sc, 1000, 0);
+		sched_time_block(&sc, 1000, 0, 0);
 	}
-	cr_assert_eq(sc.parallel_ns[0], 0);
+	cr_assert_eq(sc.parallel_rate[0], 0);
 }
 
 Test(scheduler, serial_segment_stops_new_executions)
