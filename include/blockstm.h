@@ -375,16 +375,14 @@ typedef struct bstm_config {
 	uint32_t serial_segments;
 	/* 1 (default), with serial_segments on and at least 2 threads: the
 	 * executor times each block, per unit of gas its committed
-	 * transactions used (per committed transaction where they report no
-	 * gas). When blocks it ran serially (as the sequential executor
-	 * does, on the calling thread) took less than 8/9 of the time per
-	 * unit of blocks it ran in parallel (each
-	 * mode rated by the better of its last two blocks; on a machine
-	 * where moving cache lines between cores costs more than the second
-	 * core gains, say), or less time at all when the last parallel block
-	 * ran mostly in serial segments, the next blocks run serially; the mode that lost
-	 * is tried again after 8 blocks, then after twice as many each time
-	 * it loses again, up to 128. Of the blocks that take the parallel
+	 * transactions used (per committed transaction in blocks that used
+	 * no gas; a change of unit restarts the timing). When blocks it ran serially (as the
+	 * sequential executor does, on the calling thread) took less than 8/9 of the time per unit
+	 * of blocks it ran in parallel (each mode rated by the better of its last two blocks; on a
+	 * machine where moving cache lines between cores costs more than the second core gains,
+	 * say), or less time at all when the last parallel block ran mostly in serial segments, the
+	 * next blocks run serially; the mode that lost is tried again after 8 blocks, then after
+	 * twice as many each time it loses again, up to 128. Of the blocks that take the parallel
 	 * path (at least small_block_threshold transactions) and succeed
 	 * without a fallback, the first three run in parallel and the next two serially (the
 	 * first block of each mode is not timed).

@@ -101,29 +101,31 @@
  *   keep reading what the other core just wrote (a hundred hot accounts,
  *   say) can run at half the sequential speed with no abort at all. So the
  *   executor times each block, parallel or serial, as wall time per unit of
- *   work (the gas its committed transactions used, where they report gas, so
- *   that blocks of cheap and of costly transactions compare fairly; else per
- *   committed transaction; when the unit changes, timing starts over), and
- *   rates a mode by the better of its last two blocks (a disturbance slows a
- *   block down, it never speeds one up). A serial block is the sequential
- *   executor's loop on the calling thread (sched_plan_block decides before
- *   the block starts), so it runs at the baseline's speed: no scheduler, no
- *   multi-version memory, none of a segment's work to publish its writes for
- *   a parallel remainder that a serial block does not have. The next block
- *   runs in the mode that is faster, serial only if by more than an eighth
- *   (a margin for the parallelism a serial block gives up), or by anything
- *   at all when the last parallel block ran mostly in serial segments anyway
- *   (the chain rule's carry: there was no parallelism to give up, and the
- *   segments cost what serial blocks save); the mode that lost is tried
- *   again after SCHED_PROBE_FIRST blocks, then after twice as many each time
- *   it loses again (SCHED_PROBE_MAX at most), since machines and workloads
- *   change. The first block of each mode is not rated: it grows and faults
- *   in the memory that mode needs (the executor's first block also starts
- *   its threads); a first serial block took about 1.5 times as long as the
- *   next one (docs/benchmarks.md), enough to lose a comparison it should
- *   win. So an executor runs three parallel blocks, then two serial ones,
- *   then decides. Consecutive blocks of a node tend to look alike in how
- *   well they run in parallel, which is what the choice bets on; a wrong bet
+ *   work (the gas its committed transactions used, where the block used any,
+ *   so that blocks of cheap and of costly transactions compare fairly; else
+ *   per committed transaction; a single block in the other unit is not
+ *   rated, two in a row change the unit and timing starts over, as below but
+ *   without the first unrated blocks), and rates a mode by the better of its
+ *   last two blocks (a disturbance slows a block down, it never speeds one
+ *   up). A serial block is the sequential executor's loop on the calling
+ *   thread (sched_plan_block decides before the block starts), so it runs at
+ *   the baseline's speed: no scheduler, no multi-version memory, none of a
+ *   segment's work to publish its writes for a parallel remainder that a
+ *   serial block does not have. The next block runs in the mode that is
+ *   faster, serial only if by more than an eighth (a margin for the
+ *   parallelism a serial block gives up), or by anything at all when the
+ *   last parallel block ran mostly in serial segments anyway (the chain
+ *   rule's carry: there was no parallelism to give up, and the segments cost
+ *   what serial blocks save); the mode that lost is tried again after
+ *   SCHED_PROBE_FIRST blocks, then after twice as many each time it loses
+ *   again (SCHED_PROBE_MAX at most), since machines and workloads change.
+ *   The first block of each mode is not rated: it grows and faults in the
+ *   memory that mode needs (the executor's first block also starts its
+ *   threads); a first serial block took about 1.5 times as long as the next
+ *   one (docs/benchmarks.md), enough to lose a comparison it should win. So
+ *   an executor runs three parallel blocks, then two serial ones, then
+ *   decides. Consecutive blocks of a node tend to look alike in how well
+ *   they run in parallel, which is what the choice bets on; a wrong bet
  *   costs the difference for a few blocks. It changes only who runs what,
  *   never an output, and it needs at least 2 threads and serial segments on
  *   (with 1 thread, the parallel machinery runs as configured, for tests). A
@@ -263,23 +265,33 @@ void sched_time_block(sched *s, uint64_t wall_ns, uint32_t committed, uint64_t g
 {
 	if (!s->timed_enabled || committed == 0)
 		return;
-	/* The block's work: its gas where the transactions report gas, so
-	 * that blocks of cheap and of costly transactions compare fairly;
-	 * else its transactions. Rates in different units do not compare:
-	 * when the unit changes, timing starts over (its warm-up excepted). */
-	bool by_gas = gas > 0;
-	if (by_gas != s->rate_by_gas) {
-		s->rate_by_gas = by_gas;
+	/* The block's work: the gas its committed transactions used, where
+	 * it used any, so that blocks of cheap and of costly transactions
+	 * compare fairly; else its committed transactions. Rates in different
+	 * units do not compare. A block in the other unit is not rated (a
+	 * block whose transactions were all discarded uses no gas, say); a
+	 * second one in a row changes the unit, and timing starts over (the
+	 * warm-up excepted). */
+	uint8_t unit = gas > 0 ? SCHED_UNIT_GAS : SCHED_UNIT_TXN;
+	if (s->rate_unit != unit && s->rate_unit != SCHED_UNIT_NONE) {
+		if (!s->unit_pending) {
+			s->unit_pending = true;
+			return;
+		}
 		memset(s->parallel_rate, 0, sizeof s->parallel_rate);
 		memset(s->serial_rate, 0, sizeof s->serial_rate);
 		s->timed_serial = false;
 		s->probe_gap = SCHED_PROBE_FIRST / 2;
 		s->probe_left = 0;
 		s->next_probe = false;
+		s->rate_unit = unit;
+		s->unit_pending = false;
 		if (s->block_serial)
 			return; /* a serial block's rate alone decides nothing */
 	}
-	uint64_t work = by_gas ? gas : committed;
+	s->rate_unit = unit;
+	s->unit_pending = false;
+	uint64_t work = unit == SCHED_UNIT_GAS ? gas : committed;
 	/* A mode's first block also grows and faults in the memory that mode
 	 * needs (and the executor's first starts its threads): it is not
 	 * rated, and the next block runs in the same mode. */
@@ -289,10 +301,10 @@ void sched_time_block(sched *s, uint64_t wall_ns, uint32_t committed, uint64_t g
 		return;
 	}
 	/* ns per unit of work in 1/SCHED_RATE_ONE steps (a unit of gas may
-	 * take well under a ns). */
-	uint64_t per = wall_ns < SCHED_RATE_MAX / SCHED_RATE_ONE ? wall_ns * SCHED_RATE_ONE / work
-								 : SCHED_RATE_MAX;
-	remember_rate(s->block_serial ? s->serial_rate : s->parallel_rate, per ? per : 1);
+	 * take a thousandth of a ns), at least 1 (0 means none). */
+	unsigned __int128 q = ((unsigned __int128)wall_ns * SCHED_RATE_ONE) / work;
+	uint64_t per = q > SCHED_RATE_MAX ? SCHED_RATE_MAX : q ? (uint64_t)q : 1;
+	remember_rate(s->block_serial ? s->serial_rate : s->parallel_rate, per);
 	if (!s->serial_rate[0]) {
 		/* Serial (not yet the winner) is tried once two parallel blocks
 		 * were timed. */

@@ -113,7 +113,8 @@ typedef struct sched {
 	bool next_probe;	   /* the next block is a probe of the mode that lost */
 	bool timed_warm[2];	   /* [serial]: a block of the mode has been timed
 				    * (and thrown away) */
-	bool rate_by_gas;	   /* the rates are per unit of gas, not per txn */
+	uint8_t rate_unit;	   /* SCHED_UNIT_*: what the rates are per */
+	bool unit_pending;	   /* the last block was in the other unit */
 	uint64_t parallel_rate[2]; /* the last two, newest first */
 	uint64_t serial_rate[2];
 	uint32_t probe_gap;
@@ -136,13 +137,15 @@ BSTM_INTERNAL int sched_begin_block(sched *s, uint32_t txn_count, uint32_t threa
  * the block ran, for the start of the next one. */
 BSTM_INTERNAL void sched_end_block(sched *s);
 /* After a planned block that succeeded, in either mode (single-threaded),
- * with its wall time and the transactions it committed: time it for the
- * choice of the next block's mode. */
+ * with its wall time, the transactions it committed and the gas they used:
+ * time it for the choice of the next block's mode. */
 BSTM_INTERNAL void sched_time_block(sched *s, uint64_t wall_ns, uint32_t committed, uint64_t gas);
-/* Rates are ns per unit of work times SCHED_RATE_ONE, at most
- * SCHED_RATE_MAX (a block of 2^50 ns, 13 days, and more). */
-#define SCHED_RATE_ONE 1024u
+/* Rates are ns per unit of work (a unit of gas, or a transaction where a
+ * block used no gas) times SCHED_RATE_ONE, at most SCHED_RATE_MAX (2^40 ns
+ * per unit). */
+#define SCHED_RATE_ONE (1ull << 20)
 #define SCHED_RATE_MAX (1ull << 60)
+enum { SCHED_UNIT_NONE, SCHED_UNIT_TXN, SCHED_UNIT_GAS };
 
 /*
  * Timed blocks (scheduler.c explains them). A block runs serially when

@@ -1089,22 +1089,69 @@ Test(scheduler, timed_blocks_rate_by_gas_across_cheap_and_costly_blocks)
 
 Test(scheduler, timed_blocks_start_over_when_the_unit_changes)
 {
-	/* Serial wins per transaction; then the transactions report gas:
-	 * rates per transaction and per gas do not compare, so timing starts
-	 * over (no warm-up) with two parallel blocks and a serial probe. */
+	/* Serial wins per transaction; then the transactions report gas.
+	 * Rates per transaction and per gas do not compare: the first block
+	 * in gas is not rated, the second changes the unit and timing starts
+	 * over (without a warm-up): two parallel blocks and a serial probe. */
 	char modes[64];
 	timed_run(9, 2000, 1000, modes);
 	cr_assert_str_eq(modes, "PPPSSSSSS");
 	timed_gas = 5;
+	timed_run(1, 2000, 1000, modes);
+	cr_assert_eq(sc.rate_unit, SCHED_UNIT_TXN, "one block changed the unit");
+	cr_assert_eq(sc.serial_rate[0], 1000 * SCHED_RATE_ONE, "a block in gas was rated");
 	timed_run(4, 2000, 1000, modes);
 	timed_gas = 0;
-	cr_assert(sc.rate_by_gas);
-	/* The first of the four was serial (the old winner) and only reset
-	 * the rates. */
+	cr_assert_eq(sc.rate_unit, SCHED_UNIT_GAS);
 	cr_assert_str_eq(modes, "SPPS", "after the change of unit: %s", modes);
 	cr_assert_eq(sc.parallel_rate[0], 2000 * SCHED_RATE_ONE / 5);
 	cr_assert_eq(sc.serial_rate[0], 1000 * SCHED_RATE_ONE / 5);
 	cr_assert(sc.timed_serial);
+}
+
+Test(scheduler, timed_blocks_ignore_single_blocks_in_the_other_unit)
+{
+	/* Every other block uses no gas (its transactions were discarded,
+	 * say): those are not rated, and the gas blocks decide as if they
+	 * were alone. Serial a fifth faster: serial wins and stays. */
+	char one[2], modes[128];
+	for (int b = 0; b < 120; b++) {
+		timed_gas = b % 2 ? 0 : 1000;
+		timed_run(1, 1000, 800, one);
+		modes[b] = one[0];
+	}
+	modes[120] = 0;
+	timed_gas = 0;
+	cr_assert_eq(sc.rate_unit, SCHED_UNIT_GAS);
+	uint32_t serial = 0;
+	for (int b = 20; b < 120; b++)
+		serial += modes[b] == 'S';
+	cr_assert_geq(serial, 95, "%u of 100 blocks serial: %s", serial, modes);
+}
+
+Test(scheduler, timed_blocks_resolve_cheap_gas_and_survive_extremes)
+{
+	/* A million gas per transaction (a thousandth of a ns per unit):
+	 * serial a fifth faster still wins, and a tenth faster does not. */
+	char modes[32];
+	timed_gas = 1000000;
+	timed_run(14, 1000, 800, modes);
+	cr_assert_str_eq(modes, "PPPSSSSSSSSSSP");
+	sched_destroy(&sc);
+	cr_assert_eq(sched_init(&sc), 0);
+	timed_run(14, 1000, 900, modes);
+	cr_assert_str_eq(modes, "PPPSSPPPPPPPPS");
+	timed_gas = 0;
+	/* Extreme times and work are capped, never a division by zero or an
+	 * overflow. */
+	sched_destroy(&sc);
+	cr_assert_eq(sched_init(&sc), 0);
+	for (int b = 0; b < 6; b++) {
+		cr_assert_not(timed_begin(true, 2) && b < 3);
+		sched_time_block(&sc, UINT64_MAX, 1, b % 2 ? UINT64_MAX : 1);
+	}
+	cr_assert_leq(sc.parallel_rate[0], SCHED_RATE_MAX);
+	cr_assert_geq(sc.parallel_rate[0], 1);
 }
 
 Test(scheduler, timed_blocks_need_timing_segments_and_two_threads)
