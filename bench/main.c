@@ -314,6 +314,18 @@ static uint64_t twin_once(twin_copy *copies, uint32_t n, const bstm_output *refe
 	return wall;
 }
 
+/* One timed call on inst: the baseline, or the parallel executor. */
+static int timed_call(bstm_executor *ex, const bench_instance *inst, bool parallel,
+		      bstm_output **out, uint64_t *wall_ns, uint64_t *cpu)
+{
+	uint64_t c0 = cpu_ns(), t0 = bench_now_ns();
+	int rc = parallel ? bstm_execute_block(ex, &inst->block, &inst->base, out)
+			  : bstm_execute_block_sequential(ex, &inst->block, &inst->base, out);
+	*cpu = cpu_ns() - c0;
+	*wall_ns = bench_now_ns() - t0;
+	return rc;
+}
+
 /* inst is the block to measure; twins (NULL: no twin run) holds threads - 1
  * more copies of it. */
 static int measure(const bench_instance *inst, const bench_instance *twins, uint32_t threads,
@@ -368,32 +380,22 @@ static int measure(const bench_instance *inst, const bench_instance *twins, uint
 			break;
 		}
 		nanosleep(&settle, NULL);
-		uint64_t c0, c1, c2, t0, t1, t2;
+		uint64_t seq_wall = 0, seq_c = 0, par_wall = 0, par_c = 0;
 		if (parallel_first(r)) {
-			/* Parallel run first: [t1, t2], then the baseline: [t0, t1'). */
-			uint64_t pc0 = cpu_ns(), pt0 = bench_now_ns();
-			rc = bstm_execute_block(ex, &inst->block, &inst->base, &po);
-			uint64_t pc1 = cpu_ns(), pt1 = bench_now_ns();
-			nanosleep(&settle, NULL);
-			c0 = cpu_ns(), t0 = bench_now_ns();
+			rc = timed_call(ex, inst, true, &po, &par_wall, &par_c);
+			nanosleep(&settle, NULL); /* the baseline, as above */
 			if (!rc)
-				rc = bstm_execute_block_sequential(ex, &inst->block, &inst->base,
-								   &so);
-			c1 = cpu_ns(), t1 = bench_now_ns();
-			c2 = c1 + (pc1 - pc0);
-			t2 = t1 + (pt1 - pt0);
+				rc = timed_call(ex, inst, false, &so, &seq_wall, &seq_c);
 		} else {
-			c0 = cpu_ns(), t0 = bench_now_ns();
-			rc = bstm_execute_block_sequential(ex, &inst->block, &inst->base, &so);
-			c1 = cpu_ns(), t1 = bench_now_ns();
+			rc = timed_call(ex, inst, false, &so, &seq_wall, &seq_c);
 			if (!rc)
-				rc = bstm_execute_block(ex, &inst->block, &inst->base, &po);
-			c2 = cpu_ns(), t2 = bench_now_ns();
+				rc = timed_call(ex, inst, true, &po, &par_wall, &par_c);
 		}
 		if (caller_pin(false, &allowed) && !rc)
 			rc = BSTM_EINTERNAL;
 		if (rc) {
 			bstm_output_free(so);
+			bstm_output_free(po);
 			break;
 		}
 		if (!bstm_output_equal(so, po)) {
@@ -410,10 +412,10 @@ static int measure(const bench_instance *inst, const bench_instance *twins, uint
 			}
 		}
 		if (r >= 0 && !rc) {
-			seq[r] = t1 - t0;
-			par[r] = t2 - t1;
-			seq_cpu[r] = c1 - c0;
-			par_cpu[r] = c2 - c1;
+			seq[r] = seq_wall;
+			par[r] = par_wall;
+			seq_cpu[r] = seq_c;
+			par_cpu[r] = par_c;
 			/* Paired: both runs back to back, so a drift in machine
 			 * speed over the measurement cancels out. Fixed point. */
 			ratio[r] = (uint64_t)(1e6 * (double)seq[r] / (double)par[r]);

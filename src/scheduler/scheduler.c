@@ -172,11 +172,22 @@
 
 #include "scheduler/scheduler.h"
 
+/* Timing with nothing measured yet (the warm-up flags aside). */
+static void timing_start_over(sched *s)
+{
+	memset(s->parallel_rate, 0, sizeof s->parallel_rate);
+	memset(s->serial_rate, 0, sizeof s->serial_rate);
+	s->timed_serial = false;
+	s->next_probe = false;
+	s->probe_left = 0;
+	/* The first probe that loses doubles it to SCHED_PROBE_FIRST. */
+	s->probe_gap = SCHED_PROBE_FIRST / 2;
+}
+
 int sched_init(sched *s)
 {
 	memset(s, 0, sizeof *s);
-	/* The first probe that loses doubles it to SCHED_PROBE_FIRST. */
-	s->probe_gap = SCHED_PROBE_FIRST / 2;
+	timing_start_over(s);
 	return 0;
 }
 
@@ -273,24 +284,18 @@ void sched_time_block(sched *s, uint64_t wall_ns, uint32_t committed, uint64_t g
 	 * second one in a row changes the unit, and timing starts over (the
 	 * warm-up excepted). */
 	uint8_t unit = gas > 0 ? SCHED_UNIT_GAS : SCHED_UNIT_TXN;
-	if (s->rate_unit != unit && s->rate_unit != SCHED_UNIT_NONE) {
-		if (!s->unit_pending) {
-			s->unit_pending = true;
-			return;
-		}
-		memset(s->parallel_rate, 0, sizeof s->parallel_rate);
-		memset(s->serial_rate, 0, sizeof s->serial_rate);
-		s->timed_serial = false;
-		s->probe_gap = SCHED_PROBE_FIRST / 2;
-		s->probe_left = 0;
-		s->next_probe = false;
-		s->rate_unit = unit;
-		s->unit_pending = false;
-		if (s->block_serial)
-			return; /* a serial block's rate alone decides nothing */
+	bool change = s->rate_unit != unit && s->rate_unit != SCHED_UNIT_NONE;
+	if (change && !s->unit_pending) {
+		s->unit_pending = true;
+		return;
 	}
 	s->rate_unit = unit;
 	s->unit_pending = false;
+	if (change) {
+		timing_start_over(s);
+		if (s->block_serial)
+			return; /* a serial block's rate alone decides nothing */
+	}
 	uint64_t work = unit == SCHED_UNIT_GAS ? gas : committed;
 	/* A mode's first block also grows and faults in the memory that mode
 	 * needs (and the executor's first starts its threads): it is not

@@ -102,10 +102,10 @@ typedef struct sched {
 	 * timed_enabled is the executor's setting, in effect with serial
 	 * segments on and at least 2 threads. block_serial: this block runs
 	 * serially, on the calling thread; block_probe: it runs in the mode
-	 * that lost the last comparison. The rest is kept across blocks: the rates measured (ns
-	 * per committed transaction, 0: none yet) of the last two blocks run
-	 * in parallel and of the last two run serially, which mode won, and
-	 * the blocks between probes of the other. */
+	 * that lost the last comparison. The rest is kept across blocks: the
+	 * rates measured (per unit of work, 0: none yet) of the last two
+	 * blocks run in parallel and of the last two run serially, which mode
+	 * won, and the blocks between probes of the other. */
 	bool timed_enabled;
 	bool block_serial;
 	bool block_probe;
@@ -149,7 +149,7 @@ enum { SCHED_UNIT_NONE, SCHED_UNIT_TXN, SCHED_UNIT_GAS };
 
 /*
  * Timed blocks (scheduler.c explains them). A block runs serially when
- * serial blocks took less than 8/9 of the time per transaction of parallel
+ * serial blocks took less than 8/9 of the time per unit of work of parallel
  * ones (each mode rated by the better of its last two blocks), or less time
  * at all when the last parallel block ran mostly in serial segments; the
  * mode that lost is tried again after SCHED_PROBE_FIRST blocks, then after
