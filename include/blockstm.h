@@ -124,16 +124,18 @@ typedef struct bstm_base_view {
 	 * Look up `key`. On success set *value / *value_len and return 0; the
 	 * bytes must stay valid and unchanged until the block call returns.
 	 * Return BSTM_ENOTFOUND if the key is absent, or another negative code
-	 * (BSTM_ESTORAGE is usual) on failure. A positive return,
-	 * BSTM_DEPENDENCY, a NULL value with a non-zero length, or a value
+	 * (BSTM_ESTORAGE is usual; BSTM_ENOMEM, BSTM_EIO or a node's own code
+	 * are passed on) on failure. A positive return, BSTM_DEPENDENCY, the
+	 * codes of the library's own failures (BSTM_ETXN, BSTM_EINTERNAL,
+	 * BSTM_ETHREAD), a NULL value with a non-zero length, or a value
 	 * longer than BSTM_MAX_VALUE_LEN count as BSTM_ESTORAGE. The failure
 	 * reaches the transaction function as the read's result; if the
 	 * execution that commits saw it, the block call fails with that code
-	 * and returns no output, while a speculative execution that saw it and
-	 * was redone leaves no trace (so a get() that fails only sometimes may
-	 * not fail the block). BSTM_ENOMEM and BSTM_EINTERNAL stop a parallel
-	 * run at once and, with the fallback on, the block is run again
-	 * sequentially, calling get() again.
+	 * and returns no output, as the sequential executor does, while a
+	 * speculative execution that saw it and was redone leaves no trace,
+	 * whatever the code (so a get() that fails only sometimes may not fail
+	 * the block). A block that fails with BSTM_ENOMEM this way is run again
+	 * sequentially when the fallback is on, calling get() again.
 	 */
 	int (*get)(void *ctx, const void *key, size_t key_len, const void **value,
 		   size_t *value_len);
@@ -170,7 +172,9 @@ typedef struct bstm_view bstm_view;
  *     sticks: every later view call of this execution returns the same code,
  *     and if this execution is the one that commits, the block fails with
  *     that code whatever the function returns. The function should return
- *     it as it is. (BSTM_EINTERNAL, a broken invariant, sticks too.)
+ *     it as it is. (BSTM_EINTERNAL, a broken invariant, sticks too. The
+ *     library's own BSTM_ENOMEM and BSTM_EINTERNAL, unlike the view's,
+ *     also stop a parallel run at once, whichever execution met them.)
  *
  * Reading a key twice in one execution returns the same bytes, unless the
  * transaction wrote or deleted it in between (then it reads its own write).

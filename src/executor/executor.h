@@ -149,7 +149,9 @@ struct bstm_view {
 	bool blocked; /* parallel: a read hit an ESTIMATE of blocking_txn */
 	bool chained; /* serial: read a write of a near predecessor (sched_serial_near) */
 	uint32_t blocking_txn;
-	int error; /* sticky: storage error or out of memory */
+	int error;  /* sticky: the base view's failure, or the library's own */
+	bool fatal; /* error is the library's own (out of memory, a broken
+		     * invariant): it stops a parallel run at once */
 	exec_map local;
 	bstm_event *events;
 	uint32_t event_count;

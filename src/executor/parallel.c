@@ -187,7 +187,7 @@ static sched_task run_execution(exec_block_run *run, exec_worker *w, uint32_t tx
 		if (sched_add_dependency(&ex->sc, txn, v->blocking_txn))
 			return none;
 	}
-	if (v->error == BSTM_ENOMEM || v->error == BSTM_EINTERNAL) {
+	if (v->fatal) {
 		set_failure(run, v->error);
 		return none;
 	}
@@ -296,7 +296,7 @@ static void run_serial_segment(exec_block_run *run, exec_worker *w, uint32_t fro
 		w->stats.serial++;
 		bstm_txn_outcome outcome = {0, 0, 0};
 		int rc = run->block->execute(run->block->ctx, i, v, &outcome);
-		if (v->error == BSTM_ENOMEM || v->error == BSTM_EINTERNAL) {
+		if (v->fatal) {
 			set_failure(run, v->error);
 			return;
 		}

@@ -65,6 +65,7 @@ void exec_view_begin(bstm_view *v, enum exec_mode mode, exec_block_run *run, uin
 	v->blocked = false;
 	v->chained = false;
 	v->error = 0;
+	v->fatal = false;
 	v->event_count = 0;
 }
 
@@ -85,12 +86,29 @@ int exec_base_get(exec_block_run *run, const void *key, size_t len, const void *
 			return BSTM_ESTORAGE;
 		return rc;
 	}
-	/* BSTM_DEPENDENCY means something else to the transaction function;
-	 * from storage it can only be a broken view. */
-	return rc < 0 && rc != BSTM_DEPENDENCY ? rc : BSTM_ESTORAGE;
+	/* Codes that name the library's own failures would mislead the caller
+	 * (and ETXN, EINTERNAL would ask for the sequential retry); from
+	 * storage they, like a positive code, can only be a broken view.
+	 * BSTM_DEPENDENCY means something else to the transaction function. */
+	if (rc >= 0 || rc == BSTM_DEPENDENCY || rc == BSTM_ETXN || rc == BSTM_EINTERNAL ||
+	    rc == BSTM_ETHREAD)
+		return BSTM_ESTORAGE;
+	return rc;
 }
 
+/* The library's own failure (out of memory, a broken invariant): it stops a
+ * parallel run at once, whichever incarnation met it. */
 static int fail(bstm_view *v, int code)
+{
+	v->error = code;
+	v->fatal = true;
+	return code;
+}
+
+/* A failure of the base view: it belongs to the incarnation that read it,
+ * and fails the block only if that incarnation commits (the sequential
+ * order then meets it too), whatever the code. */
+static int fail_storage(bstm_view *v, int code)
 {
 	v->error = code;
 	return code;
@@ -133,7 +151,7 @@ static int entry_base(bstm_view *v, mvm_entry *e, const mvm_version **out)
 	} else {
 		mvm_version *nb = bstm_arena_alloc(v->arena, sizeof *nb);
 		if (!nb)
-			return BSTM_ENOMEM;
+			return fail(v, BSTM_ENOMEM);
 		*nb = (mvm_version){.value = value,
 				    .len = (uint32_t)len,
 				    .flags = 0,
@@ -171,6 +189,8 @@ static int read_parallel(bstm_view *v, const void *key, uint32_t len, uint64_t h
 	}
 	const mvm_version *ver = r.version;
 	int rc = r.kind == MVM_READ_STORAGE ? entry_base(v, e, &ver) : 0;
+	if (v->fatal)
+		return v->error;
 	/* A read that storage failed is captured like any other (as a read of
 	 * storage): if a lower transaction writes the key later, validation
 	 * fails and the redo reads that write, as the sequential order does,
@@ -186,7 +206,7 @@ static int read_parallel(bstm_view *v, const void *key, uint32_t len, uint64_t h
 	it->value_len = ver->len;
 	it->entry = e;
 	it->observed = r.kind == MVM_READ_STORAGE ? NULL : ver;
-	return rc < 0 ? fail(v, rc) : answer(it, value, value_len);
+	return rc < 0 ? fail_storage(v, rc) : answer(it, value, value_len);
 }
 
 /* A serial segment's view of the state below its overlay: the state
@@ -202,7 +222,7 @@ static int committed_get(bstm_view *v, const void *key, uint32_t len, uint64_t h
 	mvm_read(e, v->run->serial_from, &r);
 	const mvm_version *ver = r.version;
 	if (r.kind == MVM_READ_ESTIMATE)
-		return BSTM_EINTERNAL; /* below the commit index: cannot happen */
+		return fail(v, BSTM_EINTERNAL); /* below the commit index: cannot happen */
 	if (r.kind == MVM_READ_STORAGE) {
 		int rc = entry_base(v, e, &ver);
 		if (rc < 0)
@@ -228,8 +248,10 @@ static int read_sequential(bstm_view *v, const void *key, uint32_t len, uint64_t
 		size_t blen;
 		int rc = v->mode == EXEC_MODE_SERIAL ? committed_get(v, key, len, hash, &bv, &blen)
 						     : exec_base_get(v->run, key, len, &bv, &blen);
+		if (v->fatal)
+			return v->error;
 		if (rc < 0 && rc != BSTM_ENOTFOUND)
-			return fail(v, rc);
+			return fail_storage(v, rc);
 		const uint8_t *kcopy = bstm_arena_dup(v->arena, key, len);
 		if (!kcopy)
 			return fail(v, BSTM_ENOMEM);

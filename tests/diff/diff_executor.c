@@ -17,10 +17,11 @@
  * after the call, and the transaction function's own contract (worker
  * numbers, one incarnation of a transaction at a time) must hold.
  *
- * Some blocks run over a base that fails one key with BSTM_ESTORAGE: the
- * parallel run must return the reference's code exactly, also in blocks
- * where transaction 0 writes that key blind and only speculative readers
- * above it could reach the base (shape_block, "blind faults").
+ * Some blocks run over a base that fails one key with BSTM_ESTORAGE or
+ * BSTM_EIO (a code passed on as it is): the parallel run must return the
+ * reference's code exactly, also in blocks where transaction 0 writes that
+ * key blind and only speculative readers above it could reach the base
+ * (shape_block, "blind faults").
  *
  * Executors are created once per (thread count, gas limit) and reused for
  * every block, so state left behind by one block would show up in another.
@@ -141,6 +142,7 @@ typedef struct block_shape {
 	int storage_fault;
 	int blind_fault; /* the first transaction writes the failing key blind */
 	uint32_t fault_key;
+	int fault_code; /* what the base returns for it */
 } block_shape;
 
 static uint32_t pick_size(tk_rng *rng, int quick)
@@ -226,6 +228,10 @@ static void shape_block(uint64_t seed, int quick, block_shape *s)
 				s->params.txn_count = (uint32_t)tk_rng_range(&rng, 200, 2000);
 		}
 	}
+	/* Half the faults with a code that the executor passes on as it is
+	 * (like a node's own), which must neither stop a parallel run that
+	 * only met it speculatively nor change the code of one that commits. */
+	s->fault_code = tk_rng_chance(&rng, 50) ? BSTM_EIO : BSTM_ESTORAGE;
 }
 
 typedef struct driver {
@@ -418,7 +424,7 @@ static void run_block(driver *d, uint64_t seed)
 	if (s.storage_fault) {
 		uint8_t key[TK_KEY_MAX];
 		size_t key_len = tk_key_encode(s.fault_key, key);
-		tk_base_fail_key(d->base, key, key_len, BSTM_ESTORAGE);
+		tk_base_fail_key(d->base, key, key_len, s.fault_code);
 	}
 	if (hook_ensure(&d->hook, block.txn_count)) {
 		tk_block_free(&block);

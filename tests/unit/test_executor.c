@@ -755,27 +755,49 @@ static int storage_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outc
 	return rc ? rc : done(outcome, BSTM_TXN_SUCCESS, 0, 1);
 }
 
-/* A base view that returns BSTM_DEPENDENCY, which means something else to
- * the transaction function, fails the block as a storage error. */
-Test(executor, dependency_from_the_base_view_is_a_storage_error)
+/*
+ * What a base view's failure on a read that commits makes of the block, in
+ * parallel (fallback on) and sequentially alike: BSTM_DEPENDENCY (which
+ * means something else to the transaction function), a positive code and
+ * the codes of the library's own failures become BSTM_ESTORAGE; a storage
+ * condition (BSTM_ENOMEM, BSTM_EIO) or a node's own code is passed on.
+ */
+Test(executor, base_view_failure_codes)
 {
-	tk_base *base = new_base();
-	cr_assert_eq(tk_base_fail_key(base, "k/5", 3, BSTM_DEPENDENCY), 0);
+	static const struct {
+		int get_rc, block_rc;
+	} cases[] = {
+		{BSTM_DEPENDENCY, BSTM_ESTORAGE},
+		{BSTM_ETXN, BSTM_ESTORAGE},
+		{BSTM_EINTERNAL, BSTM_ESTORAGE},
+		{BSTM_ETHREAD, BSTM_ESTORAGE},
+		{7, BSTM_ESTORAGE},
+		{BSTM_ESTORAGE, BSTM_ESTORAGE},
+		{BSTM_ENOMEM, BSTM_ENOMEM},
+		{BSTM_EIO, BSTM_EIO},
+		{-1000, -1000},
+	};
 	bstm_base_view view;
-	for (size_t t = 0; t < THREAD_SET_LEN; t++) {
-		bstm_executor *executor = make_executor(thread_set[t], 0, 1);
-		bstm_block block = {sizeof(block), 10, storage_txn, NULL, NULL, NULL};
-		bstm_output *out = NULL;
-		tk_base_open(base, &view);
-		int rc = bstm_execute_block(executor, &block, &view, &out);
-		cr_assert_eq(rc, BSTM_ESTORAGE, "threads=%u: %s", thread_set[t], bstm_errname(rc));
-		cr_assert_null(out);
-		rc = bstm_execute_block_sequential(executor, &block, &view, &out);
-		cr_assert_eq(rc, BSTM_ESTORAGE, "sequential: %s", bstm_errname(rc));
-		tk_base_close(base);
-		bstm_executor_destroy(executor);
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		tk_base *base = new_base();
+		cr_assert_eq(tk_base_fail_key(base, "k/5", 3, cases[c].get_rc), 0);
+		for (size_t t = 0; t < THREAD_SET_LEN; t++) {
+			bstm_executor *executor = make_executor(thread_set[t], 0, 1);
+			bstm_block block = {sizeof(block), 10, storage_txn, NULL, NULL, NULL};
+			bstm_output *out = NULL;
+			tk_base_open(base, &view);
+			int rc = bstm_execute_block(executor, &block, &view, &out);
+			cr_assert_eq(rc, cases[c].block_rc, "get %d, threads=%u: %s (%d)",
+				     cases[c].get_rc, thread_set[t], bstm_errname(rc), rc);
+			cr_assert_null(out);
+			rc = bstm_execute_block_sequential(executor, &block, &view, &out);
+			cr_assert_eq(rc, cases[c].block_rc, "get %d, sequential: %s (%d)",
+				     cases[c].get_rc, bstm_errname(rc), rc);
+			tk_base_close(base);
+			bstm_executor_destroy(executor);
+		}
+		tk_base_free(base);
 	}
-	tk_base_free(base);
 }
 
 Test(executor, storage_error_from_the_base_view)
@@ -831,19 +853,22 @@ static void wait_for(_Atomic uint32_t *flag)
 }
 
 /*
- * A base view that fails key "K" and counts the failures. Transaction 0
- * writes K without reading it, but only once another transaction has asked
- * the base for K (or after a bounded wait); every other transaction reads K.
- * In index order nobody asks the base for K, so the block succeeds; a
- * speculative read that failed must be redone, not committed.
+ * A base view that fails key "K" (with blind_code) and counts the failures.
+ * Transaction 0 writes K without reading it, but only once another
+ * transaction has asked the base for K (or after a bounded wait); every
+ * other transaction reads K. In index order nobody asks the base for K, so
+ * the block succeeds; a speculative read that failed must be redone, not
+ * committed, and must not stop the run, whatever the code (an out of memory
+ * of the view is not the executor's own).
  */
 static _Atomic uint32_t blind_failures;
+static _Atomic int blind_code;
 
 static int blind_get(void *ctx, const void *key, size_t len, const void **value, size_t *value_len)
 {
 	if (len == 1 && *(const char *)key == 'K') {
 		atomic_fetch_add(&blind_failures, 1);
-		return BSTM_ESTORAGE;
+		return atomic_load(&blind_code);
 	}
 	return BSTM_ENOTFOUND;
 }
@@ -868,33 +893,41 @@ static int blind_write_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_
 
 Test(executor, failed_speculative_base_read_is_redone)
 {
+	static const int codes[] = {BSTM_ESTORAGE, BSTM_ENOMEM, BSTM_EINTERNAL, BSTM_EIO};
 	bstm_base_view view = {
 		.size = sizeof view, .get = blind_get, .flags = BSTM_VIEW_THREAD_SAFE};
 	bstm_block block = {sizeof(block), 64, blind_write_txn, NULL, NULL, NULL};
-	uint32_t seen = 0;
-	for (size_t t = 1; t < THREAD_SET_LEN; t++) {
-		bstm_executor *executor = make_executor(thread_set[t], 0, 0);
-		bstm_output *seq = NULL;
-		atomic_store(&blind_failures, 0);
-		int rc = bstm_execute_block_sequential(executor, &block, &view, &seq);
-		cr_assert_eq(rc, 0, "sequential: %s", bstm_errname(rc));
-		cr_assert_eq(atomic_load(&blind_failures), 0);
-		for (int rep = 0; rep < 4; rep++) {
-			bstm_output *par = NULL;
+	for (size_t c = 0; c < sizeof codes / sizeof codes[0]; c++) {
+		uint32_t seen = 0;
+		atomic_store(&blind_code, codes[c]);
+		for (size_t t = 1; t < THREAD_SET_LEN; t++) {
+			/* No fallback: a stopped run would show as the view's code. */
+			bstm_executor *executor = make_executor(thread_set[t], 0, 0);
+			bstm_output *seq = NULL;
 			atomic_store(&blind_failures, 0);
-			rc = bstm_execute_block(executor, &block, &view, &par);
-			cr_assert_eq(rc, 0, "threads=%u rep %d: %s (base failed K %u times)",
-				     thread_set[t], rep, bstm_errname(rc),
-				     atomic_load(&blind_failures));
-			cr_assert(bstm_output_equal(seq, par), "threads=%u", thread_set[t]);
-			seen += atomic_load(&blind_failures) > 0;
-			bstm_output_free(par);
+			int rc = bstm_execute_block_sequential(executor, &block, &view, &seq);
+			cr_assert_eq(rc, 0, "sequential: %s", bstm_errname(rc));
+			cr_assert_eq(atomic_load(&blind_failures), 0);
+			for (int rep = 0; rep < 4; rep++) {
+				bstm_output *par = NULL;
+				atomic_store(&blind_failures, 0);
+				rc = bstm_execute_block(executor, &block, &view, &par);
+				cr_assert_eq(rc, 0,
+					     "%s, threads=%u rep %d: %s (base failed K %u times)",
+					     bstm_errname(codes[c]), thread_set[t], rep,
+					     bstm_errname(rc), atomic_load(&blind_failures));
+				cr_assert(bstm_output_equal(seq, par), "threads=%u", thread_set[t]);
+				cr_assert_eq(par->stats.fallback, 0);
+				seen += atomic_load(&blind_failures) > 0;
+				bstm_output_free(par);
+			}
+			bstm_output_free(seq);
+			bstm_executor_destroy(executor);
 		}
-		bstm_output_free(seq);
-		bstm_executor_destroy(executor);
+		/* Otherwise the test showed nothing: no read of K ran before the
+		 * write. */
+		cr_expect_gt(seen, 0, "%s", bstm_errname(codes[c]));
 	}
-	/* Otherwise the test showed nothing: no read of K ran before the write. */
-	cr_expect_gt(seen, 0);
 }
 
 /*
