@@ -48,8 +48,12 @@ int vm_config_resolve(const vm_config *config, vm_config *out)
 			return BSTM_EINVAL;
 		cfg = *config;
 	}
-	if (cfg.stack_values < 16 || cfg.call_depth < 1 || cfg.cache_modules < 1 ||
-	    cfg.scratch_bytes > (1u << 30))
+	/* Upper bounds too: each instance allocates these up front, and a
+	 * config that asks for gigabytes per worker is a mistake to report at
+	 * creation, not an allocation failure at the first transaction. */
+	if (cfg.stack_values < 16 || cfg.stack_values > VM_MAX_STACK_VALUES || cfg.call_depth < 1 ||
+	    cfg.call_depth > VM_MAX_CALL_DEPTH || cfg.cache_modules < 1 ||
+	    cfg.cache_modules > VM_MAX_CACHE_MODULES || cfg.scratch_bytes > (1u << 30))
 		return BSTM_EINVAL;
 	*out = cfg;
 	return 0;

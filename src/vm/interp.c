@@ -94,7 +94,9 @@ static vm_exit resource_write(vm_exec *x, const uint8_t *key, size_t key_len, co
 static vm_exit resource_op(vm_exec *x, const vm_module *m, const vm_insn *in, uint64_t **spp)
 {
 	uint64_t *sp = *spp;
+	assert(in->a < m->resource_count);
 	const vm_resource *r = &m->resources[in->a];
+	assert((in->op != VM_OP_RGET && in->op != VM_OP_RSET) || in->b < r->field_count);
 	uint8_t key[VM_MAX_KEY], fields[VM_MAX_FIELDS * 8], *copy;
 	const uint8_t *value = NULL;
 	size_t key_len, len = (size_t)r->field_count * 8;
@@ -263,8 +265,22 @@ vm_exit vm_run(vm_exec *x, const vm_module *module, const vm_function *fn, const
 		a = sp[-1];                                                                        \
 		sp[-1] = (expr);                                                                   \
 	} while (0)
+/* What the verifier proved of the frame, checked before each instruction in
+ * debug builds: the pc is inside the code, the operand stack neither went
+ * below the frame's locals nor above its max_stack. */
+#ifndef NDEBUG
+#define vmcheck()                                                                                  \
+	do {                                                                                       \
+		const uint64_t *base_ = locals + frame->fn->params + frame->fn->locals;            \
+		assert(pc < frame->fn->code_count);                                                \
+		assert(sp >= base_ && sp <= base_ + frame->fn->max_stack);                         \
+	} while (0)
+#else
+#define vmcheck() ((void)0)
+#endif
 #define vmfetch()                                                                                  \
 	do {                                                                                       \
+		vmcheck();                                                                         \
 		in = &code[pc++];                                                                  \
 		assert(in->op < VM_OP_COUNT_);                                                     \
 		if (gas < vm_gas_table[in->op])                                                    \
@@ -304,6 +320,7 @@ vm_exit vm_run(vm_exec *x, const vm_module *module, const vm_function *fn, const
 			}
 			vmcase(CONST)
 			{
+				assert(in->a < frame->module->const_count);
 				*sp++ = consts[in->a];
 				vmbreak;
 			}
@@ -327,11 +344,13 @@ vm_exit vm_run(vm_exec *x, const vm_module *module, const vm_function *fn, const
 			}
 			vmcase(LOAD)
 			{
+				assert(in->a < (uint32_t)frame->fn->params + frame->fn->locals);
 				*sp++ = locals[in->a];
 				vmbreak;
 			}
 			vmcase(STORE)
 			{
+				assert(in->a < (uint32_t)frame->fn->params + frame->fn->locals);
 				locals[in->a] = *--sp;
 				vmbreak;
 			}
@@ -458,12 +477,14 @@ vm_exit vm_run(vm_exec *x, const vm_module *module, const vm_function *fn, const
 			}
 			vmcase(CALL)
 			{
+				assert(in->a < frame->module->function_count);
 				callee = &frame->module->functions[in->a];
 				target = frame->module;
 				goto call;
 			}
 			vmcase(CALLX)
 			{
+				assert(in->a < frame->module->import_count);
 				callee = frame->module->imports[in->a].target;
 				target = frame->module->imports[in->a].target_module;
 				assert(callee && target->verified);
@@ -489,7 +510,7 @@ vm_exit vm_run(vm_exec *x, const vm_module *module, const vm_function *fn, const
 			vmcase(RET)
 			{
 				unsigned n = frame->fn->returns;
-				assert(sp - n >= locals);
+				assert(sp - n == locals + frame->fn->params + frame->fn->locals);
 				memmove(locals, sp - n, n * sizeof *sp);
 				sp = locals + n;
 				if (--depth == 0) {

@@ -59,7 +59,7 @@
 	X(JNZ, "jnz", JUMP, 1, 0, 1, "pop; jump if it is not 0")                                   \
 	X(CALL, "call", FUNC, -1, -1, 10, "call function f of this module")                        \
 	X(CALLX, "callx", IMPORT, -1, -1, 15, "call imported function i")                          \
-	X(RET, "ret", NONE, -1, 0, 2, "return the whole operand stack to the caller")              \
+	X(RET, "ret", NONE, -1, 0, 2, "return the declared results to the caller")                 \
 	X(ABORT, "abort", NONE, 1, 0, 1, "pop a code; abort the transaction with it")              \
 	X(SENDER, "sender", NONE, 0, 1, 1, "push the transaction's sender")                        \
 	X(EXISTS, "exists", RES, 1, 1, 30, "pop an account; push 1 if it holds resource r")        \

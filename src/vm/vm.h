@@ -126,6 +126,11 @@ const char *vm_verr_message(int verr);
 /* Configuration and the engine                                              */
 /* ------------------------------------------------------------------------ */
 
+/* Upper bounds of the vm_config limits (scratch_bytes: 1 GiB). */
+#define VM_MAX_STACK_VALUES  (1u << 24) /* 128 MiB of u64 slots */
+#define VM_MAX_CALL_DEPTH    (1u << 16)
+#define VM_MAX_CACHE_MODULES (1u << 16)
+
 typedef struct vm_config {
 	size_t size;			/* sizeof(vm_config) */
 	uint32_t stack_values;		/* operand stack + locals, in u64 values */

@@ -342,31 +342,41 @@ static uint64_t instances_after_blocks(int blocks, bstm_executor *ex, const vm_c
 
 Test(vm_instance, engine_rejects_a_bad_config_at_creation)
 {
-	vm_config bad[6];
-	for (int i = 0; i < 6; i++)
+	enum { BAD = 8 };
+	vm_config bad[BAD + 1];
+	for (int i = 0; i <= BAD; i++)
 		vm_config_init(&bad[i]);
 	bad[0].stack_values = 15;
 	bad[1].call_depth = 0;
 	bad[2].cache_modules = 0;
 	bad[3].scratch_bytes = (1u << 30) + 1;
 	bad[4].size = sizeof bad[4] - 1;
-	for (int i = 0; i < 5; i++) {
+	bad[5].stack_values = VM_MAX_STACK_VALUES + 1;
+	bad[6].call_depth = VM_MAX_CALL_DEPTH + 1;
+	bad[7].cache_modules = VM_MAX_CACHE_MODULES + 1;
+	for (int i = 0; i < BAD; i++) {
 		vm_engine *engine = (vm_engine *)&bad[i]; /* must be cleared */
 		cr_expect_eq(vm_engine_create(&bad[i], 1, &engine), BSTM_EINVAL, "config %d", i);
 		cr_expect_null(engine, "config %d", i);
 	}
 	vm_engine *engine;
-	cr_expect_eq(vm_engine_create(&bad[5], 0, &engine), BSTM_EINVAL, "no workers");
-	cr_expect_eq(vm_engine_create(&bad[5], 1, NULL), BSTM_EINVAL);
-	bad[5].size = sizeof bad[5] + 8; /* a newer header's: not this library's */
-	cr_expect_eq(vm_engine_create(&bad[5], 1, &engine), BSTM_EINVAL);
-	bad[5].size = sizeof bad[5];
+	vm_config *ok = &bad[BAD];
+	cr_expect_eq(vm_engine_create(ok, 0, &engine), BSTM_EINVAL, "no workers");
+	cr_expect_eq(vm_engine_create(ok, 1, NULL), BSTM_EINVAL);
+	ok->size = sizeof *ok + 8; /* a newer header's: not this library's */
+	cr_expect_eq(vm_engine_create(ok, 1, &engine), BSTM_EINVAL);
+	ok->size = sizeof *ok;
 	/* The bounds themselves are accepted. */
-	bad[5].stack_values = 16;
-	bad[5].call_depth = 1;
-	bad[5].cache_modules = 1;
-	bad[5].scratch_bytes = 1u << 30;
-	cr_assert_eq(vm_engine_create(&bad[5], 1, &engine), 0);
+	ok->stack_values = 16;
+	ok->call_depth = 1;
+	ok->cache_modules = 1;
+	ok->scratch_bytes = 1u << 30;
+	cr_assert_eq(vm_engine_create(ok, 1, &engine), 0);
+	vm_engine_destroy(engine);
+	ok->stack_values = VM_MAX_STACK_VALUES;
+	ok->call_depth = VM_MAX_CALL_DEPTH;
+	ok->cache_modules = VM_MAX_CACHE_MODULES;
+	cr_assert_eq(vm_engine_create(ok, 1, &engine), 0);
 	vm_engine_destroy(engine);
 	cr_assert_eq(vm_engine_create(NULL, 2, &engine), 0);
 	vm_engine_destroy(engine);
