@@ -20,10 +20,12 @@
  * Every input must run without a crash, hang or leak, and every
  * transaction must end in a status within its gas limit. The same
  * transactions run twice: on an instance kept across inputs, whose cache
- * holds what earlier inputs loaded, and on an instance created for this
- * input. Statuses, codes, gas, writes and events must be identical: an
- * instance's history never shows in a result.
+ * and stack hold what earlier transactions left, and on an instance created
+ * for this input whose stack is filled with a pattern before each
+ * transaction. Statuses, codes, gas, writes and events must be identical:
+ * an instance's history never shows in a result.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,8 +154,34 @@ static int split_modules(const uint8_t *data, size_t size, uint8_t **mods, size_
 	return n;
 }
 
+/*
+ * Execute t on inst. With `poison`, the instance's stack is first filled with
+ * a pattern, as if another history had run on it: the interpreter zeroes
+ * locals and writes every operand slot before reading it, so no result may
+ * depend on what the stack held.
+ */
+static void execute(vm_instance *inst, bool poison, const vm_txn *t, layer *l, result *r)
+{
+	if (poison)
+		memset(inst->stack, 0xa5, (size_t)inst->config.stack_values * sizeof *inst->stack);
+	l->txn_digest = 0;
+	bstm_txn_outcome o;
+	int rc = vm_execute_txn(inst, t, &layer_ops, l, &o);
+	if (rc != 0 && rc != BSTM_ENOMEM) {
+		fprintf(stderr, "fuzz_exec: vm_execute_txn returned %d\n", rc);
+		abort();
+	}
+	if (o.gas_used > t->gas_limit) {
+		fprintf(stderr, "fuzz_exec: gas %llu over the limit\n",
+			(unsigned long long)o.gas_used);
+		abort();
+	}
+	*r = (result){o.status, o.code, o.gas_used, l->txn_digest};
+}
+
 /* Run the input's transactions on `inst`; fills out[] and returns how many. */
-static uint32_t run_all(vm_instance *inst, uint8_t **mods, size_t *lens, int n, result *out)
+static uint32_t run_all(vm_instance *inst, bool poison, uint8_t **mods, size_t *lens, int n,
+			result *out)
 {
 	layer l = {0};
 	if (vm_kvmap_create(&l.writes) != 0 || vm_kvmap_create(&l.deleted) != 0)
@@ -185,15 +213,8 @@ static uint32_t run_all(vm_instance *inst, uint8_t **mods, size_t *lens, int n, 
 			} else {
 				continue;
 			}
-			l.txn_digest = 0;
-			bstm_txn_outcome o;
-			int rc = vm_execute_txn(inst, &t, &layer_ops, &l, &o);
-			if (rc != 0 && rc != BSTM_ENOMEM) {
-				fprintf(stderr, "fuzz_exec: publish returned %d\n", rc);
-				abort();
-			}
-			out[count++] = (result){o.status, o.code, o.gas_used, l.txn_digest};
-			sequence += o.status != BSTM_TXN_DISCARDED;
+			execute(inst, poison, &t, &l, &out[count]);
+			sequence += out[count++].status != BSTM_TXN_DISCARDED;
 		}
 		/* Every entry function of every module that decodes, with
 		 * small arguments (those of a function that is not an entry
@@ -203,27 +224,15 @@ static uint32_t run_all(vm_instance *inst, uint8_t **mods, size_t *lens, int n, 
 			if (vm_module_decode(mods[i], lens[i], &m) != 0)
 				continue;
 			for (uint32_t f = 0; f < m->function_count && f < 64; f++) {
-				static const uint64_t args[VM_MAX_ARGS] = {0, 1, 2, 3, 2, 1, 0, 7,
-									   8, 9, 10, 11, 12, 13, 14, 15};
+				static const uint64_t args[VM_MAX_ARGS] = {
+					0, 1, 2, 3, 2, 1, 0, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 				const vm_function *fn = &m->functions[f];
 				uint32_t argc = fn->params < VM_MAX_ARGS ? fn->params : VM_MAX_ARGS;
 				if (vm_txn_call(&t, SENDER, sequence, 100000, 1, SENDER, m->name,
 						fn->name, args, argc) != 0)
 					continue;
-				l.txn_digest = 0;
-				bstm_txn_outcome o;
-				int rc = vm_execute_txn(inst, &t, &layer_ops, &l, &o);
-				if (rc != 0 && rc != BSTM_ENOMEM) {
-					fprintf(stderr, "fuzz_exec: call returned %d\n", rc);
-					abort();
-				}
-				if (o.gas_used > t.gas_limit) {
-					fprintf(stderr, "fuzz_exec: gas %llu over the limit\n",
-						(unsigned long long)o.gas_used);
-					abort();
-				}
-				out[count++] = (result){o.status, o.code, o.gas_used, l.txn_digest};
-				sequence += o.status != BSTM_TXN_DISCARDED;
+				execute(inst, poison, &t, &l, &out[count]);
+				sequence += out[count++].status != BSTM_TXN_DISCARDED;
 			}
 			vm_module_free(m);
 		}
@@ -240,15 +249,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t lens[MAX_CHUNKS];
 	int n = split_modules(data, size, mods, lens);
 	static result warm[MAX_TXNS], fresh[MAX_TXNS];
-	uint32_t nw = run_all(kept, mods, lens, n, warm);
+	uint32_t nw = run_all(kept, false, mods, lens, n, warm);
 	vm_instance *once;
 	if (vm_instance_create(&config, &once) != 0)
 		abort();
-	uint32_t nf = run_all(once, mods, lens, n, fresh);
+	uint32_t nf = run_all(once, true, mods, lens, n, fresh);
 	vm_instance_destroy(once);
 	if (nw != nf) {
-		fprintf(stderr, "fuzz_exec: %u transactions on the kept instance, %u on a fresh one\n",
-			nw, nf);
+		fprintf(stderr,
+			"fuzz_exec: %u transactions on the kept instance, %u on a fresh one\n", nw,
+			nf);
 		abort();
 	}
 	for (uint32_t i = 0; i < nw; i++)
