@@ -174,7 +174,8 @@ fuzz: deps-test
 	@set -e; for f in $(FUZZ_SRC); do \
 		name=$$(basename $$f .c); \
 		clang -std=gnu11 -O1 -g -Iinclude -Isrc -DBSTM_BUILDING_LIBRARY \
-			-fsanitize=fuzzer,address,undefined $$f $(LIB_SRC) \
+			-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+			$$f $(LIB_SRC) \
 			-o build-fuzz/$$name -lcrypto -llmdb -lpthread -lm; \
 		echo "built build-fuzz/$$name"; done
 

@@ -127,15 +127,18 @@ typedef struct bstm_base_view {
 	 * (BSTM_ESTORAGE is usual; BSTM_ENOMEM, BSTM_EIO or a node's own code
 	 * are passed on) on failure. A positive return, BSTM_DEPENDENCY, the
 	 * codes of the library's own failures (BSTM_ETXN, BSTM_EINTERNAL,
-	 * BSTM_ETHREAD), a NULL value with a non-zero length, or a value
-	 * longer than BSTM_MAX_VALUE_LEN count as BSTM_ESTORAGE. The failure
+	 * BSTM_ETHREAD), the codes that reject a single view call
+	 * (BSTM_EINVAL, BSTM_ETOOBIG), a NULL value with a non-zero length, or
+	 * a value longer than BSTM_MAX_VALUE_LEN count as BSTM_ESTORAGE. The failure
 	 * reaches the transaction function as the read's result; if the
 	 * execution that commits saw it, the block call fails with that code
 	 * and returns no output, as the sequential executor does, while a
 	 * speculative execution that saw it and was redone leaves no trace,
 	 * whatever the code (so a get() that fails only sometimes may not fail
-	 * the block). A block that fails with BSTM_ENOMEM this way is run again
-	 * sequentially when the fallback is on, calling get() again.
+	 * the block). A parallel run that fails with BSTM_ENOMEM this way is
+	 * run again sequentially when the fallback is on, calling get() again
+	 * (a block below small_block_threshold already ran sequentially and
+	 * returns the code).
 	 */
 	int (*get)(void *ctx, const void *key, size_t key_len, const void **value,
 		   size_t *value_len);
@@ -425,7 +428,8 @@ BSTM_API void bstm_executor_destroy(bstm_executor *executor);
  * timing runs serially, config.timed_segments) that fails with BSTM_ENOMEM,
  * BSTM_EINTERNAL or BSTM_ETXN is run again sequentially when
  * config.sequential_fallback is set; other codes (a storage error) are
- * returned at once.
+ * returned at once. A block below config.small_block_threshold runs
+ * sequentially in the first place and is not run again.
  */
 BSTM_API int bstm_execute_block(bstm_executor *executor, const bstm_block *block,
 				const bstm_base_view *base, bstm_output **output);

@@ -33,8 +33,9 @@
  * function returned an error) is recorded, not raised: a speculative
  * incarnation may fail on data the sequential order never produces. Only
  * when the failing incarnation is the one that commits does the block fail,
- * so the outcome equals the sequential executor's. Out of memory and broken
- * invariants stop the block at once (the caller may fall back).
+ * so the outcome equals the sequential executor's. The library's own out of
+ * memory and broken invariants stop the block at once (the caller may fall
+ * back); a base view's failure, whatever its code, is the incarnation's.
  */
 #include <string.h>
 
@@ -179,6 +180,13 @@ static sched_task run_execution(exec_block_run *run, exec_worker *w, uint32_t tx
 		w->stats.executions++;
 		outcome = (bstm_txn_outcome){0, 0, 0};
 		rc = run->block->execute(run->block->ctx, txn, v, &outcome);
+		/* Before the dependency: a function that went on after
+		 * BSTM_DEPENDENCY may have met the library's own failure since,
+		 * and running it again would lose that. */
+		if (v->fatal) {
+			set_failure(run, v->error);
+			return none;
+		}
 		if (!v->blocked)
 			break;
 		w->stats.dependency_waits++;
@@ -186,10 +194,6 @@ static sched_task run_execution(exec_block_run *run, exec_worker *w, uint32_t tx
 		 * the blocker finished in between, run the incarnation again. */
 		if (sched_add_dependency(&ex->sc, txn, v->blocking_txn))
 			return none;
-	}
-	if (v->fatal) {
-		set_failure(run, v->error);
-		return none;
 	}
 	int error = v->error ? v->error : exec_outcome_error(rc, &outcome);
 	bool new_path = false;

@@ -87,11 +87,13 @@ int exec_base_get(exec_block_run *run, const void *key, size_t len, const void *
 		return rc;
 	}
 	/* Codes that name the library's own failures would mislead the caller
-	 * (and ETXN, EINTERNAL would ask for the sequential retry); from
-	 * storage they, like a positive code, can only be a broken view.
-	 * BSTM_DEPENDENCY means something else to the transaction function. */
+	 * (and ETXN, EINTERNAL would ask for the sequential retry), and EINVAL,
+	 * ETOOBIG reject a single call of the transaction function, which a
+	 * failed get() does not; from storage they, like a positive code, can
+	 * only be a broken view. BSTM_DEPENDENCY means something else to the
+	 * transaction function. */
 	if (rc >= 0 || rc == BSTM_DEPENDENCY || rc == BSTM_ETXN || rc == BSTM_EINTERNAL ||
-	    rc == BSTM_ETHREAD)
+	    rc == BSTM_ETHREAD || rc == BSTM_EINVAL || rc == BSTM_ETOOBIG)
 		return BSTM_ESTORAGE;
 	return rc;
 }
@@ -110,7 +112,8 @@ static int fail(bstm_view *v, int code)
  * order then meets it too), whatever the code. */
 static int fail_storage(bstm_view *v, int code)
 {
-	v->error = code;
+	if (!v->fatal) /* the library's own failure is the one reported */
+		v->error = code;
 	return code;
 }
 

@@ -759,8 +759,9 @@ static int storage_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outc
  * What a base view's failure on a read that commits makes of the block, in
  * parallel (fallback on) and sequentially alike: BSTM_DEPENDENCY (which
  * means something else to the transaction function), a positive code and
- * the codes of the library's own failures become BSTM_ESTORAGE; a storage
- * condition (BSTM_ENOMEM, BSTM_EIO) or a node's own code is passed on.
+ * the codes of the library's own failures and of a rejected call (EINVAL,
+ * ETOOBIG) become BSTM_ESTORAGE; a storage condition (BSTM_ENOMEM,
+ * BSTM_EIO) or a node's own code is passed on.
  */
 Test(executor, base_view_failure_codes)
 {
@@ -771,6 +772,8 @@ Test(executor, base_view_failure_codes)
 		{BSTM_ETXN, BSTM_ESTORAGE},
 		{BSTM_EINTERNAL, BSTM_ESTORAGE},
 		{BSTM_ETHREAD, BSTM_ESTORAGE},
+		{BSTM_EINVAL, BSTM_ESTORAGE},
+		{BSTM_ETOOBIG, BSTM_ESTORAGE},
 		{7, BSTM_ESTORAGE},
 		{BSTM_ESTORAGE, BSTM_ESTORAGE},
 		{BSTM_ENOMEM, BSTM_ENOMEM},
