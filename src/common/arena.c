@@ -48,8 +48,12 @@ void bstm_mem_free(void *p, size_t size)
 #endif
 }
 
+bool (*bstm_arena_refuse_chunk)(size_t size);
+
 static bstm_arena_chunk *chunk_new(size_t usable)
 {
+	if (BSTM_UNLIKELY(bstm_arena_refuse_chunk != NULL) && bstm_arena_refuse_chunk(usable))
+		return NULL;
 	bstm_arena_chunk *c = bstm_mem_alloc(sizeof *c + usable);
 	if (c) {
 		c->next = NULL;

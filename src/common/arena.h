@@ -16,6 +16,7 @@
 #ifndef BSTM_ARENA_H
 #define BSTM_ARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,11 @@ BSTM_INTERNAL void bstm_arena_destroy(bstm_arena *arena);
 /* Forget every allocation; standard chunks are kept for the next block. */
 BSTM_INTERNAL void bstm_arena_reset(bstm_arena *arena);
 BSTM_INTERNAL void *bstm_arena_alloc_slow(bstm_arena *arena, size_t size);
+
+/* Fault injection for tests: while set, a chunk the arena needs from the
+ * system (never a bump inside one it has) is refused, as if memory had run
+ * out, whenever the hook returns true for its size. NULL in normal use. */
+BSTM_INTERNAL extern bool (*bstm_arena_refuse_chunk)(size_t size);
 
 /* 16-byte aligned memory valid until the next reset, or NULL. */
 static inline void *bstm_arena_alloc(bstm_arena *arena, size_t size)

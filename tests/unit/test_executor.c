@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "../support/testkit.h"
+#include "common/arena.h"	 /* bstm_arena_refuse_chunk */
 #include "scheduler/scheduler.h" /* SCHED_SERIAL_CHUNK */
 
 static const uint32_t thread_set[] = {1, 2, 4, 8, 16};
@@ -931,6 +932,108 @@ Test(executor, failed_speculative_base_read_is_redone)
 		 * write. */
 		cr_expect_gt(seen, 0, "%s", bstm_errname(codes[c]));
 	}
+}
+
+/*
+ * The library's own out of memory, met by a function that went on after
+ * BSTM_DEPENDENCY (the contract says it should return at once, but a node's
+ * function may not): it must stop the run, as any other of the library's
+ * own failures does, not be lost when the dependency makes the executor run
+ * the function again. Every transaction increments "c"; one that reads it
+ * as a dependency emits an event too large for its arena's chunks while the
+ * arena is refused new ones, on this thread only.
+ */
+static _Thread_local bool refuse_here;
+static _Atomic uint32_t refused;
+
+static bool refuse_chunk(size_t size)
+{
+	(void)size;
+	if (refuse_here)
+		atomic_fetch_add(&refused, 1);
+	return refuse_here;
+}
+
+static int oom_after_dependency_txn(void *ctx, uint32_t index, bstm_view *view,
+				    bstm_txn_outcome *outcome)
+{
+	static uint8_t big[(1u << 20) / 2];
+	(void)ctx;
+	(void)index;
+	const void *value;
+	size_t len;
+	uint64_t c = 0;
+	int rc = bstm_view_read(view, "c", 1, &value, &len);
+	if (rc == BSTM_DEPENDENCY) {
+		refuse_here = true;
+		rc = bstm_view_emit(view, big, sizeof big);
+		refuse_here = false;
+		return rc;
+	}
+	if (rc == 0 && len == sizeof c)
+		memcpy(&c, value, sizeof c);
+	else if (rc != BSTM_ENOTFOUND)
+		return rc ? rc : BSTM_EINVAL;
+	c++;
+	rc = bstm_view_write(view, "c", 1, &c, sizeof c);
+	return rc ? rc : done(outcome, BSTM_TXN_SUCCESS, 0, 1);
+}
+
+Test(executor, own_failure_after_ignored_dependency_stops_the_run)
+{
+	tk_base *base = new_base();
+	bstm_base_view view;
+	bstm_block block = {sizeof(block), 256, oom_after_dependency_txn, NULL, NULL, NULL};
+	bstm_arena_refuse_chunk = refuse_chunk;
+	uint32_t seen[2] = {0, 0};
+	for (uint32_t fallback = 0; fallback < 2; fallback++) {
+		for (size_t t = 1; t < THREAD_SET_LEN; t++) {
+			bstm_config config;
+			bstm_config_init(&config);
+			config.threads = thread_set[t];
+			config.sequential_fallback = fallback;
+			config.small_block_threshold = 0;
+			config.serial_segments = 0; /* speculate: dependencies are wanted */
+			config.timed_segments = 0;
+			bstm_executor *executor = NULL;
+			cr_assert_eq(bstm_executor_create(&config, &executor), 0);
+			tk_base_open(base, &view);
+			bstm_output *seq = NULL;
+			int rc = bstm_execute_block_sequential(executor, &block, &view, &seq);
+			cr_assert_eq(rc, 0, "sequential: %s", bstm_errname(rc));
+			for (int rep = 0; rep < 16; rep++) {
+				bstm_output *par = NULL;
+				atomic_store(&refused, 0);
+				rc = bstm_execute_block(executor, &block, &view, &par);
+				uint32_t r = atomic_load(&refused);
+				if (r && !fallback) {
+					cr_assert_eq(rc, BSTM_ENOMEM,
+						     "threads=%u rep %d: %u refused, block %s",
+						     thread_set[t], rep, r, bstm_errname(rc));
+					cr_assert_null(par);
+				} else {
+					cr_assert_eq(rc, 0, "threads=%u rep %d fallback %u: %s",
+						     thread_set[t], rep, fallback,
+						     bstm_errname(rc));
+					cr_assert(bstm_output_equal(seq, par), "threads=%u",
+						  thread_set[t]);
+					cr_assert_eq(par->stats.fallback, r ? 1u : 0u,
+						     "threads=%u rep %d: %u refused", thread_set[t],
+						     rep, r);
+					bstm_output_free(par);
+				}
+				seen[fallback] += r > 0;
+			}
+			bstm_output_free(seq);
+			tk_base_close(base);
+			bstm_executor_destroy(executor);
+		}
+	}
+	bstm_arena_refuse_chunk = NULL;
+	tk_base_free(base);
+	/* Otherwise the test showed nothing: no read met a dependency. */
+	cr_expect_gt(seen[0], 0);
+	cr_expect_gt(seen[1], 0);
 }
 
 /*
