@@ -1562,6 +1562,88 @@ Test(executor, many_blocks_on_one_executor)
 	tk_base_free(base);
 }
 
+/*
+ * Out of memory anywhere in a block: the arenas are refused their k-th new
+ * chunk (or every chunk from the k-th on) on a fresh executor, which must
+ * get chunks for everything. The block call returns BSTM_ENOMEM and no
+ * output, or (the fallback's sequential run, or a refusal the run survived
+ * elsewhere) an output equal to the model; never another code, a partial
+ * output or a crash (the ASan build checks leaks on these paths). Then the
+ * same executor, with memory back, runs the block correctly.
+ */
+static _Atomic uint32_t chunks_asked, chunks_refused, refuse_from, refuse_all;
+
+static bool refuse_kth_chunk(size_t size)
+{
+	(void)size;
+	uint32_t k = atomic_fetch_add(&chunks_asked, 1) + 1;
+	bool no = k == atomic_load(&refuse_from) || (atomic_load(&refuse_all) && k > refuse_from);
+	if (no)
+		atomic_fetch_add(&chunks_refused, 1);
+	return no;
+}
+
+Test(executor, out_of_memory_anywhere_fails_cleanly)
+{
+	static const uint32_t threads[] = {1, 2, 4, 8};
+	tk_base *base = new_base();
+	uint32_t failed = 0, survived = 0;
+	for (uint32_t trial = 0; trial < 48; trial++) {
+		uint32_t thr = threads[trial % 4];
+		uint32_t fallback = (trial / 4) % 2;
+		tk_gen_params params;
+		tk_block block;
+		tk_gen_defaults(&params, 200 + trial * 7, 3 + trial % 30);
+		params.large_value_pct = 10;
+		cr_assert_eq(tk_block_generate(&block, 900 + trial, &params, base), 0);
+		bstm_output *model = NULL;
+		cr_assert_eq(tk_block_model(&block, base, 0, &model), 0);
+		bstm_block desc;
+		bstm_base_view view;
+		tk_block_describe(&block, &desc);
+		bstm_executor *executor = make_executor(thr, 0, fallback);
+		for (int pass = 0; pass < 2; pass++) {
+			atomic_store(&chunks_asked, 0);
+			atomic_store(&chunks_refused, 0);
+			atomic_store(&refuse_from, 1 + (trial / 8) % 6);
+			atomic_store(&refuse_all, trial % 2);
+			bstm_arena_refuse_chunk = pass ? NULL : refuse_kth_chunk;
+			tk_block_reset_checks(&block, thr);
+			tk_base_open(base, &view);
+			bstm_output *out = NULL;
+			int rc = pass || trial % 3
+					 ? bstm_execute_block(executor, &desc, &view, &out)
+					 : bstm_execute_block_sequential(executor, &desc, &view,
+									 &out);
+			tk_base_close(base);
+			bstm_arena_refuse_chunk = NULL;
+			uint32_t refused_now = atomic_load(&chunks_refused);
+			if (rc) {
+				cr_assert_eq(rc, BSTM_ENOMEM,
+					     "trial %u threads=%u pass %d: %s (%u chunks refused)",
+					     trial, thr, pass, bstm_errname(rc), refused_now);
+				cr_assert_null(out);
+				cr_assert_gt(refused_now, 0);
+				failed++;
+			} else {
+				char why[512];
+				cr_assert(tk_output_diff(model, out, why, sizeof(why)),
+					  "trial %u threads=%u pass %d: %s", trial, thr, pass, why);
+				survived += refused_now > 0;
+				bstm_output_free(out);
+			}
+			cr_assert_eq(atomic_load(&block.violations), 0, "trial %u", trial);
+		}
+		bstm_executor_destroy(executor);
+		tk_model_free(model);
+		tk_block_free(&block);
+	}
+	tk_base_free(base);
+	/* Both outcomes occurred, or the test showed less than it claims. */
+	cr_expect_gt(failed, 0);
+	cr_expect_gt(survived, 0);
+}
+
 /* ------------------------------------------------------------------------ */
 /* The test kit's own checks must be able to fail                            */
 /* ------------------------------------------------------------------------ */
