@@ -201,7 +201,8 @@ typedef struct exec_record {
 	 * committed: the commit need not validate again. */
 	_Atomic uint32_t validated_final;
 	bstm_txn_outcome outcome;
-	/* Followed, in the same allocation, by read_count captures, then
+	/* Followed, in the same allocation, by read_count captures (none when
+	 * final: nothing validates it), then
 	 * write_count nodes and as many entries (the k-th write's), then
 	 * event_count events: no pointers to them, so a record is a line or
 	 * two smaller (see the accessors). */

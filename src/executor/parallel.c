@@ -77,10 +77,13 @@ static exec_record *record_incarnation(exec_block_run *run, exec_worker *w, uint
 	bstm_arena *arena = &w->arena;
 	uint32_t txn = v->txn;
 	bool keep_writes = error == 0 && outcome->status != BSTM_TXN_DISCARDED;
+	/* A final execution is valid by construction and never validated
+	 * (run_validation, commit_loop): its reads need no captures. */
+	bool keep_reads = !v->final;
 	uint32_t reads = 0, writes = 0;
 	for (uint32_t i = 0; i < v->local.count; i++) {
 		uint32_t f = v->local.items[i].flags;
-		reads += (f & EXEC_ITEM_READ) != 0;
+		reads += keep_reads && (f & EXEC_ITEM_READ) != 0;
 		writes += keep_writes && (f & EXEC_ITEM_WRITE) != 0;
 	}
 	uint32_t events = keep_writes ? v->event_count : 0;
@@ -113,7 +116,7 @@ static exec_record *record_incarnation(exec_block_run *run, exec_worker *w, uint
 	uint32_t r = 0, k = 0;
 	for (uint32_t i = 0; i < v->local.count; i++) {
 		exec_item *it = &v->local.items[i];
-		if (it->flags & EXEC_ITEM_READ)
+		if (keep_reads && (it->flags & EXEC_ITEM_READ))
 			cap[r++] = (mvm_capture){.entry = it->entry, .observed = it->observed};
 		if (!keep_writes || !(it->flags & EXEC_ITEM_WRITE))
 			continue;
