@@ -3,12 +3,18 @@
  *
  * Structure
  *   An index maps a key hash to an entry (one per key). Its top level is an
- *   array of buckets sized for the block; a bucket that two keys hash to
- *   becomes a child table of 8 slots indexed by the next 3 bits of the hash
- *   (a hash array mapped trie), and so on down. Nothing is ever rehashed or
- *   moved back, so the index grows with the keys during the block: a block
- *   that touches far more keys than the sizing expected costs a few levels
- *   per lookup, not a chain as long as keys / buckets. The child levels use
+ *   array of cache lines sized for the block (MVM_LINE_KEYS keys a line or
+ *   fewer). A key's line holds it in one of its first MVM_LINE_OPEN slots,
+ *   which fill in order and never empty during the block; each holds an
+ *   entry pointer with 16 bits of the hash in its top bits, so a lookup
+ *   compares tags within the line and reads only an entry whose tag is its
+ *   key's. A key that finds them full goes to the line's last slot, the
+ *   root of a trie: a slot that two keys reach becomes a child table of 8
+ *   slots indexed by the next 3 bits of the hash (a hash array mapped trie),
+ *   and so on down. Nothing is ever rehashed or moved back, so the index
+ *   grows with the keys during the block: a block that touches far more
+ *   keys than the sizing expected costs a few levels per lookup, not a
+ *   chain as long as keys / lines. The child levels use
  *   the entry's tag (the hash's high 32 bits, kept in the entry so a split
  *   can place the entry already in the slot), 3 bits a level; after
  *   MVM_TABLE_DEPTH levels (30 bits), keys that agree on those bits share a
@@ -38,9 +44,11 @@
  *     starts at a level too low is still exact.
  *
  * Linearization points
- *   - entry insert: the release CAS that puts it in its slot (or at the head
- *     of a chain); a split (the CAS that replaces an entry by a child table
- *     already holding it) inserts nothing and moves no entry's identity;
+ *   - entry insert: the release CAS that puts it in its slot (the first
+ *     empty open slot of its line, a trie slot, or the head of a chain; an
+ *     insert whose CAS on an open slot fails looks at what took the slot,
+ *     which may be its key, and goes on to the next); a split (the CAS that replaces an entry by a
+ * child table already holding it) inserts nothing and moves no entry's identity;
  *   - node insert: the release CAS that links it at level 0;
  *   - write / absent / estimate: the release store (or RMW) of the cell;
  *   - read: the acquire load of the cell of the first non-absent node below
@@ -53,9 +61,10 @@
  *   highest writer of all is below i, the read starts there and searches
  *   nothing.
  *   In cache lines, which is what a lookup costs when the block's state does
- *   not fit in the core's cache: one in the bucket array (plus one per child
- *   table on the way, for keys that share their bucket), one for the entry
- *   (tag, key and level 0 share its first line) and, for a key with one
+ *   not fit in the core's cache: one in the line array (plus one per child
+ *   table on the way, for a key whose line's open slots were full), one for
+ *   the entry (tag, key and level 0 share its first line) and, for a key
+ *   with one
  *   writer below the reader, one for the node with its first version and a
  *   small value inline. Entries and nodes start on a line for that reason.
  */
@@ -64,7 +73,7 @@
 #include "common/hash.h"
 #include "mvmemory/mvmemory.h"
 
-#define MVM_MIN_BUCKETS 256u
+#define MVM_MIN_BUCKETS 256u /* slots */
 /* Bounds on the learned sizing: a block of a few transactions that touch
  * very many keys must not make the next large block allocate gigabytes.
  * Past the cap, lookups go through more child tables. */
@@ -98,16 +107,19 @@ static uint64_t next_pow2(uint64_t x)
 
 int mvm_begin_block(mvm *m, uint32_t txn_count)
 {
-	/* A bucket per expected key, rounded up to a power of two (a load
-	 * factor between one half and one), from the keys per transaction seen
-	 * in earlier blocks. Twice that left the chains shorter but the array,
-	 * which every lookup touches at random, twice as large; in a block
-	 * whose state does not fit in the cache, the array's misses cost more
-	 * than the chain steps (docs/benchmarks.md). Clearing costs O(block),
-	 * never O(largest block). */
+	/* A line per MVM_LINE_KEYS expected keys, rounded up to a power of two
+	 * (between half that and that many keys a line), from the keys per
+	 * transaction seen in earlier blocks: few enough that a line's open
+	 * slots rarely fill, so a lookup costs the line and the entry (a key
+	 * per 8-byte slot, as before lines, put most keys a child table
+	 * deeper). Twice as many lines made no difference; the array, which
+	 * every lookup touches at random, should not be larger than that
+	 * (docs/benchmarks.md). Clearing costs O(block), never O(largest
+	 * block). */
 	double per_txn =
 		m->keys_per_txn < MVM_MAX_KEYS_PER_TXN ? m->keys_per_txn : MVM_MAX_KEYS_PER_TXN;
-	uint64_t want = next_pow2((uint64_t)(txn_count * per_txn) + 1);
+	uint64_t want =
+		MVM_LINE_SLOTS * next_pow2((uint64_t)(txn_count * per_txn) / MVM_LINE_KEYS + 1);
 	if (want < MVM_MIN_BUCKETS)
 		want = MVM_MIN_BUCKETS;
 	if (want > MVM_MAX_BUCKETS)
@@ -120,7 +132,7 @@ int mvm_begin_block(mvm *m, uint32_t txn_count)
 		m->buckets = grown;
 		m->capacity = want;
 	}
-	m->mask = want - 1;
+	m->mask = want / MVM_LINE_SLOTS - 1;
 	memset((void *)m->buckets, 0, want * sizeof *m->buckets);
 	return 0;
 }
@@ -177,9 +189,50 @@ static mvm_slot *descend(mvm_slot *slot, uint32_t tag, uintptr_t *w, uint32_t *d
 }
 
 /* descend() from the bucket of `hash`. */
+static inline mvm_slot *bucket_line(const mvm *m, uint64_t hash)
+{
+	return &m->buckets[(hash & m->mask) * MVM_LINE_SLOTS];
+}
+
+static inline bool open_fits(const mvm_entry *e)
+{
+	return ((uintptr_t)e >> MVM_OPEN_TAG_SHIFT) == 0;
+}
+
+/* The entry in open slot word w (nonzero) if it is key's, else NULL. */
+static inline mvm_entry *open_match(uintptr_t w, const void *key, uint32_t len, uint64_t hash)
+{
+	if (mvm_open_tag_of(w) != mvm_open_tag(hash))
+		return NULL;
+	mvm_entry *e = mvm_open_entry(w);
+	return entry_matches(e, key, len, hash) ? e : NULL;
+}
+
+/* Search the open slots of key's line: the entry, or NULL with *free_slot
+ * the first empty slot (MVM_LINE_OPEN: none, go to the trie slot). */
+static inline mvm_entry *open_find(const mvm *m, const void *key, uint32_t len, uint64_t hash,
+				   uint32_t *free_slot, uint32_t *steps)
+{
+	mvm_slot *line = bucket_line(m, hash);
+	for (uint32_t i = 0; i < MVM_LINE_OPEN; i++) {
+		uintptr_t w = atomic_load_explicit(&line[i], memory_order_acquire);
+		if (steps)
+			++*steps;
+		if (!w) {
+			*free_slot = i;
+			return NULL;
+		}
+		mvm_entry *e = open_match(w, key, len, hash);
+		if (e)
+			return e;
+	}
+	*free_slot = MVM_LINE_OPEN;
+	return NULL;
+}
+
 static mvm_slot *find_slot(mvm *m, uint64_t hash, uintptr_t *w, uint32_t *depth, uint32_t *steps)
 {
-	mvm_slot *bucket = &m->buckets[hash & m->mask];
+	mvm_slot *bucket = &bucket_line(m, hash)[MVM_LINE_OPEN];
 	*w = atomic_load_explicit(bucket, memory_order_acquire);
 	*depth = 0;
 	return descend(bucket, hash_tag(hash), w, depth, steps);
@@ -187,6 +240,10 @@ static mvm_slot *find_slot(mvm *m, uint64_t hash, uintptr_t *w, uint32_t *depth,
 
 mvm_entry *mvm_find(mvm *m, const void *key, uint32_t len, uint64_t hash)
 {
+	uint32_t free_slot;
+	mvm_entry *e = open_find(m, key, len, hash, &free_slot, NULL);
+	if (e || free_slot < MVM_LINE_OPEN)
+		return e;
 	uintptr_t w;
 	uint32_t depth;
 	find_slot(m, hash, &w, &depth, NULL);
@@ -195,8 +252,12 @@ mvm_entry *mvm_find(mvm *m, const void *key, uint32_t len, uint64_t hash)
 
 uint32_t mvm_lookup_steps(mvm *m, const void *key, uint32_t len, uint64_t hash)
 {
+	uint32_t free_slot, steps = 0;
+	if (open_find(m, key, len, hash, &free_slot, &steps) || free_slot < MVM_LINE_OPEN)
+		return steps;
 	uintptr_t w;
-	uint32_t depth, steps = 1;
+	uint32_t depth;
+	steps++;
 	find_slot(m, hash, &w, &depth, &steps);
 	for (mvm_entry *e = (mvm_entry *)w; e;
 	     e = atomic_load_explicit(&mvm_tail(e)->chain, memory_order_acquire)) {
@@ -228,12 +289,46 @@ mvm_entry *mvm_find_or_insert(mvm *m, bstm_arena *arena, const void *key, uint32
 		*created = false;
 	uint32_t tag = hash_tag(hash);
 	mvm_entry *e = NULL; /* ours, allocated once it is needed */
+	uint32_t i;
+	mvm_entry *found = open_find(m, key, len, hash, &i, NULL);
+	if (found)
+		return found;
+	mvm_slot *line = bucket_line(m, hash);
+	while (i < MVM_LINE_OPEN) {
+		/* Slot i is the first empty one: open slots fill in order and
+		 * never empty again during the block, so key is in none after
+		 * it. Release publishes e's fields with its word. */
+		if (!e && !(e = new_entry(arena, key, len, hash)))
+			return NULL;
+		if (!open_fits(e))
+			break;
+		uintptr_t w = 0;
+		if (atomic_compare_exchange_strong_explicit(
+			    &line[i], &w,
+			    (uintptr_t)e | ((uintptr_t)mvm_open_tag(hash) << MVM_OPEN_TAG_SHIFT),
+			    memory_order_release, memory_order_acquire)) {
+			if (created)
+				*created = true;
+			return e;
+		}
+		/* Another insert took slot i: its key may be ours. */
+		if ((found = open_match(w, key, len, hash)))
+			return found;
+		i++;
+		for (; i < MVM_LINE_OPEN; i++) {
+			w = atomic_load_explicit(&line[i], memory_order_acquire);
+			if (!w)
+				break;
+			if ((found = open_match(w, key, len, hash)))
+				return found;
+		}
+	}
 	uintptr_t w;
 	uint32_t depth;
 	mvm_slot *slot = find_slot(m, hash, &w, &depth, NULL);
 	for (;;) {
 		mvm_entry *head = (mvm_entry *)w;
-		mvm_entry *found = chain_find(head, key, len, hash);
+		found = chain_find(head, key, len, hash);
 		if (found)
 			return found; /* an e of ours stays unused in the arena */
 		if (head && depth < MVM_TABLE_DEPTH) {

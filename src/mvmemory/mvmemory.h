@@ -118,6 +118,33 @@ typedef struct mvm_capture {
 /* An index slot: 0, an mvm_entry *, or an mvm_table * | MVM_SLOT_TABLE. */
 typedef _Atomic uintptr_t mvm_slot;
 
+/* The top level is an array of lines of MVM_LINE_SLOTS slots, sized for
+ * MVM_LINE_KEYS keys a line or fewer. A key's line holds it in one of the
+ * first MVM_LINE_OPEN slots, which fill in order, each an entry pointer
+ * with mvm_open_tag(hash) in its top bits (so a lookup compares tags in the
+ * line and reads only the entry that may be its key); a key that finds them
+ * full goes to the last slot, the root of a trie of child tables
+ * (mvmemory.c). */
+#define MVM_LINE_SLOTS	   8u
+#define MVM_LINE_OPEN	   7u
+#define MVM_LINE_KEYS	   4u
+#define MVM_OPEN_TAG_SHIFT 48
+
+static inline uint16_t mvm_open_tag(uint64_t hash)
+{
+	return (uint16_t)(hash >> MVM_OPEN_TAG_SHIFT);
+}
+
+static inline uint16_t mvm_open_tag_of(uintptr_t word)
+{
+	return (uint16_t)(word >> MVM_OPEN_TAG_SHIFT);
+}
+
+static inline mvm_entry *mvm_open_entry(uintptr_t word)
+{
+	return (mvm_entry *)(word & ((UINT64_C(1) << MVM_OPEN_TAG_SHIFT) - 1));
+}
+
 /* Child tables: one line of 8 slots, indexed by 3 bits of the tag per
  * level; after MVM_TABLE_DEPTH levels (30 of the tag's 32 bits) the index
  * looks at no more of them, and keys that agree so far share a chain
@@ -132,9 +159,9 @@ typedef struct mvm_table {
 } mvm_table;
 
 typedef struct mvm {
-	mvm_slot *buckets;
-	uint64_t mask;	     /* bucket count - 1, for this block */
-	uint64_t capacity;   /* allocated buckets */
+	mvm_slot *buckets;   /* lines of MVM_LINE_SLOTS slots */
+	uint64_t mask;	     /* line count - 1, for this block */
+	uint64_t capacity;   /* allocated slots */
 	double keys_per_txn; /* learned across blocks to size the index */
 } mvm;
 

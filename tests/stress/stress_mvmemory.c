@@ -2,12 +2,14 @@
  * stress_mvmemory.c - the multi-version memory's key index under concurrent
  * inserts and finds, with hashes chosen to reach every shape of it.
  *
- * Each round starts a block with the smallest index (256 buckets); every
+ * Each round starts a block with the smallest index (256 slots, 32 lines of
+ * 7 open slots and a trie root); every
  * thread then inserts a random subset (all of a small key set) of the keys
  * in random order with mvm_find_or_insert, interleaved with mvm_find of
  * random keys. Hash kinds, alone or mixed in one index:
  *   real    bstm_hash_bytes of the key;
- *   bucket  one bucket, random tags (splits into child tables);
+ *   bucket  one line, random tags (fills the open slots, then splits
+ *           into child tables);
  *   prefix  one bucket, tags that agree on their low 0..32 bits;
  *   deep    one bucket, tags that agree on bits 0..26 (down to the last
  *           level, then a chain on the bits the index does not use);
@@ -19,7 +21,8 @@
  * entry, and any entry a find returns holds the key. After the round: every
  * inserted key is found and no other, exactly one insert per key said it
  * created the entry, and a walk of the index reaches every entry once, at
- * the place its bucket and tag give, with chains only at the last level.
+ * the place its line and tags give (open slots filled in order, each with
+ * its key's open tag), with chains only at the last level.
  *
  *   stress_mvmemory [--quick] [--verbose]
  *
@@ -106,7 +109,7 @@ static uint64_t hash_of_kind(enum hash_kind kind, uint32_t id, uint64_t seed, co
 			     uint32_t len)
 {
 	uint64_t r = scramble(id ^ (seed << 20));
-	uint64_t middle = r & 0xFFFFFF00u; /* bits 8..31: never looked at with 256 buckets */
+	uint64_t middle = r & 0xFFFFFF00u; /* bits 8..31: never looked at with 32 lines */
 	switch (kind) {
 	case H_BUCKET:
 		return (r & 0xFFFFFFFF00000000ull) | middle | BUCKET_BITS;
@@ -314,6 +317,44 @@ static void walk(walk_state *ws, uintptr_t word, uint64_t bucket, uint32_t depth
 	}
 }
 
+/* The open slots of line b: entries of keys of that line, with their
+ * keys' open tags, filled in order. */
+static void walk_open(walk_state *ws, uint64_t b)
+{
+	run *r = ws->run;
+	const key_set *keys = r->keys;
+	bool empty = false;
+	for (uint32_t i = 0; i < MVM_LINE_OPEN; i++) {
+		uintptr_t w = atomic_load_explicit(&r->index.buckets[b * MVM_LINE_SLOTS + i],
+						   memory_order_acquire);
+		if (!w) {
+			empty = true;
+			continue;
+		}
+		const mvm_entry *e = mvm_open_entry(w);
+		if (empty)
+			fail(r, "an open slot filled after an empty one", i, e, NULL);
+		if (w & MVM_SLOT_TABLE) {
+			fail(r, "a table in an open slot", i, e, NULL);
+			continue;
+		}
+		uint32_t id = UINT32_MAX;
+		if (e->key_len >= 4)
+			memcpy(&id, e->key, 4);
+		if (id >= keys->count || !entry_holds(keys, e, id)) {
+			fail(r, "the walk found an entry of no key", id, e, NULL);
+			continue;
+		}
+		if (ws->visits[id]++)
+			fail(r, "the walk reached a key twice", id, e, NULL);
+		ws->entries++;
+		if ((keys->hash[id] & r->index.mask) != b)
+			fail(r, "an entry in another line than its hash's", id, e, NULL);
+		if (mvm_open_tag_of(w) != mvm_open_tag(keys->hash[id]))
+			fail(r, "an open slot with another tag than its key's", id, e, NULL);
+	}
+}
+
 static void check_round(run *r, uint8_t *visits)
 {
 	const key_set *keys = r->keys;
@@ -333,9 +374,13 @@ static void check_round(run *r, uint8_t *visits)
 	walk_state ws = {.run = r, .visits = visits, .entries = 0};
 	uint32_t path[MVM_TABLE_DEPTH] = {0};
 	memset(visits, 0, keys->count);
-	for (uint64_t b = 0; b <= r->index.mask; b++)
-		walk(&ws, atomic_load_explicit(&r->index.buckets[b], memory_order_acquire), b, 0,
-		     path);
+	for (uint64_t b = 0; b <= r->index.mask; b++) {
+		walk_open(&ws, b);
+		walk(&ws,
+		     atomic_load_explicit(&r->index.buckets[b * MVM_LINE_SLOTS + MVM_LINE_OPEN],
+					  memory_order_acquire),
+		     b, 0, path);
+	}
 	if (ws.entries != inserted)
 		fail(r, "the walk and the inserts count different keys", (uint32_t)ws.entries, NULL,
 		     NULL);
@@ -379,8 +424,8 @@ static int run_case(enum hash_kind kind, uint32_t threads, uint32_t key_count, i
 	int failed = 0;
 	for (int round = 0; round < rounds && !failed; round++) {
 		r->round = round;
-		if (mvm_begin_block(&r->index, 1) != 0 || r->index.mask + 1 != 256)
-			fail(r, "expected an index of 256 buckets", 0, NULL, NULL);
+		if (mvm_begin_block(&r->index, 1) != 0 || r->index.mask + 1 != 256 / MVM_LINE_SLOTS)
+			fail(r, "expected an index of 256 slots", 0, NULL, NULL);
 		for (uint32_t id = 0; id < key_count; id++) {
 			atomic_store_explicit(&r->published[id], NULL, memory_order_relaxed);
 			atomic_store_explicit(&r->creations[id], 0, memory_order_relaxed);

@@ -258,7 +258,10 @@ Test(mvmemory, distinct_keys_distinct_entries)
  * different entries, told apart by their bytes. */
 Test(mvmemory, colliding_hashes_distinct_entries)
 {
-	const char *keys[] = {"x", "xy", "xyz", "q", "0123456789abcdef0123456789abcdef!"};
+	/* More than a line's open slots: the rest go down the trie. */
+	const char *keys[] = {"x", "xy", "xyz", "q", "0123456789abcdef0123456789abcdef!",
+			      "a", "b",	 "c",	"d", "e",
+			      "f", "g"};
 	enum { N = sizeof keys / sizeof keys[0] };
 	mvm_entry *e[N];
 	for (int i = 0; i < N; i++) {
@@ -274,8 +277,10 @@ Test(mvmemory, colliding_hashes_distinct_entries)
 	/* Same bytes under another hash: a different key as far as the index
 	 * can tell, and never the colliding entry. */
 	cr_assert_null(mvm_find(&mem, "x", 1, 43));
-	/* Equal hashes run out of bits: the child tables end in a chain. */
-	cr_assert_geq(mvm_lookup_steps(&mem, keys[0], 1, 42), 10);
+	/* The first keys took the open slots; equal hashes of the others run
+	 * out of bits: the child tables end in a chain. */
+	cr_assert_leq(mvm_lookup_steps(&mem, keys[0], 1, 42), 1);
+	cr_assert_geq(mvm_lookup_steps(&mem, keys[N - 1], 1, 42), MVM_LINE_OPEN + 10);
 	/* Keys whose hashes differ only in bits the index never looks at
 	 * (between the bucket's and the tag's) share that chain too, and stay
 	 * apart by their bytes. */
@@ -286,6 +291,52 @@ Test(mvmemory, colliding_hashes_distinct_entries)
 	cr_assert_eq(mvm_find(&mem, "p", 1, h1), a);
 	cr_assert_eq(mvm_find(&mem, "q", 1, h2), b);
 	cr_assert_eq(mvm_find(&mem, "x", 1, 42), e[0]);
+}
+
+/* A line's open slots fill in order with entries tagged by their hashes'
+ * top bits; a lookup compares the tags and reads only entries whose tag
+ * matches; once they are full, keys go to the line's trie slot. */
+Test(mvmemory, open_slots_of_a_line)
+{
+	enum { N = MVM_LINE_OPEN + 3 };
+	mvm_entry *e[N];
+	char key[8];
+	for (uint32_t i = 0; i < N; i++) {
+		/* One line; open tags 1..N. */
+		uint64_t hash = 5 | ((uint64_t)(i + 1) << MVM_OPEN_TAG_SHIFT);
+		int len = snprintf(key, sizeof key, "o%u", i);
+		e[i] = insert_counted(&mem, &arena, key, (uint32_t)len, hash, &created);
+		cr_assert_not_null(e[i]);
+		mvm_slot *line = &mem.buckets[(hash & mem.mask) * MVM_LINE_SLOTS];
+		if (i < MVM_LINE_OPEN) {
+			uintptr_t w = atomic_load(&line[i]);
+			cr_assert_eq(mvm_open_entry(w), e[i], "key %u not in open slot %u", i, i);
+			cr_assert_eq(mvm_open_tag_of(w), i + 1);
+			if (i + 1 < MVM_LINE_OPEN)
+				cr_assert_eq(atomic_load(&line[i + 1]), 0);
+			cr_assert_eq(atomic_load(&line[MVM_LINE_OPEN]), 0);
+		} else {
+			cr_assert_neq(atomic_load(&line[MVM_LINE_OPEN]), 0);
+		}
+	}
+	cr_assert_eq(created, N);
+	for (uint32_t i = 0; i < N; i++) {
+		uint64_t hash = 5 | ((uint64_t)(i + 1) << MVM_OPEN_TAG_SHIFT);
+		int len = snprintf(key, sizeof key, "o%u", i);
+		cr_assert_eq(mvm_find(&mem, key, (uint32_t)len, hash), e[i]);
+		cr_assert_eq(insert_counted(&mem, &arena, key, (uint32_t)len, hash, &created),
+			     e[i]);
+		/* Tags tell the open entries apart without reading them: a
+		 * lookup visits the slots up to its own, then the trie. */
+		uint32_t steps = mvm_lookup_steps(&mem, key, (uint32_t)len, hash);
+		if (i < MVM_LINE_OPEN)
+			cr_assert_eq(steps, i + 1, "key %u: %u steps", i, steps);
+		else
+			cr_assert_gt(steps, MVM_LINE_OPEN, "key %u: %u steps", i, steps);
+		/* The same bytes under another open tag: another key. */
+		cr_assert_null(mvm_find(&mem, key, (uint32_t)len, hash ^ (UINT64_C(1) << 63)));
+	}
+	cr_assert_eq(created, N);
 }
 
 /* Keys whose hashes agree in the bucket bits and in all but the last of the
@@ -350,7 +401,7 @@ Test(mvmemory, many_keys_in_small_index)
 		cr_assert_eq(memcmp(f->key, key, (size_t)len), 0);
 		uint32_t steps = mvm_lookup_steps(&mem, key, (uint32_t)len,
 						  bstm_hash_bytes(key, (size_t)len));
-		cr_assert_leq(steps, 10, "key %s: %u steps", key, steps);
+		cr_assert_leq(steps, MVM_LINE_OPEN + 10, "key %s: %u steps", key, steps);
 	}
 	for (uint32_t i = N; i < N + 10000; i++) {
 		int len = snprintf(key, sizeof key, "k%u", i);
@@ -369,10 +420,11 @@ Test(mvmemory, many_keys_in_small_index)
 	cr_assert_eq(mvm_begin_block(&mem, 64), 0);
 }
 
-/* The index gets about one bucket per key the blocks before it touched per
- * transaction (a power of two, so a load factor between one half and one):
- * fewer would make long chains, more would make the array every lookup
- * misses in larger than it needs to be. */
+/* The index gets a line per MVM_LINE_KEYS keys the blocks before it touched
+ * per transaction (a power of two, so between half that and that many keys
+ * a line): fewer lines would send more keys past the open slots, into
+ * child tables, more would make the array every lookup misses in larger
+ * than it needs to be. */
 Test(mvmemory, index_sized_to_keys_seen)
 {
 	mvm_end_block(&mem, 64, created);
@@ -389,11 +441,13 @@ Test(mvmemory, index_sized_to_keys_seen)
 		created = 0;
 		bstm_arena_reset(&arena);
 	}
-	/* Learned: close to 3 keys per transaction. */
+	/* Learned: close to 3 keys per transaction, so MVM_LINE_KEYS keys a
+	 * line or fewer, but more than half that. */
 	cr_assert_eq(mvm_begin_block(&mem, 1000), 0);
-	uint64_t buckets = mem.mask + 1;
-	cr_assert_geq(buckets, 3000, "%lu buckets for 3000 keys", (unsigned long)buckets);
-	cr_assert_lt(buckets, 2 * 3000, "%lu buckets for 3000 keys", (unsigned long)buckets);
+	uint64_t lines = mem.mask + 1;
+	cr_assert_geq(lines * MVM_LINE_KEYS, 3000, "%lu lines for 3000 keys", (unsigned long)lines);
+	cr_assert_lt(lines * MVM_LINE_KEYS, 2 * 3000, "%lu lines for 3000 keys",
+		     (unsigned long)lines);
 	mvm_end_block(&mem, 1000, 0);
 	cr_assert_eq(mvm_begin_block(&mem, 64), 0);
 }
@@ -410,11 +464,11 @@ Test(mvmemory, blocks_reuse_the_index)
 	for (uint32_t block = 1; block <= 60; block++) {
 		uint32_t txns = (uint32_t)tk_rng_range(&rng, 0, 3000);
 		cr_assert_eq(mvm_begin_block(&mem, txns), 0);
-		uint64_t buckets = mem.mask + 1;
-		cr_assert_eq(buckets & (buckets - 1), 0, "bucket count %lu not a power of two",
-			     (unsigned long)buckets);
-		cr_assert_geq(buckets, 256);
-		cr_assert_leq(buckets, mem.capacity);
+		uint64_t lines = mem.mask + 1;
+		cr_assert_eq(lines & (lines - 1), 0, "line count %lu not a power of two",
+			     (unsigned long)lines);
+		cr_assert_geq(lines * MVM_LINE_SLOTS, 256);
+		cr_assert_leq(lines * MVM_LINE_SLOTS, mem.capacity);
 
 		/* Nothing of the previous block is found, not even keys that
 		 * this block uses again. */
