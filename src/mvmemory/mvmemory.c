@@ -432,14 +432,16 @@ void mvm_read(const mvm_entry *e, uint32_t txn_idx, mvm_read_result *out)
 
 uint32_t mvm_node_height(uint32_t txn_idx)
 {
-	/* Geometric with p = 1/8, deterministic per index. With p = 1/4 a
+	/* Geometric with p = 1/16, deterministic per index. With p = 1/4 a
 	 * quarter of the nodes had upper levels: each costs its link at the
 	 * head (a line of the entry the read path does not touch), and with a
-	 * small value inline such a node takes two lines. Eight levels of 1/8
-	 * still cover 8^8 writers; the search does about four steps a level
-	 * instead of two (docs/benchmarks.md). */
-	uint64_t h = bstm_hash_mix((uint64_t)txn_idx + 0x51ed27u) | (1ull << (3 * MVM_LEVELS));
-	uint32_t height = 1 + (uint32_t)__builtin_ctzll(h) / 3;
+	 * small value inline such a node takes two lines, while most keys
+	 * have a few writers a block. Eight levels of 1/16 still cover 16^8
+	 * writers; a search does about eight steps a level instead of two,
+	 * which keys with thousands of writers did not show
+	 * (docs/benchmarks.md). */
+	uint64_t h = bstm_hash_mix((uint64_t)txn_idx + 0x51ed27u) | (1ull << (4 * MVM_LEVELS));
+	uint32_t height = 1 + (uint32_t)__builtin_ctzll(h) / 4;
 	return height > MVM_LEVELS ? MVM_LEVELS : height;
 }
 
