@@ -139,7 +139,7 @@ static int answer(const exec_item *it, const void **value, size_t *value_len)
 /* The base value of a multi-version entry, fetched once per block. */
 static int entry_base(bstm_view *v, mvm_entry *e, const mvm_version **out)
 {
-	const mvm_version *b = atomic_load_explicit(&mvm_tail(e)->base, memory_order_acquire);
+	const mvm_version *b = atomic_load_explicit(&mvm_links(e)->base, memory_order_acquire);
 	if (b) {
 		*out = b;
 		return 0;

@@ -155,9 +155,26 @@ static inline bool entry_matches(const mvm_entry *e, const void *key, uint32_t l
 	return e->tag == hash_tag(hash) && e->key_len == len && bstm_bytes_equal(e->key, key, len);
 }
 
+_Atomic(mvm_node *) mvm_no_link;
+
+/* The next entry of e's chain (NULL: none). */
+static inline mvm_entry *chain_next(const mvm_entry *e)
+{
+	mvm_entry_ext *x = mvm_ext(e);
+	return x ? atomic_load_explicit(&x->chain, memory_order_acquire) : NULL;
+}
+
+static mvm_entry_ext *new_ext(bstm_arena *arena)
+{
+	mvm_entry_ext *x = bstm_arena_alloc_line(arena, sizeof *x);
+	if (x)
+		memset(x, 0, sizeof *x);
+	return x;
+}
+
 static mvm_entry *chain_find(mvm_entry *e, const void *key, uint32_t len, uint64_t hash)
 {
-	for (; e; e = atomic_load_explicit(&mvm_tail(e)->chain, memory_order_acquire))
+	for (; e; e = chain_next(e))
 		if (entry_matches(e, key, len, hash))
 			return e;
 	return NULL;
@@ -259,8 +276,7 @@ uint32_t mvm_lookup_steps(mvm *m, const void *key, uint32_t len, uint64_t hash)
 	uint32_t depth;
 	steps++;
 	find_slot(m, hash, &w, &depth, &steps);
-	for (mvm_entry *e = (mvm_entry *)w; e;
-	     e = atomic_load_explicit(&mvm_tail(e)->chain, memory_order_acquire)) {
+	for (mvm_entry *e = (mvm_entry *)w; e; e = chain_next(e)) {
 		steps++;
 		if (entry_matches(e, key, len, hash))
 			break;
@@ -270,15 +286,16 @@ uint32_t mvm_lookup_steps(mvm *m, const void *key, uint32_t len, uint64_t hash)
 
 static mvm_entry *new_entry(bstm_arena *arena, const void *key, uint32_t len, uint64_t hash)
 {
-	mvm_entry *e = bstm_arena_alloc_line(arena, mvm_tail_offset(len) + sizeof(mvm_entry_tail));
+	mvm_entry *e =
+		bstm_arena_alloc_line(arena, mvm_links_offset(len) + sizeof(mvm_entry_links));
 	if (!e)
 		return NULL;
-	memset(e, 0, sizeof *e);
+	memset(e, 0, offsetof(mvm_entry, key));
 	e->tag = hash_tag(hash);
 	e->key_len = (uint16_t)len;
 	if (len)
 		memcpy(e->key, key, len);
-	memset(mvm_tail(e), 0, sizeof(mvm_entry_tail));
+	memset(mvm_links(e), 0, sizeof(mvm_entry_links));
 	return e;
 }
 
@@ -350,7 +367,17 @@ mvm_entry *mvm_find_or_insert(mvm *m, bstm_arena *arena, const void *key, uint32
 			 * link e at its head. Release publishes e's fields. */
 			if (!e && !(e = new_entry(arena, key, len, hash)))
 				return NULL;
-			atomic_store_explicit(&mvm_tail(e)->chain, head, memory_order_relaxed);
+			/* e is still ours: its ext (made for a chain only) is
+			 * published with it. */
+			mvm_entry_ext *x =
+				atomic_load_explicit(&mvm_links(e)->ext, memory_order_relaxed);
+			if (head && !x) {
+				if (!(x = new_ext(arena)))
+					return NULL;
+				atomic_store_explicit(&mvm_links(e)->ext, x, memory_order_relaxed);
+			}
+			if (x)
+				atomic_store_explicit(&x->chain, head, memory_order_relaxed);
 			if (atomic_compare_exchange_strong_explicit(slot, &w, (uintptr_t)e,
 								    memory_order_release,
 								    memory_order_acquire)) {
@@ -369,7 +396,7 @@ const mvm_version *mvm_set_base(mvm_entry *e, const mvm_version *base)
 	const mvm_version *expected = NULL;
 	/* Release publishes the version; acquire on failure pairs with the
 	 * winner's release so its version is visible. */
-	if (atomic_compare_exchange_strong_explicit(&mvm_tail(e)->base, &expected, base,
+	if (atomic_compare_exchange_strong_explicit(&mvm_links(e)->base, &expected, base,
 						    memory_order_release, memory_order_acquire))
 		return base;
 	return expected;
@@ -399,7 +426,7 @@ void mvm_read(const mvm_entry *e, uint32_t txn_idx, mvm_read_result *out)
 	/* The highest writer first: when it is below the reader (a read with
 	 * no conflict, every read after the block), the search would descend
 	 * the levels only to arrive at it, touching a node per level. */
-	mvm_node *n = atomic_load_explicit(&e->head, memory_order_acquire);
+	mvm_node *n = atomic_load_explicit(&mvm_links(e)->head, memory_order_acquire);
 	if (n && n->txn_idx >= txn_idx) {
 		mvm_node *pred = search_below(e, txn_idx);
 		n = atomic_load_explicit(mvm_link(e, pred, 0), memory_order_acquire);
@@ -452,7 +479,7 @@ static mvm_node *search_exact(mvm_entry *e, uint32_t txn_idx, mvm_node *preds[])
 	/* Every writer below txn_idx (the usual case: transactions mostly
 	 * write in index order): the node goes first at every level, and the
 	 * upper levels and their first nodes need not be looked at. */
-	mvm_node *head = atomic_load_explicit(&e->head, memory_order_acquire);
+	mvm_node *head = atomic_load_explicit(&mvm_links(e)->head, memory_order_acquire);
 	if (!head || head->txn_idx < txn_idx) {
 		for (int level = 0; level < MVM_LEVELS; level++)
 			preds[level] = NULL;
@@ -494,6 +521,26 @@ static void link_level(mvm_entry *e, mvm_node *node, int level, mvm_node *pred)
 	}
 }
 
+/* The entry's ext, made now if it has none (before a node is linked at an
+ * upper level of the head). Several writers may race: one ext wins, the
+ * others' stay unused in their arenas. NULL when out of memory. */
+static mvm_entry_ext *ensure_ext(mvm_entry *e, bstm_arena *arena)
+{
+	mvm_entry_links *l = mvm_links(e);
+	mvm_entry_ext *x = atomic_load_explicit(&l->ext, memory_order_acquire);
+	if (x)
+		return x;
+	mvm_entry_ext *mine = new_ext(arena);
+	if (!mine)
+		return NULL;
+	/* Release publishes the zeroed levels; acquire on failure pairs with
+	 * the winner's release. */
+	if (atomic_compare_exchange_strong_explicit(&l->ext, &x, mine, memory_order_release,
+						    memory_order_acquire))
+		return mine;
+	return x;
+}
+
 /* Searches start at the highest level in use: raise it to `height`. */
 static void raise_levels(mvm_entry *e, uint32_t height)
 {
@@ -522,6 +569,8 @@ mvm_node *mvm_write(mvm_entry *e, bstm_arena *arena, uint32_t txn_idx, uint32_t 
 		return node;
 	}
 	uint32_t height = mvm_node_height(txn_idx);
+	if (height > 1 && !ensure_ext(e, arena))
+		return NULL;
 	bool inline_value = v->value && v->len <= MVM_INLINE_VALUE;
 	size_t size = sizeof *node + height * sizeof node->next[0] + (inline_value ? v->len : 0);
 	node = bstm_arena_alloc_line(arena, size);

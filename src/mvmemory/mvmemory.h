@@ -13,6 +13,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/arena.h"
@@ -35,37 +36,50 @@ typedef struct mvm_version {
 typedef struct mvm_node mvm_node;
 
 /*
- * An entry is laid out for the common lookup: hash tag, key and the first
- * level of the skip list share the entry's first cache line (entries are
- * line-aligned), so finding the key and its highest writer costs one line
- * for keys up to 48 bytes. What lookups rarely need (the bucket chain, the
- * base value, the upper levels) follows the key, in an mvm_entry_tail.
+ * An entry is one cache line for keys of up to 33 bytes (the VM's keys are
+ * 30-33): the hash tag, the key, level 0 of the skip list and the base value
+ * share it (entries are line-aligned), in an mvm_entry_links that follows
+ * the key. What lookups rarely need, the chain of entries whose hash bits
+ * ran out and the upper levels of the head, is in an mvm_entry_ext made
+ * when first needed: most keys have a few writers a block, and no node with
+ * upper levels (mvm_node_height).
  */
 typedef struct mvm_entry {
-	uint32_t tag;		  /* high half of the key's hash */
-	uint16_t key_len;	  /* <= BSTM_MAX_KEY_LEN */
-	_Atomic uint8_t levels;	  /* levels in use: searches start there (a hint) */
-	_Atomic(mvm_node *) head; /* level 0: every writer, highest index first */
-	uint8_t key[];
+	uint32_t tag;		/* high half of the key's hash */
+	uint16_t key_len;	/* <= BSTM_MAX_KEY_LEN */
+	_Atomic uint8_t levels; /* levels in use: searches start there (a hint) */
+	uint8_t key[];		/* then, 8-aligned, the entry's mvm_entry_links */
 } mvm_entry;
 
-typedef struct mvm_entry_tail {
-	_Atomic(mvm_entry *) chain;		/* next entry with the same slot once the
-						 * hash bits ran out (mvmemory.c);
-						 * immutable once linked */
-	_Atomic(const mvm_version *) base;	/* the base value, fetched once; NULL until then */
-	_Atomic(mvm_node *) up[MVM_LEVELS - 1]; /* levels 1 and up of the head */
-} mvm_entry_tail;
+typedef struct mvm_entry_ext mvm_entry_ext;
 
-/* Where the tail starts in an entry with a key of key_len bytes. */
-static inline size_t mvm_tail_offset(uint32_t key_len)
+typedef struct mvm_entry_links {
+	_Atomic(mvm_node *) head;	   /* level 0: every writer, highest index first */
+	_Atomic(const mvm_version *) base; /* the base value, fetched once; NULL until then */
+	_Atomic(mvm_entry_ext *) ext;	   /* NULL until a chain or an upper level needs it */
+} mvm_entry_links;
+
+struct mvm_entry_ext {
+	/* Next entry with the same slot once the hash bits ran out
+	 * (mvmemory.c); set before the entry is linked, then immutable. */
+	_Atomic(mvm_entry *) chain;
+	_Atomic(mvm_node *) up[MVM_LEVELS - 1]; /* levels 1 and up of the head */
+};
+
+/* Where the links start in an entry with a key of key_len bytes. */
+static inline size_t mvm_links_offset(uint32_t key_len)
 {
-	return (sizeof(mvm_entry) + key_len + 7) & ~(size_t)7;
+	return (offsetof(mvm_entry, key) + key_len + 7) & ~(size_t)7;
 }
 
-static inline mvm_entry_tail *mvm_tail(const mvm_entry *e)
+static inline mvm_entry_links *mvm_links(const mvm_entry *e)
 {
-	return (mvm_entry_tail *)((uintptr_t)e + mvm_tail_offset(e->key_len));
+	return (mvm_entry_links *)((uintptr_t)e + mvm_links_offset(e->key_len));
+}
+
+static inline mvm_entry_ext *mvm_ext(const mvm_entry *e)
+{
+	return atomic_load_explicit(&mvm_links(e)->ext, memory_order_acquire);
 }
 
 struct mvm_node {
@@ -89,12 +103,20 @@ static inline const mvm_version *mvm_node_version(const mvm_node *node)
 	return (const mvm_version *)(cell & ~MVM_CELL_ESTIMATE);
 }
 
-/* The head's link at `level` when pred is NULL, else pred's. */
+/* An empty upper level of a head without an mvm_entry_ext; never written. */
+BSTM_INTERNAL extern _Atomic(mvm_node *) mvm_no_link;
+
+/* The head's link at `level` when pred is NULL, else pred's. A head's upper
+ * level is mvm_no_link (empty) until the entry has its ext, which mvm_write
+ * makes before it links a node there. */
 static inline _Atomic(mvm_node *) *mvm_link(const mvm_entry *e, mvm_node *pred, int level)
 {
 	if (pred)
 		return &pred->next[level];
-	return level == 0 ? (_Atomic(mvm_node *) *)&e->head : &mvm_tail(e)->up[level - 1];
+	if (level == 0)
+		return &mvm_links(e)->head;
+	mvm_entry_ext *x = mvm_ext(e);
+	return x ? &x->up[level - 1] : &mvm_no_link;
 }
 
 enum mvm_read_kind {
@@ -198,7 +220,7 @@ static inline void mvm_prefetch_entry(const mvm_entry *e)
 
 static inline void mvm_prefetch_head(const mvm_entry *e)
 {
-	mvm_node *n = atomic_load_explicit(&e->head, memory_order_relaxed);
+	mvm_node *n = atomic_load_explicit(&mvm_links(e)->head, memory_order_relaxed);
 	if (n)
 		__builtin_prefetch(n);
 }

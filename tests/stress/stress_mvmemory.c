@@ -291,7 +291,8 @@ static void walk(walk_state *ws, uintptr_t word, uint64_t bucket, uint32_t depth
 	}
 	uint32_t chain = 0;
 	for (const mvm_entry *e = (const mvm_entry *)word; e;
-	     e = atomic_load_explicit(&mvm_tail(e)->chain, memory_order_acquire)) {
+	     e = mvm_ext(e) ? atomic_load_explicit(&mvm_ext(e)->chain, memory_order_acquire)
+			    : NULL) {
 		uint32_t id = UINT32_MAX;
 		if (e->key_len >= 4)
 			memcpy(&id, e->key, 4);

@@ -156,7 +156,15 @@ static void shuffle(uint32_t *a, uint32_t n, tk_rng *rng)
  * level L has height > L. Returns the number of nodes on level 0. */
 static uint32_t check_skip_list(const mvm_entry *e)
 {
-	uint32_t count0 = 0;
+	uint32_t count0 = 0, taller[MVM_LEVELS] = {0}, on[MVM_LEVELS] = {0};
+	for (const mvm_node *n = atomic_load(mvm_link(e, NULL, 0)); n; n = atomic_load(&n->next[0]))
+		for (uint32_t l = 0; l < mvm_node_height(n->txn_idx); l++)
+			taller[l]++;
+	/* Upper levels of the head live in the entry's ext, made before the
+	 * first node went there; the shared empty link stays empty. */
+	if (taller[1])
+		cr_assert_not_null(mvm_ext(e), "nodes with upper levels but no ext");
+	cr_assert_null(atomic_load(&mvm_no_link));
 	for (int level = 0; level < MVM_LEVELS; level++) {
 		const mvm_node *prev = NULL;
 		const mvm_node *n =
@@ -174,9 +182,13 @@ static uint32_t check_skip_list(const mvm_entry *e)
 					     "level %d not strictly descending: %u after %u", level,
 					     n->txn_idx, prev->txn_idx);
 			prev = n;
+			on[level]++;
 			if (level == 0)
 				count0++;
 		}
+		/* Every node is on every level below its height. */
+		cr_assert_eq(on[level], taller[level], "level %d holds %u of the %u nodes", level,
+			     on[level], taller[level]);
 	}
 	return count0;
 }
@@ -206,9 +218,13 @@ Test(mvmemory, same_key_same_entry)
 	for (int level = 0; level < MVM_LEVELS; level++)
 		cr_assert_null(atomic_load(mvm_link(e, NULL, level)));
 	cr_assert_eq(atomic_load(&e->levels), 0);
-	cr_assert_null(atomic_load(&mvm_tail(e)->base));
+	cr_assert_null(atomic_load(&mvm_links(e)->base));
 	/* Tag, key and level 0 share the entry's first line. */
 	cr_assert_eq((uintptr_t)e % BSTM_CACHELINE, 0);
+	/* For keys of up to 33 bytes (the VM's), the whole entry is that line;
+	 * a fresh entry has no ext. */
+	cr_assert_leq(mvm_links_offset(33) + sizeof(mvm_entry_links), BSTM_CACHELINE);
+	cr_assert_null(mvm_ext(e));
 	cr_assert_eq(created, 1);
 }
 
@@ -490,7 +506,7 @@ Test(mvmemory, blocks_reuse_the_index)
 			for (int level = 0; level < MVM_LEVELS; level++)
 				cr_assert_null(atomic_load(mvm_link(e, NULL, level)),
 					       "block %u: fresh entry %s has writers", block, key);
-			cr_assert_null(atomic_load(&mvm_tail(e)->base));
+			cr_assert_null(atomic_load(&mvm_links(e)->base));
 			if (i % 3 == 0)
 				write_txn(e, i % (txns + 1), 0, NULL, NULL);
 		}
@@ -933,7 +949,7 @@ Test(mvmemory, set_base_first_wins)
 	cr_assert_eq(mvm_set_base(e, a), a);
 	cr_assert_eq(mvm_set_base(e, b), a);
 	cr_assert_eq(mvm_set_base(e, a), a);
-	cr_assert_eq(atomic_load(&mvm_tail(e)->base), a);
+	cr_assert_eq(atomic_load(&mvm_links(e)->base), a);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1301,7 +1317,7 @@ Test(mvmemory, concurrent_set_base_one_winner)
 		for (int i = 0; i < BASE_THREADS; i++)
 			pthread_join(th[i].thread, NULL);
 		shared_check(&shared, "set_base", BASE_THREADS);
-		const mvm_version *won = atomic_load(&mvm_tail(e)->base);
+		const mvm_version *won = atomic_load(&mvm_links(e)->base);
 		int owners = 0;
 		for (int i = 0; i < BASE_THREADS; i++) {
 			cr_assert_eq(th[i].won, won, "round %d: thread %d got another base", round,
