@@ -25,8 +25,8 @@
  *
  * With --twin 1 each run also measures what the machine gives T threads on
  * this workload at that moment, without any executor overhead: T sequential
- * executors, one per thread, each on its own copy of the block and state,
- * started together. twin_x = T * (sequential time) / (time until the last
+ * executors, one per thread (threads kept for the configuration's runs),
+ * each on its own copy of the block and state, started together. twin_x = T * (sequential time) / (time until the last
  * copy is done), so 2 at 2 threads when the cores do not slow each other.
  * of_twin is the median over runs of speedup / twin_x of the same run: how
  * much of that the parallel executor reached. twin_x is a reference, not a
@@ -235,83 +235,117 @@ static int caller_pin(bool pin, const cpu_set_t *allowed)
 	return pthread_setaffinity_np(pthread_self(), sizeof *allowed, allowed) != 0 ? -1 : 0;
 }
 
-/* The start of a twin run: copies wait until it opens (1) or is
- * cancelled (-1, when not every copy's thread could be started). */
-typedef struct twin_gate {
+/*
+ * The copies of a twin run. Copies 1.. run on threads started once per
+ * configuration, each of which also frees its own outputs: threads started
+ * and ended per run, and outputs allocated on one thread and freed on
+ * another, left the allocator purging pages during the timed runs, which
+ * then took page faults (at 1,000 accounts a 2-thread speedup of 0.46
+ * against 1.0 without --twin; docs/benchmarks.md).
+ */
+typedef struct twin_pool {
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
-	int state;
-} twin_gate;
+	uint64_t round; /* a run starts when it grows */
+	uint32_t done;	/* copies 1.. that finished this round */
+	bool quit;
+} twin_pool;
 
 /* One copy of a twin run: a sequential block on its own executor. */
 typedef struct twin_copy {
 	bstm_executor *ex;
 	const bench_instance *inst;
-	twin_gate *gate;
+	twin_pool *pool;
+	pthread_t tid;
 	uint64_t start, end;
 	bstm_output *out;
 	int rc;
 } twin_copy;
 
-static void *twin_run(void *arg)
+static void twin_execute(twin_copy *c)
 {
-	twin_copy *c = arg;
-	pthread_mutex_lock(&c->gate->lock);
-	while (c->gate->state == 0)
-		pthread_cond_wait(&c->gate->changed, &c->gate->lock);
-	int go = c->gate->state > 0;
-	pthread_mutex_unlock(&c->gate->lock);
-	if (!go)
-		return NULL;
+	bstm_output_free(c->out);
+	c->out = NULL;
+	c->rc = BSTM_EINTERNAL;
 	c->start = bench_now_ns();
 	c->rc = bstm_execute_block_sequential(c->ex, &c->inst->block, &c->inst->base, &c->out);
 	c->end = bench_now_ns();
+}
+
+static void *twin_thread(void *arg)
+{
+	twin_copy *c = arg;
+	twin_pool *pool = c->pool;
+	uint64_t seen = 0;
+	for (;;) {
+		pthread_mutex_lock(&pool->lock);
+		while (pool->round == seen && !pool->quit)
+			pthread_cond_wait(&pool->changed, &pool->lock);
+		bool quit = pool->quit;
+		seen = pool->round;
+		pthread_mutex_unlock(&pool->lock);
+		if (quit)
+			break;
+		twin_execute(c);
+		pthread_mutex_lock(&pool->lock);
+		pool->done++;
+		pthread_cond_broadcast(&pool->changed);
+		pthread_mutex_unlock(&pool->lock);
+	}
+	bstm_output_free(c->out);
+	c->out = NULL;
 	return NULL;
 }
 
-static void twin_open(twin_gate *gate, int state)
+/* Start the threads of copies 1..n-1; how many copies can run (n, or fewer
+ * when a thread could not be started). */
+static uint32_t twin_start(twin_pool *pool, twin_copy *copies, uint32_t n)
 {
-	pthread_mutex_lock(&gate->lock);
-	gate->state = state;
-	pthread_cond_broadcast(&gate->changed);
-	pthread_mutex_unlock(&gate->lock);
+	uint32_t started = 1;
+	for (; started < n; started++) {
+		copies[started].pool = pool;
+		if (pthread_create(&copies[started].tid, NULL, twin_thread, &copies[started]) != 0)
+			break;
+	}
+	return started;
+}
+
+static void twin_stop(twin_pool *pool, twin_copy *copies, uint32_t started)
+{
+	pthread_mutex_lock(&pool->lock);
+	pool->quit = true;
+	pthread_cond_broadcast(&pool->changed);
+	pthread_mutex_unlock(&pool->lock);
+	for (uint32_t i = 1; i < started; i++)
+		pthread_join(copies[i].tid, NULL);
+	bstm_output_free(copies[0].out);
+	copies[0].out = NULL;
 }
 
 /* Run copies[0..n) at once (copies[0] on this thread); the wall time from
  * the first start to the last end, or 0 on failure. Each copy's output must
  * equal `reference` (the copies run the same block on the same state). */
-static uint64_t twin_once(twin_copy *copies, uint32_t n, const bstm_output *reference)
+static uint64_t twin_once(twin_pool *pool, twin_copy *copies, uint32_t n,
+			  const bstm_output *reference)
 {
-	twin_gate gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
-	pthread_t tid[MAX_TWINS];
-	uint32_t started = 1;
-	for (uint32_t i = 0; i < n; i++)
-		copies[i] = (twin_copy){.ex = copies[i].ex,
-					.inst = copies[i].inst,
-					.gate = &gate,
-					.rc = BSTM_EINTERNAL};
-	for (; started < n; started++)
-		if (pthread_create(&tid[started], NULL, twin_run, &copies[started]) != 0)
-			break;
-	twin_open(&gate, started == n ? 1 : -1);
-	if (started == n)
-		twin_run(&copies[0]);
-	for (uint32_t i = 1; i < started; i++)
-		pthread_join(tid[i], NULL);
-	uint64_t wall = 0;
-	if (started == n) {
-		uint64_t first = copies[0].start, last = copies[0].end;
-		bool ok = true;
-		for (uint32_t i = 0; i < n; i++) {
-			first = copies[i].start < first ? copies[i].start : first;
-			last = copies[i].end > last ? copies[i].end : last;
-			ok &= copies[i].rc == 0 && bstm_output_equal(copies[i].out, reference);
-		}
-		wall = ok ? last - first : 0;
+	pthread_mutex_lock(&pool->lock);
+	pool->done = 0;
+	pool->round++;
+	pthread_cond_broadcast(&pool->changed);
+	pthread_mutex_unlock(&pool->lock);
+	twin_execute(&copies[0]);
+	pthread_mutex_lock(&pool->lock);
+	while (pool->done < n - 1)
+		pthread_cond_wait(&pool->changed, &pool->lock);
+	pthread_mutex_unlock(&pool->lock);
+	uint64_t first = copies[0].start, last = copies[0].end;
+	bool ok = true;
+	for (uint32_t i = 0; i < n; i++) {
+		first = copies[i].start < first ? copies[i].start : first;
+		last = copies[i].end > last ? copies[i].end : last;
+		ok &= copies[i].rc == 0 && bstm_output_equal(copies[i].out, reference);
 	}
-	for (uint32_t i = 0; i < n; i++)
-		bstm_output_free(copies[i].out);
-	return wall;
+	return ok ? last - first : 0;
 }
 
 /* One timed call on inst: the baseline, or the parallel executor. */
@@ -354,7 +388,17 @@ static int measure(const bench_instance *inst, const bench_instance *twins, uint
 		one.threads = 1;
 		rc = bstm_executor_create(&one, &copies[i].ex);
 	}
+	twin_pool pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, false};
+	uint32_t started = 0;
+	if (!rc && ncopies) {
+		started = twin_start(&pool, copies, ncopies);
+		if (started < ncopies) {
+			fprintf(stderr, "bench: a twin copy's thread could not start\n");
+			rc = BSTM_EINTERNAL;
+		}
+	}
 	if (rc) {
+		twin_stop(&pool, copies, started);
 		bstm_executor_destroy(ex);
 		for (uint32_t i = 1; i < ncopies; i++)
 			bstm_executor_destroy(copies[i].ex);
@@ -404,10 +448,9 @@ static int measure(const bench_instance *inst, const bench_instance *twins, uint
 		}
 		uint64_t twin_wall = 0;
 		if (!rc && ncopies) {
-			twin_wall = twin_once(copies, ncopies, so);
+			twin_wall = twin_once(&pool, copies, ncopies, so);
 			if (!twin_wall) {
-				fprintf(stderr, "bench: a twin copy failed, differs or could "
-						"not start\n");
+				fprintf(stderr, "bench: a twin copy failed or differs\n");
 				rc = BSTM_EINTERNAL;
 			}
 		}
@@ -434,6 +477,8 @@ static int measure(const bench_instance *inst, const bench_instance *twins, uint
 		if (rc)
 			break;
 	}
+	if (ncopies)
+		twin_stop(&pool, copies, started);
 	bstm_executor_destroy(ex);
 	for (uint32_t i = 1; i < ncopies; i++)
 		bstm_executor_destroy(copies[i].ex);
