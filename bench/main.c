@@ -26,8 +26,9 @@
  * With --twin 1 each run also measures what the machine gives T threads on
  * this workload at that moment, without any executor overhead: T sequential
  * executors, one per thread (threads kept for the configuration's runs),
- * each on its own copy of the block and state, started together. twin_x = T * (sequential time) / (time until the last
- * copy is done), so 2 at 2 threads when the cores do not slow each other.
+ * each on its own copy of the block and state, started together.
+ * twin_x = T * (sequential time) / (time until the last copy is done), so
+ * 2 at 2 threads when the cores do not slow each other.
  * of_twin is the median over runs of speedup / twin_x of the same run: how
  * much of that the parallel executor reached. twin_x is a reference, not a
  * bound: the copies touch T times the state, the parallel run only once.
