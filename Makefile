@@ -58,6 +58,14 @@ FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/bin/%_replay)
 TOOL_BIN  := $(if $(TOOL_SRC),$(BUILD)/bin/blockstm)
 BENCH_BIN := $(if $(BENCH_SRC),$(BUILD)/bin/bench)
 
+# stress_mvmemory once more, built with MVM_TEST_WIDE_ADDRESSES: the index
+# takes every other entry for one whose address needs the open tag's bits
+# (tagged pointers, 57-bit address spaces), so that path runs here too.
+WIDE_BIN  := $(BUILD)/bin/stress_mvmemory_wide
+WIDE_OBJ  := $(BUILD)/obj/wide/tests/stress/stress_mvmemory.o \
+	$(BUILD)/obj/wide/src/mvmemory/mvmemory.o
+STRESS_BIN+= $(WIDE_BIN)
+
 STATIC_LIB := $(BUILD)/lib/libblockstm.a
 SHARED_LIB := $(BUILD)/lib/libblockstm.so
 
@@ -107,6 +115,17 @@ $(BUILD)/bin/%: $(BUILD)/obj/tests/diff/%.o $(SUP_OBJ) $(STATIC_LIB)
 	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(LIBS)
 
 $(BUILD)/bin/%: $(BUILD)/obj/tests/stress/%.o $(SUP_OBJ) $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(LIBS)
+
+$(BUILD)/obj/wide/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -DMVM_TEST_WIDE_ADDRESSES -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/wide/src/%.o: CFLAGS_BASE += $(LIB_DEFS)
+
+# Its own mvmemory.o comes first, so the library's is never pulled in.
+$(WIDE_BIN): $(WIDE_OBJ) $(SUP_OBJ) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(LIBS)
 

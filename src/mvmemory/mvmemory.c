@@ -211,15 +211,23 @@ static inline mvm_slot *bucket_line(const mvm *m, uint64_t hash)
 	return &m->buckets[(hash & m->mask) * MVM_LINE_SLOTS];
 }
 
+/* Whether e's address leaves the top bits free for the open tag. Entries
+ * whose addresses need them (tagged pointers, 57-bit address spaces) live
+ * in the trie. MVM_TEST_WIDE_ADDRESSES (a test build only) makes every
+ * other entry such an entry, so that path runs on this machine too. */
 static inline bool open_fits(const mvm_entry *e)
 {
+#ifdef MVM_TEST_WIDE_ADDRESSES
+	return ((uintptr_t)e >> 6 & 1) == 0 && ((uintptr_t)e >> MVM_OPEN_TAG_SHIFT) == 0;
+#else
 	return ((uintptr_t)e >> MVM_OPEN_TAG_SHIFT) == 0;
+#endif
 }
 
 /* The entry in open slot word w (nonzero) if it is key's, else NULL. */
 static inline mvm_entry *open_match(uintptr_t w, const void *key, uint32_t len, uint64_t hash)
 {
-	if (mvm_open_tag_of(w) != mvm_open_tag(hash))
+	if (w == MVM_OPEN_CLOSED || mvm_open_tag_of(w) != mvm_open_tag(hash))
 		return NULL;
 	mvm_entry *e = mvm_open_entry(w);
 	return entry_matches(e, key, len, hash) ? e : NULL;
@@ -317,8 +325,20 @@ mvm_entry *mvm_find_or_insert(mvm *m, bstm_arena *arena, const void *key, uint32
 		 * it. Release publishes e's fields with its word. */
 		if (!e && !(e = new_entry(arena, key, len, hash)))
 			return NULL;
-		if (!open_fits(e))
+		if (!open_fits(e)) {
+			/* Its address needs the tag's bits (a tagged or 57-bit
+			 * pointer): it goes to the trie, which lookups reach
+			 * only once every open slot is full, so fill the rest. */
+			for (; i < MVM_LINE_OPEN; i++) {
+				uintptr_t w = 0;
+				if (!atomic_compare_exchange_strong_explicit(
+					    &line[i], &w, MVM_OPEN_CLOSED, memory_order_release,
+					    memory_order_acquire) &&
+				    (found = open_match(w, key, len, hash)))
+					return found;
+			}
 			break;
+		}
 		uintptr_t w = 0;
 		if (atomic_compare_exchange_strong_explicit(
 			    &line[i], &w,

@@ -152,6 +152,13 @@ typedef _Atomic uintptr_t mvm_slot;
 #define MVM_LINE_KEYS	   4u
 #define MVM_OPEN_TAG_SHIFT 48
 
+/* What an insert whose entry cannot take an open slot (its address needs
+ * the tag's bits) leaves in the line's empty open slots before it goes to
+ * the trie: the slots are full from then on, so no lookup stops at them and
+ * no other insert of the key puts a second entry there. Never an entry
+ * (those are line-aligned). */
+#define MVM_OPEN_CLOSED ((uintptr_t)1)
+
 static inline uint16_t mvm_open_tag(uint64_t hash)
 {
 	return (uint16_t)(hash >> MVM_OPEN_TAG_SHIFT);

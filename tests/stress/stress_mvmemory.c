@@ -26,6 +26,11 @@
  *
  *   stress_mvmemory [--quick] [--verbose]
  *
+ * Built with MVM_TEST_WIDE_ADDRESSES (stress_mvmemory_wide), the index takes
+ * every other entry for one whose address needs the open tag's bits: such an
+ * insert closes the line's empty open slots and goes to the trie. The walk
+ * then also counts closed slots, and the run fails if it found none.
+ *
  * Prints "N passed, M failed" last (one case per configuration and thread
  * count); exits 1 on a failure, which is also printed as it happens.
  */
@@ -261,6 +266,10 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Open slots the walks found closed (MVM_OPEN_CLOSED): none unless some
+ * entry's address needs the tag's bits; a wide-address build needs some. */
+static unsigned long closed_slots;
+
 typedef struct walk_state {
 	run *run;
 	uint8_t *visits;
@@ -335,6 +344,10 @@ static void walk_open(walk_state *ws, uint64_t b)
 		const mvm_entry *e = mvm_open_entry(w);
 		if (empty)
 			fail(r, "an open slot filled after an empty one", i, e, NULL);
+		if (w == MVM_OPEN_CLOSED) {
+			closed_slots++;
+			continue;
+		}
 		if (w & MVM_SLOT_TABLE) {
 			fail(r, "a table in an open slot", i, e, NULL);
 			continue;
@@ -459,6 +472,219 @@ static int run_case(enum hash_kind kind, uint32_t threads, uint32_t key_count, i
 	return failed;
 }
 
+/* --- writes: skip lists of chain entries and of keys over one line ------ */
+
+/* Keys of one hash (so one line and, past its open slots, one chain at the
+ * last trie level: every chain entry but the tail has an ext from its
+ * insert) with lengths of one and several lines, and keys of real hashes.
+ * Threads insert them (all of them, racing) and write transactions of every
+ * node height into them, reading as they go; then every level of every
+ * skip list is checked, and the index. */
+#define W_KEYS 20
+#define W_SAME 15 /* the first W_SAME share one hash */
+
+typedef struct wrun {
+	mvm index;
+	bstm_arena arenas[MAX_THREADS];
+	uint8_t key[W_KEYS][BSTM_MAX_KEY_LEN];
+	uint32_t len[W_KEYS];
+	uint64_t hash[W_KEYS];
+	_Atomic(mvm_entry *) entry[W_KEYS];
+	uint32_t threads, txns;
+	pthread_barrier_t barrier;
+	_Atomic int failed;
+	char why[FAIL_MESSAGE];
+} wrun;
+
+typedef struct wworker {
+	wrun *run;
+	uint32_t id;
+	pthread_t thread;
+} wworker;
+
+static void wfail(wrun *r, const char *what, uint32_t key, uint32_t txn)
+{
+	int expected = 0;
+	if (atomic_compare_exchange_strong_explicit(&r->failed, &expected, 1, memory_order_acq_rel,
+						    memory_order_relaxed))
+		snprintf(r->why, sizeof r->why, "%s (key %u, txn %u)", what, key, txn);
+}
+
+static void *wworker_main(void *arg)
+{
+	wworker *w = arg;
+	wrun *r = w->run;
+	uint64_t state = scramble(w->id + 99) | 1;
+	uint32_t count = 0, *mine = malloc(sizeof *mine * (r->txns / r->threads + 1));
+	for (uint32_t t = w->id; mine && t < r->txns; t += r->threads)
+		mine[count++] = t;
+	for (uint32_t i = count; mine && i > 1; i--) {
+		uint32_t j = (uint32_t)(next_random(&state) % i), t = mine[i - 1];
+		mine[i - 1] = mine[j];
+		mine[j] = t;
+	}
+	pthread_barrier_wait(&r->barrier);
+	if (!mine)
+		wfail(r, "out of memory", 0, 0);
+	for (uint32_t i = 0; i < count; i++) {
+		uint32_t txn = mine[i];
+		for (uint32_t k0 = 0; k0 < W_KEYS; k0++) {
+			uint32_t k = (k0 + txn) % W_KEYS;
+			bstm_arena *a = &r->arenas[w->id];
+			mvm_entry *e = mvm_find_or_insert(&r->index, a, r->key[k], r->len[k],
+							  r->hash[k], NULL);
+			mvm_entry *first = NULL;
+			if (!e) {
+				wfail(r, "insert returned NULL", k, txn);
+				continue;
+			}
+			if (!atomic_compare_exchange_strong_explicit(&r->entry[k], &first, e,
+								     memory_order_acq_rel,
+								     memory_order_acquire) &&
+			    first != e)
+				wfail(r, "two entries for a key", k, txn);
+			mvm_version v = {.value = NULL, .len = 0, .txn_idx = txn};
+			bool fresh = false;
+			mvm_node *n = mvm_write(e, a, txn, 0, &v, &fresh);
+			if (!n || n->txn_idx != txn || !fresh)
+				wfail(r, "write failed", k, txn);
+			/* a read of some key by some transaction */
+			uint64_t x = next_random(&state);
+			uint32_t rk = (uint32_t)(x % W_KEYS),
+				 reader = (uint32_t)((x >> 8) % (r->txns + 1));
+			/* known first: an entry published before the find */
+			mvm_entry *known =
+				atomic_load_explicit(&r->entry[rk], memory_order_acquire);
+			mvm_entry *re = mvm_find(&r->index, r->key[rk], r->len[rk], r->hash[rk]);
+			if (known && re != known)
+				wfail(r, "find missed a key", rk, reader);
+			if (re) {
+				mvm_read_result res;
+				mvm_read(re, reader, &res);
+				if (res.kind == MVM_READ_VERSION &&
+				    (res.blocking_txn >= reader ||
+				     res.version->txn_idx != res.blocking_txn))
+					wfail(r, "read saw a wrong writer", rk, reader);
+				if (res.kind == MVM_READ_ESTIMATE)
+					wfail(r, "read saw an estimate", rk, reader);
+			}
+		}
+	}
+	free(mine);
+	return NULL;
+}
+
+static void wcheck(wrun *r)
+{
+	if (atomic_load(&mvm_no_link))
+		wfail(r, "the shared empty link was written", 0, 0);
+	uint32_t taller[MVM_LEVELS] = {0};
+	for (uint32_t t = 0; t < r->txns; t++)
+		for (uint32_t l = 0; l < mvm_node_height(t); l++)
+			taller[l]++;
+	for (uint32_t k = 0; k < W_KEYS; k++) {
+		mvm_entry *e = atomic_load(&r->entry[k]);
+		if (!e || mvm_find(&r->index, r->key[k], r->len[k], r->hash[k]) != e) {
+			wfail(r, "key not found after the round", k, 0);
+			continue;
+		}
+		if (taller[1] && !mvm_ext(e))
+			wfail(r, "upper levels without an ext", k, 0);
+		for (int l = 0; l < MVM_LEVELS; l++) {
+			uint32_t on = 0, prev = UINT32_MAX;
+			for (const mvm_node *n = atomic_load(mvm_link(e, NULL, l)); n;
+			     n = atomic_load(&n->next[l]), on++) {
+				if (n->txn_idx >= prev)
+					wfail(r, "a level not strictly descending", k, n->txn_idx);
+				if (mvm_node_height(n->txn_idx) <= (uint32_t)l)
+					wfail(r, "a node above its height", k, n->txn_idx);
+				prev = n->txn_idx;
+				if (on > r->txns)
+					break;
+			}
+			if (on != taller[l])
+				wfail(r, "a level misses nodes", k, (uint32_t)l);
+		}
+		for (uint32_t reader = 1; reader <= r->txns; reader++) {
+			mvm_read_result res;
+			mvm_read(e, reader, &res);
+			if (res.kind != MVM_READ_VERSION || res.blocking_txn != reader - 1)
+				wfail(r, "a read after the round missed its writer", k, reader);
+		}
+	}
+}
+
+static int run_writes_case(uint32_t threads, uint32_t txns, int rounds)
+{
+	wrun *r = calloc(1, sizeof *r);
+	if (!r)
+		return 1;
+	r->threads = threads;
+	r->txns = txns;
+	mvm_init(&r->index);
+	static const uint32_t lens[W_KEYS] = {1, 33, 34, 200,  5,   1024, 7, /* the open slots */
+					      2, 34, 33, 1024, 40,  9,	  200, 3, /* trie, chain */
+					      4, 33, 34, 64,   1024};
+	for (uint32_t k = 0; k < W_KEYS; k++) {
+		r->len[k] = lens[k];
+		for (uint32_t j = 0; j < lens[k]; j++)
+			r->key[k][j] = (uint8_t)(k * 131 + j * 7);
+		r->key[k][0] = (uint8_t)k;
+		r->hash[k] = k < W_SAME ? ((uint64_t)COMMON_TAG << 32) | BUCKET_BITS
+					: bstm_hash_bytes(r->key[k], r->len[k]);
+	}
+	for (uint32_t t = 0; t < threads; t++)
+		bstm_arena_init(&r->arenas[t], ARENA_CHUNK);
+	int failed = 0;
+	for (int round = 0; round < rounds && !failed; round++) {
+		mvm_begin_block(&r->index, 1);
+		for (uint32_t k = 0; k < W_KEYS; k++)
+			atomic_store(&r->entry[k], NULL);
+		for (uint32_t t = 0; t < threads; t++)
+			bstm_arena_reset(&r->arenas[t]);
+		pthread_barrier_init(&r->barrier, NULL, threads);
+		wworker w[MAX_THREADS];
+		for (uint32_t t = 0; t < threads; t++) {
+			w[t] = (wworker){.run = r, .id = t};
+			if (pthread_create(&w[t].thread, NULL, wworker_main, &w[t]) != 0) {
+				printf("FAIL writes: could not start a thread\n");
+				exit(1);
+			}
+		}
+		for (uint32_t t = 0; t < threads; t++)
+			pthread_join(w[t].thread, NULL);
+		pthread_barrier_destroy(&r->barrier);
+		wcheck(r);
+		/* The shape the case is after: which keys took the open slots
+		 * depends on the race, but the rest form one chain, all of
+		 * whose entries but the tail link to the next in their ext. */
+		uint32_t linked = 0, open = 0;
+		const mvm_slot *line =
+			&r->index.buckets[(r->hash[0] & r->index.mask) * MVM_LINE_SLOTS];
+		for (uint32_t k = 0; k < W_SAME; k++) {
+			mvm_entry *e = atomic_load(&r->entry[k]);
+			linked += e && mvm_ext(e) && atomic_load(&mvm_ext(e)->chain);
+			for (uint32_t i = 0; i < MVM_LINE_OPEN; i++) {
+				uintptr_t word = atomic_load(&line[i]);
+				open += word && word != MVM_OPEN_CLOSED &&
+					mvm_open_entry(word) == e;
+			}
+		}
+		if (open > MVM_LINE_OPEN || linked != W_SAME - open - 1)
+			wfail(r, "not the expected chain", linked, 0);
+		failed = atomic_load(&r->failed);
+	}
+	if (failed)
+		printf("FAIL writes threads=%u txns=%u: %s\n", threads, txns, r->why);
+	else if (verbose)
+		printf("ok writes threads=%u txns=%u rounds=%d\n", threads, txns, rounds);
+	for (uint32_t t = 0; t < threads; t++)
+		bstm_arena_destroy(&r->arenas[t]);
+	mvm_destroy(&r->index);
+	free(r);
+	return failed;
+}
+
 int main(int argc, char **argv)
 {
 	int quick = 0;
@@ -494,6 +720,18 @@ int main(int argc, char **argv)
 			else
 				passed++;
 		}
-	printf("%lu passed, %lu failed\n", passed, failed);
+	for (size_t t = 0; t < 3; t++) {
+		if (run_writes_case(thread_counts[t], quick ? 800 : 3000, quick ? 3 : 20))
+			failed++;
+		else
+			passed++;
+	}
+#ifdef MVM_TEST_WIDE_ADDRESSES
+	if (!closed_slots) {
+		printf("FAIL: no open slot was closed: the wide-address path never ran\n");
+		failed++;
+	}
+#endif
+	printf("%lu passed, %lu failed (%lu open slots closed)\n", passed, failed, closed_slots);
 	return failed ? 1 : 0;
 }

@@ -1124,7 +1124,8 @@ static void *hot_main(void *arg)
 	return NULL;
 }
 
-static void hot_keys_round(uint32_t writers)
+/* given: HOT_KEYS entries to write (NULL: insert "hot0".."hot2"). */
+static void hot_keys_round_on(uint32_t writers, mvm_entry *const *given)
 {
 	uint32_t readers = writers / 2 ? writers / 2 : 1;
 	uint32_t threads = writers + readers;
@@ -1137,7 +1138,7 @@ static void hot_keys_round(uint32_t writers)
 	char name[16];
 	for (uint32_t k = 0; k < HOT_KEYS; k++) {
 		snprintf(name, sizeof name, "hot%u", k);
-		run.keys[k] = insert_str(name);
+		run.keys[k] = given ? given[k] : insert_str(name);
 	}
 	hot_thread *th = calloc(threads, sizeof *th);
 	cr_assert_not_null(th);
@@ -1177,6 +1178,11 @@ static void hot_keys_round(uint32_t writers)
 	for (uint32_t i = 0; i < threads; i++)
 		bstm_arena_destroy(&th[i].arena);
 	free(th);
+}
+
+static void hot_keys_round(uint32_t writers)
+{
+	hot_keys_round_on(writers, NULL);
 }
 
 Test(mvmemory, concurrent_inserts_and_reads_on_hot_keys)
@@ -1326,4 +1332,112 @@ Test(mvmemory, concurrent_set_base_one_winner)
 		}
 		cr_assert_eq(owners, 1, "round %d: the base is nobody's", round);
 	}
+}
+
+/* --- entries past the common shape: chain entries, keys over one line ----- */
+
+/* Keys of one hash (so one line): the first MVM_LINE_OPEN take the open
+ * slots, the next goes to the trie root and, as the others come, ten tables
+ * down to the last level, where the rest form a chain. Every chain entry but
+ * the first (the tail) has an ext from its insert; the key lengths mix one-
+ * and several-line entries. Fills e[] and returns the count. */
+#define ODD_KEYS (MVM_LINE_OPEN + 8)
+static const uint32_t odd_len[ODD_KEYS] = {1, 33, 34, 200,  5,	1024, 7, /* open */
+					   2, 34, 33, 1024, 40, 9,    200, 3};
+static uint8_t odd_bytes[ODD_KEYS][BSTM_MAX_KEY_LEN];
+
+static void odd_keys(mvm_entry *e[ODD_KEYS], uint64_t hash)
+{
+	for (uint32_t i = 0; i < ODD_KEYS; i++) {
+		tk_fill(odd_bytes[i], odd_len[i], 1000 + i);
+		odd_bytes[i][0] = (uint8_t)i; /* distinct keys */
+		e[i] = insert_counted(&mem, &arena, odd_bytes[i], odd_len[i], hash, &created);
+		cr_assert_not_null(e[i]);
+		cr_assert_eq((uintptr_t)e[i] % BSTM_CACHELINE, 0);
+	}
+	for (uint32_t i = 0; i < ODD_KEYS; i++)
+		cr_assert_eq(mvm_find(&mem, odd_bytes[i], odd_len[i], hash), e[i], "key %u", i);
+	/* The shape this test is after: the tail of the chain has no ext,
+	 * the entries linked in front of it do. */
+	cr_assert_null(mvm_ext(e[MVM_LINE_OPEN]));
+	for (uint32_t i = MVM_LINE_OPEN + 1; i < ODD_KEYS; i++) {
+		cr_assert_not_null(mvm_ext(e[i]), "chain entry %u without ext", i);
+		cr_assert_eq(atomic_load(&mvm_ext(e[i])->chain), e[i - 1]);
+	}
+	for (uint32_t i = 0; i < MVM_LINE_OPEN; i++)
+		cr_assert_null(mvm_ext(e[i]));
+}
+
+/* Writers of every height into chain entries (whose ext is the chain's) and
+ * entries of keys over 33 bytes, in random order: the skip lists are exact,
+ * reads see the writer below, and the chains and the index are intact. */
+Test(mvmemory, writes_on_chain_entries_and_long_keys)
+{
+	enum { TXNS = 2000 };
+	mvm_entry *e[ODD_KEYS];
+	odd_keys(e, 42);
+	uint32_t order[TXNS];
+	tk_rng rng;
+	tk_rng_seed(&rng, 5);
+	uint32_t tall = 0;
+	for (uint32_t k = 0; k < ODD_KEYS; k++) {
+		mvm_entry_ext *before = mvm_ext(e[k]);
+		for (uint32_t i = 0; i < TXNS; i++)
+			order[i] = i;
+		shuffle(order, TXNS, &rng);
+		for (uint32_t i = 0; i < TXNS; i++)
+			write_txn(e[k], order[i], 0, NULL, NULL);
+		cr_assert_eq(check_skip_list(e[k]), TXNS, "key %u", k);
+		/* An ext the entry had (the chain's) is the one its levels use. */
+		if (before)
+			cr_assert_eq(mvm_ext(e[k]), before, "key %u: ext replaced", k);
+		cr_assert_not_null(mvm_ext(e[k]), "key %u: upper levels without ext", k);
+		expect_storage(e[k], 0);
+		for (uint32_t r = 1; r <= TXNS; r++) {
+			mvm_read_result res;
+			mvm_read(e[k], r, &res);
+			cr_assert_eq(res.kind, MVM_READ_VERSION);
+			cr_assert_eq(res.blocking_txn, r - 1, "key %u reader %u saw %u", k, r,
+				     res.blocking_txn);
+		}
+	}
+	for (uint32_t i = 0; i < TXNS; i++)
+		tall += mvm_node_height(i) > 1;
+	cr_assert_gt(tall, 50);
+	/* The chain still links every entry once. */
+	for (uint32_t i = 0; i < ODD_KEYS; i++)
+		cr_assert_eq(mvm_find(&mem, odd_bytes[i], odd_len[i], 42), e[i], "key %u", i);
+	for (uint32_t i = MVM_LINE_OPEN + 1; i < ODD_KEYS; i++)
+		cr_assert_eq(atomic_load(&mvm_ext(e[i])->chain), e[i - 1]);
+	cr_assert_null(atomic_load(&mvm_no_link));
+}
+
+/* The same under concurrent writers and readers (hot_keys_round): a chain
+ * entry with its ext, the chain's tail (no ext until a tall writer makes
+ * one) and one-line, two-line and many-line entries. */
+Test(mvmemory, concurrent_writes_on_chain_entries_and_long_keys)
+{
+	static const uint32_t picks[][HOT_KEYS] = {
+		{MVM_LINE_OPEN + 3, MVM_LINE_OPEN, 2},	   /* chain, tail, 34 bytes */
+		{MVM_LINE_OPEN + 4, 5, MVM_LINE_OPEN + 1}, /* chain 1024, 1024 open, chain 34 */
+		{1, 3, MVM_LINE_OPEN + 7},		   /* 33, 200, chain 3 */
+	};
+	static const uint32_t writer_set[] = {2, 4, 8};
+	for (size_t p = 0; p < sizeof picks / sizeof picks[0]; p++)
+		for (size_t w = 0; w < sizeof writer_set / sizeof writer_set[0]; w++) {
+			mvm_entry *e[ODD_KEYS], *given[HOT_KEYS];
+			odd_keys(e, 42 + (uint64_t)w * 1000003u * 0x10001u);
+			for (uint32_t k = 0; k < HOT_KEYS; k++)
+				given[k] = e[picks[p][k]];
+			hot_keys_round_on(writer_set[w], given);
+			for (uint32_t i = 0; i < ODD_KEYS; i++)
+				cr_assert_eq(mvm_find(&mem, odd_bytes[i], odd_len[i],
+						      42 + (uint64_t)w * 1000003u * 0x10001u),
+					     e[i], "key %u", i);
+			cr_assert_null(atomic_load(&mvm_no_link));
+			mvm_end_block(&mem, 64, created);
+			created = 0;
+			bstm_arena_reset(&arena);
+			cr_assert_eq(mvm_begin_block(&mem, 64), 0);
+		}
 }
