@@ -227,7 +227,7 @@ static inline bool open_fits(const mvm_entry *e)
 /* The entry in open slot word w (nonzero) if it is key's, else NULL. */
 static inline mvm_entry *open_match(uintptr_t w, const void *key, uint32_t len, uint64_t hash)
 {
-	if (w == MVM_OPEN_CLOSED || mvm_open_tag_of(w) != mvm_open_tag(hash))
+	if (mvm_open_tag_of(w) != mvm_open_tag(hash) || w == MVM_OPEN_CLOSED)
 		return NULL;
 	mvm_entry *e = mvm_open_entry(w);
 	return entry_matches(e, key, len, hash) ? e : NULL;
