@@ -1340,7 +1340,7 @@ Test(mvmemory, concurrent_set_base_one_winner)
  * slots, the next goes to the trie root and, as the others come, ten tables
  * down to the last level, where the rest form a chain. Every chain entry but
  * the first (the tail) has an ext from its insert; the key lengths mix one-
- * and several-line entries. Fills e[] and returns the count. */
+ * and several-line entries. Fills e[]. */
 #define ODD_KEYS (MVM_LINE_OPEN + 8)
 static const uint32_t odd_len[ODD_KEYS] = {1, 33, 34, 200,  5,	1024, 7, /* open */
 					   2, 34, 33, 1024, 40, 9,    200, 3};
@@ -1425,15 +1425,15 @@ Test(mvmemory, concurrent_writes_on_chain_entries_and_long_keys)
 	static const uint32_t writer_set[] = {2, 4, 8};
 	for (size_t p = 0; p < sizeof picks / sizeof picks[0]; p++)
 		for (size_t w = 0; w < sizeof writer_set / sizeof writer_set[0]; w++) {
+			uint64_t hash = 42 + (uint64_t)w * 1000003u * 0x10001u;
 			mvm_entry *e[ODD_KEYS], *given[HOT_KEYS];
-			odd_keys(e, 42 + (uint64_t)w * 1000003u * 0x10001u);
+			odd_keys(e, hash);
 			for (uint32_t k = 0; k < HOT_KEYS; k++)
 				given[k] = e[picks[p][k]];
 			hot_keys_round_on(writer_set[w], given);
 			for (uint32_t i = 0; i < ODD_KEYS; i++)
-				cr_assert_eq(mvm_find(&mem, odd_bytes[i], odd_len[i],
-						      42 + (uint64_t)w * 1000003u * 0x10001u),
-					     e[i], "key %u", i);
+				cr_assert_eq(mvm_find(&mem, odd_bytes[i], odd_len[i], hash), e[i],
+					     "key %u", i);
 			cr_assert_null(atomic_load(&mvm_no_link));
 			mvm_end_block(&mem, 64, created);
 			created = 0;
