@@ -84,7 +84,9 @@ deps:
 deps-test:
 	@sh scripts/deps.sh test
 
-$(BUILD)/obj/%.o: %.c
+# Every object waits for the packages (order only), so that `make -j` on a
+# fresh machine never compiles before its headers are installed.
+$(BUILD)/obj/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -MMD -MP -c $< -o $@
 
@@ -118,7 +120,7 @@ $(BUILD)/bin/%: $(BUILD)/obj/tests/stress/%.o $(SUP_OBJ) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(LIBS)
 
-$(BUILD)/obj/wide/%.o: %.c
+$(BUILD)/obj/wide/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -DMVM_TEST_WIDE_ADDRESSES -MMD -MP -c $< -o $@
 
