@@ -88,7 +88,9 @@ static void put_str(cursor *c, const char *s)
  * Not marked malformed (by vm_txn_decode, or by the node), and what the
  * wire format can carry: names that are identifiers (terminated
  * within their arrays), at most VM_MAX_ARGS arguments, 1 to VM_MAX_BUNDLE
- * modules with bytes behind every non-empty one. A transaction filled in by
+ * modules of at most UINT32_MAX bytes with bytes behind every non-empty one
+ * (so run_publish's fee, at most 16 * UINT32_MAX * VM_GAS_PUBLISH_BYTE,
+ * cannot wrap). A transaction filled in by
  * hand is held to the same rules as a decoded one, by the encoder and again
  * before it runs.
  */
@@ -104,7 +106,7 @@ static bool payload_well_formed(const vm_txn *txn)
 	    txn->module_count > VM_MAX_BUNDLE)
 		return false;
 	for (uint32_t i = 0; i < txn->module_count; i++)
-		if (!txn->modules[i] && txn->module_lens[i])
+		if ((!txn->modules[i] && txn->module_lens[i]) || txn->module_lens[i] > UINT32_MAX)
 			return false;
 	return true;
 }
@@ -130,8 +132,6 @@ long vm_txn_encode(const vm_txn *txn, uint8_t *buf, size_t cap)
 	} else {
 		put_u(&c, txn->module_count, 1);
 		for (uint32_t i = 0; i < txn->module_count; i++) {
-			if (txn->module_lens[i] > UINT32_MAX)
-				return BSTM_ETOOBIG;
 			put_u(&c, txn->module_lens[i], 4);
 			put(&c, txn->modules[i], txn->module_lens[i]);
 		}

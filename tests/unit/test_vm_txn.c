@@ -594,6 +594,18 @@ Test(vm_txn, hand_filled_transactions_are_held_to_the_format)
 	expect_discarded_malformed(&t, "module bytes missing");
 	t.kind = 7;
 	expect_discarded_malformed(&t, "unknown payload kind");
+	/* Lengths the wire format cannot carry. With the second, the bundle's
+	 * fee (10 gas a byte) used to wrap around 2^64 to 4 gas, and the first
+	 * module was still decoded and verified. */
+	t = p;
+	t.module_lens[0] = (size_t)UINT32_MAX + 1;
+	expect_discarded_malformed(&t, "module of 2^32 bytes");
+	t = p;
+	t.module_count = 2;
+	t.modules[1] = bins[0];
+	t.module_lens[1] = (size_t)(UINT64_MAX / VM_GAS_PUBLISH_BYTE + 1 - lens[0]);
+	cr_assert_eq((uint64_t)((lens[0] + t.module_lens[1]) * VM_GAS_PUBLISH_BYTE), 4);
+	expect_discarded_malformed(&t, "bundle whose fee wraps");
 
 	/* The limits themselves are allowed. */
 	t = transfer(2, 0, 3, 77);
