@@ -290,8 +290,8 @@ int vm_execute_txn(vm_instance *inst, const vm_txn *txn, const vm_state_ops *ops
 
 vm_exit vm_invoke(vm_instance *inst, const vm_state_ops *ops, void *state, uint64_t sender,
 		  uint64_t address, const char *module, const char *function, const uint64_t *args,
-		  uint32_t arg_count, uint64_t *results, uint64_t *gas, uint64_t *code,
-		  bool commit);
+		  uint32_t arg_count, uint64_t *results, uint32_t result_cap, uint64_t *gas,
+		  uint64_t *code, bool commit);
 
 /* disasm.c */
 int vm_disassemble_module(const vm_module *module, char **text);

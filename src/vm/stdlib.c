@@ -398,7 +398,7 @@ int vm_genesis(vm_kvmap *map, uint64_t accounts, uint64_t balance)
 		uint64_t gas = UINT64_MAX / 2, code;
 		vm_exit e =
 			vm_invoke(inst, &vm_kvmap_ops, map, VM_STDLIB_ADDRESS, VM_STDLIB_ADDRESS,
-				  vm_stdlib[i].name, "init", NULL, 0, NULL, &gas, &code, true);
+				  vm_stdlib[i].name, "init", NULL, 0, NULL, 0, &gas, &code, true);
 		if (e != VM_EXIT_OK && !(e == VM_EXIT_FAIL && code == VM_FAIL_FUNCTION_NOT_FOUND))
 			rc = BSTM_EINTERNAL;
 	}

@@ -506,10 +506,13 @@ int vm_execute_txn(vm_instance *inst, const vm_txn *txn, const vm_state_ops *ops
  * Call any function directly, without prologue or epilogue: genesis runs
  * module initialisers with it, and tests drive single functions. The
  * overlay is flushed to `state` only when the call succeeded and `commit`.
+ * `results` holds result_cap values: a function that returns more is not
+ * run (VM_EXIT_ERROR, BSTM_EINVAL).
  */
 vm_exit vm_invoke(vm_instance *inst, const vm_state_ops *ops, void *state, uint64_t sender,
 		  uint64_t address, const char *module, const char *function, const uint64_t *args,
-		  uint32_t arg_count, uint64_t *results, uint64_t *gas, uint64_t *code, bool commit)
+		  uint32_t arg_count, uint64_t *results, uint32_t result_cap, uint64_t *gas,
+		  uint64_t *code, bool commit)
 {
 	vm_instance_reset(inst);
 	vm_exec x = {.inst = inst, .ops = ops, .state = state, .sender = sender};
@@ -524,6 +527,9 @@ vm_exit vm_invoke(vm_instance *inst, const vm_state_ops *ops, void *state, uint6
 		} else if (m->functions[f].params != arg_count) {
 			x.code = VM_FAIL_ARG_COUNT;
 			e = VM_EXIT_FAIL;
+		} else if (m->functions[f].returns > result_cap || (!results && result_cap)) {
+			x.error = BSTM_EINVAL;
+			e = VM_EXIT_ERROR;
 		} else {
 			e = vm_run(&x, m, &m->functions[f], args, results);
 		}

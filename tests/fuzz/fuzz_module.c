@@ -74,7 +74,7 @@ static void run_functions(const uint8_t *data, size_t size, const vm_module *m)
 		uint64_t gas = 20000, code;
 		vm_exit e = vm_invoke(instance, &vm_kvmap_ops, state, 7, m->address, m->name,
 				      m->functions[i].name, args, m->functions[i].params, results,
-				      &gas, &code, false);
+				      255, &gas, &code, false);
 		if (e == VM_EXIT_ERROR && (int64_t)code != BSTM_ENOMEM) {
 			fprintf(stderr, "fuzz_module: unexpected error %ld\n", (long)code);
 			abort();

@@ -60,7 +60,7 @@ static run_result call(const char *fn, const uint64_t *args, uint32_t n, uint64_
 {
 	run_result r = {0};
 	r.gas = gas;
-	r.exit = vm_invoke(inst, &vm_kvmap_ops, map, 42, 5, "t", fn, args, n, r.out, &r.gas,
+	r.exit = vm_invoke(inst, &vm_kvmap_ops, map, 42, 5, "t", fn, args, n, r.out, 4, &r.gas,
 			   &r.code, true);
 	return r;
 }
@@ -260,7 +260,7 @@ Test(vm_interp, import_cycle)
 		"function public g () -> () locals 0\ncallx a.f\nret\nend\n");
 	run_result r = {0};
 	r.gas = 1000;
-	r.exit = vm_invoke(inst, &vm_kvmap_ops, map, 1, 6, "a", "f", NULL, 0, r.out, &r.gas,
+	r.exit = vm_invoke(inst, &vm_kvmap_ops, map, 1, 6, "a", "f", NULL, 0, r.out, 4, &r.gas,
 			   &r.code, false);
 	cr_expect_eq(r.exit, VM_EXIT_FAIL);
 	cr_expect_eq(r.code, VM_FAIL_IMPORT_CYCLE);
@@ -499,13 +499,27 @@ static int rec_emit(void *ctx, const void *data, size_t len)
 	return 0;
 }
 
+/* vm_invoke runs nothing whose results would not fit the caller's array. */
+Test(vm_interp, invoke_refuses_more_results_than_it_holds)
+{
+	install_fn("() -> (u64, u64, u64, u64, u64)",
+		   "push 1\npush 2\npush 3\npush 4\npush 5\nret");
+	run_result r = call("f", NULL, 0, 1000);
+	cr_expect_eq(r.exit, VM_EXIT_ERROR);
+	cr_expect_eq((int64_t)r.code, BSTM_EINVAL);
+	install_fn("() -> (u64, u64, u64, u64)", "push 1\npush 2\npush 3\npush 4\nret");
+	r = call("f", NULL, 0, 1000);
+	cr_assert_eq(r.exit, VM_EXIT_OK);
+	cr_expect_eq(r.out[0] + r.out[1] + r.out[2] + r.out[3], 10);
+}
+
 Test(vm_interp, emit)
 {
 	install_fn("() -> ()", "push 1\npush 2\nemit 2\nret");
 	vm_state_ops ops = vm_kvmap_ops;
 	ops.emit = rec_emit;
 	uint64_t gas = 1000, code;
-	vm_exit e = vm_invoke(inst, &ops, map, 1, 5, "t", "f", NULL, 0, NULL, &gas, &code, true);
+	vm_exit e = vm_invoke(inst, &ops, map, 1, 5, "t", "f", NULL, 0, NULL, 0, &gas, &code, true);
 	cr_assert_eq(e, VM_EXIT_OK);
 	cr_expect_eq(events_seen, 1);
 	cr_expect_eq(event_len, 16);
