@@ -1,11 +1,12 @@
 # blockstm build.
 #
-#   make            library, CLI, benchmark, test drivers -> build/
+#   make            library, benchmark, test drivers -> build/
 #   make test       install missing Debian packages, build, run every test:
 #                   unit (Criterion), differential, stress, fuzz corpus replay,
 #                   a smoke run of the benchmark driver (bench-smoke),
-#                   then the unit tests under ASan+UBSan and the stress and
-#                   differential drivers under TSan
+#                   then the unit tests, corpus replay and a quick differential
+#                   run under ASan+UBSan and the stress and differential
+#                   drivers under TSan
 #   make asan-test  only the ASan+UBSan part; make tsan-test only the TSan part
 #   make bench      build and run the benchmark's default sweep
 #   make fuzz       libFuzzer binaries (clang) in build-fuzz/
@@ -16,8 +17,8 @@
 # tests/unit/test_*.c are Criterion programs; tests/diff/*.c and
 # tests/stress/*.c are plain programs (one per file) linked with
 # tests/support/*.c; tests/fuzz/fuzz_*.c are fuzz targets, also linked with a
-# corpus-replay main; bench/*.c form build/bin/bench; tools/*.c form
-# build/bin/blockstm.
+# corpus-replay main; bench/*.c form build/bin/bench; tools/*.c, where
+# there are any, form build/bin/blockstm.
 
 BUILD   ?= build
 PREFIX  ?= /usr/local

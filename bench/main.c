@@ -177,10 +177,10 @@ static void usage(void)
 		"             [--runs N] [--warmup N] [--order alternate|fixed] [--seed S]\n"
 		"             [--serial-segments 0|1] [--timed-segments 0|1]\n"
 		"             [--twin 0|1] [--caller-cpu N] [--json]\n"
-		"bounds: accounts 1..2^26, txns 1..2^24, compute 0..10^6, threads 1..1024,\n"
-		"        reads and writes 0..1024, hot-ratio 0..1, runs 1..64, warmup 1..64\n"
-		"        (default: 1 run, or the executor's 5-block opening where timed\n"
-		"        blocks are in effect)\n"
+		"bounds: accounts 1..2^26, txns 1..2^24, compute 0..10^6, threads 1..1024\n"
+		"        (1..64 with --twin 1), reads and writes 0..1024, hot-ratio 0..1,\n"
+		"        runs 1..64, warmup 1..64 (default: 1 run, or the executor's\n"
+		"        5-block opening where timed blocks are in effect)\n"
 		"workloads:");
 	for (const bench_workload *w = bench_first(); w; w = w->next)
 		fprintf(stderr, "\n  %-12s %s", w->name, w->help);
@@ -579,7 +579,7 @@ int main(int argc, char **argv)
 	int too_many = 0;
 	for (int h = 0; h < threads.n; h++)
 		too_many |= threads.v[h] == 0 || (twin && threads.v[h] > MAX_TWINS);
-	if (runs < 1 || runs > 64 || p.hot_ratio < 0 || p.hot_ratio > 1 || too_many ||
+	if (runs < 1 || runs > 64 || !(p.hot_ratio >= 0 && p.hot_ratio <= 1) || too_many ||
 	    (twin != 0 && twin != 1)) {
 		usage();
 		return 2;

@@ -7,9 +7,10 @@
  *            10^4 almost none do.
  *   counter  every transaction increments the one global counter at 0x1
  *            (fully sequential by construction), or with probability
- *            1 - hot_ratio its sender's own counter.
+ *            hot_ratio its sender's own counter.
  *   amm      swaps against the one constant-product pool at 0x1 (a hot
- *            key) with probability hot_ratio, else transfers.
+ *            key) with probability hot_ratio, else transfers; hot_ratio 0
+ *            (the default) means swaps only.
  *
  * The base state is a genesis (standard library plus funded accounts) in a
  * vm_kvmap; the block's function is the VM adapter with one instance per
@@ -168,7 +169,8 @@ BENCH_REGISTER(counter_workload)
 
 static bench_workload amm_workload = {
 	.name = "amm",
-	.help = "VM swaps on one AMM pool (transfers with probability 1 - hot-ratio)",
+	.help = "VM swaps on one AMM pool; with 0 < hot-ratio < 1, transfers with\n"
+		"               probability 1 - hot-ratio (hot-ratio 0, the default: swaps only)",
 	.setup = amm_setup,
 	.teardown = vm_teardown,
 };

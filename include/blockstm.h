@@ -21,7 +21,9 @@
  *   - Structs passed in start with a `size` field: set it to sizeof the
  *     struct (bstm_config_init does for bstm_config). bstm_config also
  *     accepts the shorter size of an older header, one that ends at the end
- *     of a field from `threads` on (later fields take their defaults);
+ *     of `threads`, `block_gas_limit`, `sequential_fallback`,
+ *     `small_block_threshold`, `spin_before_park` or `serial_segments`
+ *     (later fields take their defaults);
  *     bstm_block and
  *     bstm_base_view must have exactly this header's size (BSTM_EINVAL
  *     otherwise).
@@ -98,9 +100,11 @@ typedef enum bstm_error {
 #undef BSTM_ERRNO_ENUM_
 } bstm_error;
 
-/* A static message for `code` ("unknown error" for codes not in the table). */
+/* A static message for `code` ("success" for 0, "unknown error" for codes
+ * not in the table). */
 BSTM_API const char *bstm_strerror(int code);
-/* The code's name without the prefix, e.g. "EINVAL"; "UNKNOWN" if not listed. */
+/* The code's name without the prefix, e.g. "EINVAL"; "OK" for 0, "UNKNOWN"
+ * if not listed. */
 BSTM_API const char *bstm_errname(int code);
 
 /* ------------------------------------------------------------------------ */
