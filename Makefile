@@ -10,7 +10,8 @@
 #   make asan-test  only the ASan+UBSan part; make tsan-test only the TSan part
 #   make bench      build and run the benchmark's default sweep
 #   make fuzz       libFuzzer binaries (clang) in build-fuzz/
-#   make install    PREFIX=/usr/local: header, libraries, pkg-config file
+#   make install    PREFIX=/usr/local: headers (blockstm.h, blockstm_vm.h),
+#                   libraries, pkg-config file
 #   make clean
 #
 # Sources are found by wildcard: every src/*/*.c goes into the library;
@@ -204,6 +205,7 @@ fuzz: deps-test
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 include/blockstm.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 src/vm/vm.h $(DESTDIR)$(PREFIX)/include/blockstm_vm.h
 	install -m 644 $(STATIC_LIB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(SHARED_LIB) $(DESTDIR)$(PREFIX)/lib/
 	$(if $(TOOL_BIN),install -m 755 $(TOOL_BIN) $(DESTDIR)$(PREFIX)/bin/)
@@ -218,6 +220,10 @@ example: all
 		examples/node.c $$(PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/stage/lib/pkgconfig \
 		pkg-config --cflags --libs --static blockstm) -o $(BUILD)/bin/example-node
 	LD_LIBRARY_PATH=$(CURDIR)/$(BUILD)/stage/lib $(BUILD)/bin/example-node
+	PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/stage/lib/pkgconfig $(CC) -std=gnu11 -Wall -Wextra -Werror \
+		examples/vm_node.c $$(PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/stage/lib/pkgconfig \
+		pkg-config --cflags --libs blockstm) -o $(BUILD)/bin/example-vm-node
+	LD_LIBRARY_PATH=$(CURDIR)/$(BUILD)/stage/lib $(BUILD)/bin/example-vm-node
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -1,5 +1,6 @@
 /*
- * vm.h - the built-in VM as the rest of the project sees it.
+ * vm.h - the built-in VM's interface, installed as blockstm_vm.h; its
+ * functions are exported from the shared library like bstm_*.
  *
  * The VM executes transactions of a small, verified, gas-metered bytecode
  * (docs/vm.md). It plugs into the executor as an ordinary bstm_txn_fn:
@@ -117,10 +118,10 @@ typedef enum vm_verr {
 		VM_VERR_COUNT_ /* one past the last */
 } vm_verr;
 
-const char *vm_fail_name(uint64_t code);
-const char *vm_discard_name(uint64_t code);
-const char *vm_verr_name(int verr);
-const char *vm_verr_message(int verr);
+BSTM_API const char *vm_fail_name(uint64_t code);
+BSTM_API const char *vm_discard_name(uint64_t code);
+BSTM_API const char *vm_verr_name(int verr);
+BSTM_API const char *vm_verr_message(int verr);
 
 /* ------------------------------------------------------------------------ */
 /* Configuration and the engine                                              */
@@ -142,13 +143,13 @@ typedef struct vm_config {
 	uint64_t max_gas_per_txn;	/* larger gas limits are DISCARDED */
 } vm_config;
 
-void vm_config_init(vm_config *config);
+BSTM_API void vm_config_init(vm_config *config);
 
 typedef struct vm_engine vm_engine;
 
 /* An engine with one instance per worker (`workers` = executor threads). */
-int vm_engine_create(const vm_config *config, uint32_t workers, vm_engine **engine);
-void vm_engine_destroy(vm_engine *engine);
+BSTM_API int vm_engine_create(const vm_config *config, uint32_t workers, vm_engine **engine);
+BSTM_API void vm_engine_destroy(vm_engine *engine);
 
 /* ------------------------------------------------------------------------ */
 /* Transactions                                                              */
@@ -184,17 +185,17 @@ typedef struct vm_txn {
 } vm_txn;
 
 /* Fill a call transaction (names are copied; they must fit VM_MAX_NAME). */
-int vm_txn_call(vm_txn *txn, uint64_t sender, uint64_t sequence, uint64_t gas_limit,
-		uint64_t gas_price, uint64_t module_address, const char *module,
-		const char *function, const uint64_t *args, uint32_t arg_count);
+BSTM_API int vm_txn_call(vm_txn *txn, uint64_t sender, uint64_t sequence, uint64_t gas_limit,
+			 uint64_t gas_price, uint64_t module_address, const char *module,
+			 const char *function, const uint64_t *args, uint32_t arg_count);
 
 /*
  * The wire format (docs/vm.md). vm_txn_encode returns the encoded size, or a
  * negative code; with buf NULL it only measures. vm_txn_decode returns 0 or
  * BSTM_EFORMAT; a publish transaction keeps pointers into `bytes`.
  */
-long vm_txn_encode(const vm_txn *txn, uint8_t *buf, size_t cap);
-int vm_txn_decode(const uint8_t *bytes, size_t len, vm_txn *txn);
+BSTM_API long vm_txn_encode(const vm_txn *txn, uint8_t *buf, size_t cap);
+BSTM_API int vm_txn_decode(const uint8_t *bytes, size_t len, vm_txn *txn);
 
 /*
  * Hand the engine the next block's transactions (borrowed until the block
@@ -203,13 +204,13 @@ int vm_txn_decode(const uint8_t *bytes, size_t len, vm_txn *txn);
  * BSTM_ETXN) for an index at or past `count`, and for every index when
  * txns is NULL.
  */
-void vm_engine_begin_block(vm_engine *engine, const vm_txn *txns, uint32_t count);
+BSTM_API void vm_engine_begin_block(vm_engine *engine, const vm_txn *txns, uint32_t count);
 
 /* The bstm_txn_fn of the built-in VM; ctx is the vm_engine. */
-int vm_txn_execute(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome);
+BSTM_API int vm_txn_execute(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome);
 
 /* Instances the engine has created so far (tests and benchmarks). */
-uint64_t vm_engine_instances_created(const vm_engine *engine);
+BSTM_API uint64_t vm_engine_instances_created(const vm_engine *engine);
 
 /* ------------------------------------------------------------------------ */
 /* State access and the in-memory map                                        */
@@ -232,20 +233,20 @@ typedef struct vm_state_ops {
 /* A byte-string map: base state for tests and benchmarks. */
 typedef struct vm_kvmap vm_kvmap;
 
-int vm_kvmap_create(vm_kvmap **map);
-void vm_kvmap_destroy(vm_kvmap *map);
-int vm_kvmap_put(vm_kvmap *map, const void *key, size_t key_len, const void *value,
-		 size_t value_len);
-int vm_kvmap_remove(vm_kvmap *map, const void *key, size_t key_len);
-int vm_kvmap_get(const vm_kvmap *map, const void *key, size_t key_len, const void **value,
-		 size_t *value_len);
-size_t vm_kvmap_count(const vm_kvmap *map);
+BSTM_API int vm_kvmap_create(vm_kvmap **map);
+BSTM_API void vm_kvmap_destroy(vm_kvmap *map);
+BSTM_API int vm_kvmap_put(vm_kvmap *map, const void *key, size_t key_len, const void *value,
+			  size_t value_len);
+BSTM_API int vm_kvmap_remove(vm_kvmap *map, const void *key, size_t key_len);
+BSTM_API int vm_kvmap_get(const vm_kvmap *map, const void *key, size_t key_len, const void **value,
+			  size_t *value_len);
+BSTM_API size_t vm_kvmap_count(const vm_kvmap *map);
 /* A base view over the map (thread-safe while the map is not modified). */
-void vm_kvmap_base_view(vm_kvmap *map, bstm_base_view *view);
+BSTM_API void vm_kvmap_base_view(vm_kvmap *map, bstm_base_view *view);
 /* State ops that read and write the map directly (events are counted, dropped). */
 extern const vm_state_ops vm_kvmap_ops;
 /* Apply a block's merged write set. */
-int vm_kvmap_apply(vm_kvmap *map, const bstm_output *output);
+BSTM_API int vm_kvmap_apply(vm_kvmap *map, const bstm_output *output);
 
 /* ------------------------------------------------------------------------ */
 /* Keys, genesis, the standard library                                       */
@@ -255,33 +256,33 @@ int vm_kvmap_apply(vm_kvmap *map, const bstm_output *output);
 #define VM_MAX_KEY	  (1u + 8u + 8u + 1u + VM_MAX_NAME + 1u + VM_MAX_NAME)
 
 /* Key of resource `resource` of module (module_address, module) at `account`. */
-size_t vm_resource_key(uint8_t *key, uint64_t account, uint64_t module_address, const char *module,
-		       const char *resource);
+BSTM_API size_t vm_resource_key(uint8_t *key, uint64_t account, uint64_t module_address,
+				const char *module, const char *resource);
 /* Key under which module (address, name) is stored. */
-size_t vm_module_key(uint8_t *key, uint64_t address, const char *name);
+BSTM_API size_t vm_module_key(uint8_t *key, uint64_t address, const char *name);
 
 /* Names and assembler text of the standard library modules. */
 typedef struct vm_stdlib_module {
 	const char *name;
 	const char *source;
 } vm_stdlib_module;
-extern const vm_stdlib_module vm_stdlib[];
-extern const size_t vm_stdlib_count;
+BSTM_API extern const vm_stdlib_module vm_stdlib[];
+BSTM_API extern const size_t vm_stdlib_count;
 
 /*
  * Write the standard library (assembled, at VM_STDLIB_ADDRESS) into `map`,
  * run each module's init as 0x1, and create accounts 1 .. accounts plus 0x1,
  * every one with sequence number 0 and `balance` coins.
  */
-int vm_genesis(vm_kvmap *map, uint64_t accounts, uint64_t balance);
+BSTM_API int vm_genesis(vm_kvmap *map, uint64_t accounts, uint64_t balance);
 
 /* Assemble `text` into a module binary (malloc'd). On failure return
  * BSTM_EFORMAT (syntax, *line set) or BSTM_EVERIFY (*verr set). */
-int vm_assemble(const char *text, uint8_t **binary, size_t *len, int *line, int *verr);
+BSTM_API int vm_assemble(const char *text, uint8_t **binary, size_t *len, int *line, int *verr);
 
 /* Disassemble a module binary into malloc'd canonical text. Returns 0,
  * BSTM_EVERIFY when the binary does not load or verify (*verr says why,
  * when not NULL), or BSTM_ENOMEM. */
-int vm_disassemble(const uint8_t *binary, size_t len, char **text, int *verr);
+BSTM_API int vm_disassemble(const uint8_t *binary, size_t len, char **text, int *verr);
 
 #endif
