@@ -211,19 +211,22 @@ install: all
 	$(if $(TOOL_BIN),install -m 755 $(TOOL_BIN) $(DESTDIR)$(PREFIX)/bin/)
 	sed -e 's|@PREFIX@|$(PREFIX)|' blockstm.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/blockstm.pc
 
-# Install into a scratch prefix and build examples/node.c through pkg-config,
-# as a node would.
+# Install into a scratch prefix, then build each example through pkg-config
+# against it, as a node would, and run it on the installed shared library:
+# examples/node.c (the executor) and examples/vm_node.c (the VM).
+STAGE := $(CURDIR)/$(BUILD)/stage
+STAGE_PC := PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig
+
+# $(call run_example,source,program)
+run_example = $(STAGE_PC) $(CC) -std=gnu11 -Wall -Wextra -Werror $(1) \
+	$$($(STAGE_PC) pkg-config --cflags --libs --static blockstm) -o $(BUILD)/bin/$(2) && \
+	LD_LIBRARY_PATH=$(STAGE)/lib $(BUILD)/bin/$(2)
+
 example: all
-	rm -rf $(BUILD)/stage
-	$(MAKE) install PREFIX=$(CURDIR)/$(BUILD)/stage
-	PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/stage/lib/pkgconfig $(CC) -std=gnu11 -Wall -Wextra -Werror \
-		examples/node.c $$(PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/stage/lib/pkgconfig \
-		pkg-config --cflags --libs --static blockstm) -o $(BUILD)/bin/example-node
-	LD_LIBRARY_PATH=$(CURDIR)/$(BUILD)/stage/lib $(BUILD)/bin/example-node
-	PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/stage/lib/pkgconfig $(CC) -std=gnu11 -Wall -Wextra -Werror \
-		examples/vm_node.c $$(PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/stage/lib/pkgconfig \
-		pkg-config --cflags --libs blockstm) -o $(BUILD)/bin/example-vm-node
-	LD_LIBRARY_PATH=$(CURDIR)/$(BUILD)/stage/lib $(BUILD)/bin/example-vm-node
+	rm -rf $(STAGE)
+	$(MAKE) install PREFIX=$(STAGE)
+	$(call run_example,examples/node.c,example-node)
+	$(call run_example,examples/vm_node.c,example-vm-node)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

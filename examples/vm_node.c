@@ -5,7 +5,7 @@
  * sequential executor.
  *
  * Build against an installed library:
- *   cc vm_node.c $(pkg-config --cflags --libs blockstm) -o vm_node
+ *   cc vm_node.c $(pkg-config --cflags --libs --static blockstm) -o vm_node
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -527,7 +527,7 @@ vm_exit vm_invoke(vm_instance *inst, const vm_state_ops *ops, void *state, uint6
 		} else if (m->functions[f].params != arg_count) {
 			x.code = VM_FAIL_ARG_COUNT;
 			e = VM_EXIT_FAIL;
-		} else if (m->functions[f].returns > result_cap || (!results && result_cap)) {
+		} else if (m->functions[f].returns > result_cap) {
 			x.error = BSTM_EINVAL;
 			e = VM_EXIT_ERROR;
 		} else {

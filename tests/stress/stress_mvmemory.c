@@ -86,11 +86,17 @@ typedef struct worker {
 
 static int verbose;
 
-static void fail(run *r, const char *what, uint32_t key, const void *a, const void *b)
+/* Whether this is the run's first failure: only that one writes `why`. */
+static bool first_failure(_Atomic int *failed)
 {
 	int expected = 0;
-	if (atomic_compare_exchange_strong_explicit(&r->failed, &expected, 1, memory_order_acq_rel,
-						    memory_order_relaxed))
+	return atomic_compare_exchange_strong_explicit(failed, &expected, 1, memory_order_acq_rel,
+						       memory_order_relaxed);
+}
+
+static void fail(run *r, const char *what, uint32_t key, const void *a, const void *b)
+{
+	if (first_failure(&r->failed))
 		snprintf(r->why, sizeof r->why, "round %d: %s (key %u: %p, %p)", r->round, what,
 			 key, a, b);
 }
@@ -504,9 +510,7 @@ typedef struct wworker {
 
 static void wfail(wrun *r, const char *what, uint32_t key, uint32_t txn)
 {
-	int expected = 0;
-	if (atomic_compare_exchange_strong_explicit(&r->failed, &expected, 1, memory_order_acq_rel,
-						    memory_order_relaxed))
+	if (first_failure(&r->failed))
 		snprintf(r->why, sizeof r->why, "%s (key %u, txn %u)", what, key, txn);
 }
 
