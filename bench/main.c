@@ -32,6 +32,13 @@
  * of_twin is the median over runs of speedup / twin_x of the same run: how
  * much of that the parallel executor reached. twin_x is a reference, not a
  * bound: the copies touch T times the state, the parallel run only once.
+ * skew is the median over runs of copy 0's time (on the calling thread,
+ * which runs the baseline) over the fastest other copy's: above 1 the
+ * caller's CPU is the slower one at that moment (a virtual CPU whose host
+ * core is shared, say), the baseline is slow with it, and the speedup is
+ * overstated by up to that factor. twin_x cannot show this: it waits for the
+ * last copy, which is then copy 0 itself. A row with skew of 1.15 or more is
+ * flagged.
  *
  * Every line also gives rt_ns: the round trip of a cache line between the
  * first two CPUs, measured just before the configuration's runs. On a
@@ -67,6 +74,8 @@
 #define MAX_THREADS  1024u
 #define MAX_RW	     1024u
 #define MAX_TWINS    64
+/* A row whose skew is at least this is flagged (see the top of the file). */
+#define BENCH_SKEW_FLAG 1.15
 
 static bench_workload *registry;
 
@@ -197,8 +206,8 @@ typedef struct result {
 	double speedup;			 /* median over runs of seq / par of the same run */
 	uint64_t seq_cpu_ns, par_cpu_ns; /* medians of process CPU time */
 	double exec_per_txn, val_per_txn, serial_share;
-	double twin_x, of_twin; /* 0 when not measured */
-	double round_trip_ns;	/* bench_line_round_trip() before the runs */
+	double twin_x, of_twin, skew; /* 0 when not measured */
+	double round_trip_ns;	      /* bench_line_round_trip() before the runs */
 	uint32_t committed;
 } result;
 
@@ -224,9 +233,9 @@ static int warmup_runs(uint32_t threads)
 /* -1: the calling thread runs wherever the kernel puts it. */
 static int caller_cpu = -1;
 
-/* Pin the calling thread to caller_cpu for a timed pair of runs (pin true)
- * and give it back its CPUs after (pin false), so that the threads a twin
- * run starts are not all stacked on that CPU. */
+/* Pin the calling thread to caller_cpu for a timed pair of runs and copy 0
+ * of the twin run (pin true), and give it back its CPUs after (pin false).
+ * The twin run's other threads are started unpinned, before the runs. */
 static int caller_pin(bool pin, const cpu_set_t *allowed)
 {
 	if (caller_cpu < 0)
@@ -324,10 +333,12 @@ static void twin_stop(twin_pool *pool, twin_copy *copies, uint32_t started)
 }
 
 /* Run copies[0..n) at once (copies[0] on this thread); the wall time from
- * the first start to the last end, or 0 on failure. Each copy's output must
- * equal `reference` (the copies run the same block on the same state). */
+ * the first start to the last end, or 0 on failure, and in *skew copy 0's
+ * time over the fastest other copy's (fixed point, 10^6 = equal). Each
+ * copy's output must equal `reference` (the copies run the same block on the
+ * same state). */
 static uint64_t twin_once(twin_pool *pool, twin_copy *copies, uint32_t n,
-			  const bstm_output *reference)
+			  const bstm_output *reference, uint64_t *skew)
 {
 	pthread_mutex_lock(&pool->lock);
 	pool->done = 0;
@@ -339,13 +350,18 @@ static uint64_t twin_once(twin_pool *pool, twin_copy *copies, uint32_t n,
 	while (pool->done < n - 1)
 		pthread_cond_wait(&pool->changed, &pool->lock);
 	pthread_mutex_unlock(&pool->lock);
-	uint64_t first = copies[0].start, last = copies[0].end;
+	uint64_t first = copies[0].start, last = copies[0].end, fastest = UINT64_MAX;
 	bool ok = true;
 	for (uint32_t i = 0; i < n; i++) {
 		first = copies[i].start < first ? copies[i].start : first;
 		last = copies[i].end > last ? copies[i].end : last;
+		uint64_t wall = copies[i].end - copies[i].start;
+		if (i > 0 && wall < fastest)
+			fastest = wall;
 		ok &= copies[i].rc == 0 && bstm_output_equal(copies[i].out, reference);
 	}
+	*skew = (uint64_t)(1e6 * (double)(copies[0].end - copies[0].start) /
+			   (double)(fastest ? fastest : 1));
 	return ok ? last - first : 0;
 }
 
@@ -361,8 +377,10 @@ static int timed_call(bstm_executor *ex, const bench_instance *inst, bool parall
 	return rc;
 }
 
-/* inst is the block to measure; twins (NULL: no twin run) holds threads - 1
- * more copies of it. */
+/* inst is the block to measure; twins (NULL: no twin run) holds `threads`
+ * more copies of it, one per copy of the twin run: copy 0 too runs on a
+ * state of its own, not on the one the timed runs just warmed on its CPU,
+ * which made it the fastest copy. */
 static int measure(const bench_instance *inst, const bench_instance *twins, uint32_t threads,
 		   int runs, result *res)
 {
@@ -380,7 +398,7 @@ static int measure(const bench_instance *inst, const bench_instance *twins, uint
 	uint32_t ncopies = twins && threads > 1 ? threads : 0;
 	memset(copies, 0, sizeof copies);
 	for (uint32_t i = 0; i < ncopies && !rc; i++) {
-		copies[i].inst = i == 0 ? inst : &twins[i - 1];
+		copies[i].inst = &twins[i];
 		if (i == 0) {
 			copies[i].ex = ex;
 			continue;
@@ -411,7 +429,8 @@ static int measure(const bench_instance *inst, const bench_instance *twins, uint
 		rc = BSTM_EINTERNAL;
 	/* The machine's state for these runs (the speedup follows it). */
 	res->round_trip_ns = bench_line_round_trip();
-	uint64_t seq[64], par[64], seq_cpu[64], par_cpu[64], ratio[64], twin_x[64], of_twin[64];
+	uint64_t seq[64], par[64], seq_cpu[64], par_cpu[64], ratio[64], twin_x[64], of_twin[64],
+		skew[64];
 	uint64_t executions = 0, validations = 0, serial = 0;
 	if (runs > 64)
 		runs = 64;
@@ -436,24 +455,26 @@ static int measure(const bench_instance *inst, const bench_instance *twins, uint
 			if (!rc)
 				rc = timed_call(ex, inst, true, &po, &par_wall, &par_c);
 		}
+		if (!rc && !bstm_output_equal(so, po)) {
+			fprintf(stderr, "bench: parallel output differs from sequential\n");
+			rc = BSTM_EINTERNAL;
+		}
+		/* Copy 0 of the twin run stays on the baseline's CPU, so that
+		 * skew compares that CPU with the others. */
+		uint64_t twin_wall = 0, twin_skew = 0;
+		if (!rc && ncopies) {
+			twin_wall = twin_once(&pool, copies, ncopies, so, &twin_skew);
+			if (!twin_wall) {
+				fprintf(stderr, "bench: a twin copy failed or differs\n");
+				rc = BSTM_EINTERNAL;
+			}
+		}
 		if (caller_pin(false, &allowed) && !rc)
 			rc = BSTM_EINTERNAL;
 		if (rc) {
 			bstm_output_free(so);
 			bstm_output_free(po);
 			break;
-		}
-		if (!bstm_output_equal(so, po)) {
-			fprintf(stderr, "bench: parallel output differs from sequential\n");
-			rc = BSTM_EINTERNAL;
-		}
-		uint64_t twin_wall = 0;
-		if (!rc && ncopies) {
-			twin_wall = twin_once(&pool, copies, ncopies, so);
-			if (!twin_wall) {
-				fprintf(stderr, "bench: a twin copy failed or differs\n");
-				rc = BSTM_EINTERNAL;
-			}
 		}
 		if (r >= 0 && !rc) {
 			seq[r] = seq_wall;
@@ -467,6 +488,7 @@ static int measure(const bench_instance *inst, const bench_instance *twins, uint
 				double tx = (double)ncopies * (double)seq[r] / (double)twin_wall;
 				twin_x[r] = (uint64_t)(1e6 * tx);
 				of_twin[r] = (uint64_t)((double)ratio[r] / tx);
+				skew[r] = twin_skew;
 			}
 			executions += po->stats.executions;
 			validations += po->stats.validations;
@@ -488,6 +510,7 @@ static int measure(const bench_instance *inst, const bench_instance *twins, uint
 	if (ncopies) {
 		res->twin_x = (double)median(twin_x, runs) / 1e6;
 		res->of_twin = (double)median(of_twin, runs) / 1e6;
+		res->skew = (double)median(skew, runs) / 1e6;
 	}
 	res->seq_ns = median(seq, runs);
 	res->par_ns = median(par, runs);
@@ -621,7 +644,8 @@ int main(int argc, char **argv)
 		printf("# workload %s, reads %u, writes %u, hot-ratio %.3f, runs %d (medians), "
 		       "SHA-256(32 B) = %.0f ns\n"
 		       "# serial segments %s, timed blocks %s; warm-up per row: %s; order %s\n"
-		       "# %-8s %6s %7s %3s %12s %12s %8s %8s %8s %10s %8s %8s %8s %8s %8s %7s\n",
+		       "# %-8s %6s %7s %3s %12s %12s %8s %8s %8s %10s %8s %8s %8s %8s %8s %6s "
+		       "%7s\n",
 		       workload, p.reads, p.writes, p.hot_ratio, runs, sha_ns,
 		       serial_segments ? "on" : "off",
 		       serial_segments && timed_segments ? "on" : "off", warm,
@@ -629,7 +653,7 @@ int main(int argc, char **argv)
 				       : "baseline first",
 		       "accounts", "txns", "compute", "thr", "seq_tps", "par_tps", "speedup",
 		       "exec/tx", "val/tx", "ovh_ns/tx", "cpu_x", "bound", "serial", "twin_x",
-		       "of_twin", "rt_ns");
+		       "of_twin", "skew", "rt_ns");
 	int failed = 0;
 	for (int ai = 0; ai < accounts.n; ai++)
 		for (int ti = 0; ti < txns.n; ti++)
@@ -650,9 +674,9 @@ int main(int argc, char **argv)
 					return 1;
 				}
 				/* More copies of the block for --twin, one per
-				 * thread beyond the first. */
-				bench_instance copies[MAX_TWINS - 1];
-				uint32_t ncopies = twin && p.threads > 1 ? p.threads - 1 : 0;
+				 * thread. */
+				bench_instance copies[MAX_TWINS];
+				uint32_t ncopies = twin && p.threads > 1 ? p.threads : 0;
 				memset(copies, 0, sizeof copies);
 				for (uint32_t c = 0; c < ncopies && !rc; c++)
 					rc = wl->setup(&p, &copies[c]);
@@ -703,6 +727,7 @@ int main(int argc, char **argv)
 						       "\"dependency_bound\":%.2f,\"efficiency\":%."
 						       "3f,\"serial_share\":%.4f,"
 						       "\"twin_x\":%.4f,\"of_twin\":%.4f,"
+						       "\"skew\":%.4f,"
 						       "\"line_round_trip_ns\":%.1f,"
 						       "\"warmup_runs\":%d,\"order\":\"%s\"}\n",
 						       workload, (unsigned long long)p.accounts,
@@ -714,21 +739,29 @@ int main(int argc, char **argv)
 						       (unsigned long long)r.par_ns, ovh, sha_ns,
 						       (double)r.par_cpu_ns / (double)r.seq_cpu_ns,
 						       bound, efficiency, r.serial_share, r.twin_x,
-						       r.of_twin, r.round_trip_ns,
+						       r.of_twin, r.skew, r.round_trip_ns,
 						       warmup_runs((uint32_t)threads.v[h]),
 						       order_alternate ? "alternate" : "fixed");
 					else
 						printf("  %-8llu %6u %7u %3llu %12.0f %12.0f %8.3f "
 						       "%8.3f "
 						       "%8.3f %10.1f %8.2f %8.1f %8.3f %8.3f "
-						       "%8.3f %7.0f\n",
+						       "%8.3f %6.2f %7.0f\n",
 						       (unsigned long long)p.accounts, p.txns,
 						       p.compute, (unsigned long long)threads.v[h],
 						       seq_tps, par_tps, speedup, r.exec_per_txn,
 						       r.val_per_txn, ovh,
 						       (double)r.par_cpu_ns / (double)r.seq_cpu_ns,
 						       bound, r.serial_share, r.twin_x, r.of_twin,
-						       r.round_trip_ns);
+						       r.skew, r.round_trip_ns);
+					if (r.skew >= BENCH_SKEW_FLAG)
+						fprintf(json ? stderr : stdout,
+							"# skew %.2f: the caller's CPU took %.2f "
+							"times as long as another CPU for the "
+							"sequential block, run at the same time; "
+							"the speedup is overstated by up to that "
+							"factor\n",
+							r.skew, r.skew);
 					fflush(stdout);
 				}
 				wl->teardown(&inst);
