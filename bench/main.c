@@ -38,7 +38,8 @@
  * core is shared, say), the baseline is slow with it, and the speedup is
  * overstated by up to that factor. twin_x cannot show this: it waits for the
  * last copy, which is then copy 0 itself. A row with skew of 1.15 or more is
- * flagged.
+ * flagged. With more threads than the process has CPUs, skew is 0 (not
+ * measured): copies then share CPUs.
  *
  * Every line also gives rt_ns: the round trip of a cache line between the
  * first two CPUs, measured just before the configuration's runs. On a
@@ -510,7 +511,12 @@ static int measure(const bench_instance *inst, const bench_instance *twins, uint
 	if (ncopies) {
 		res->twin_x = (double)median(twin_x, runs) / 1e6;
 		res->of_twin = (double)median(of_twin, runs) / 1e6;
-		res->skew = (double)median(skew, runs) / 1e6;
+		/* With more copies than CPUs, copy 0 shares its CPU while
+		 * the fastest copy may have one alone: no CPU is compared. */
+		cpu_set_t cpus;
+		if (sched_getaffinity(0, sizeof cpus, &cpus) == 0 &&
+		    ncopies <= (uint32_t)CPU_COUNT(&cpus))
+			res->skew = (double)median(skew, runs) / 1e6;
 	}
 	res->seq_ns = median(seq, runs);
 	res->par_ns = median(par, runs);
