@@ -33,11 +33,12 @@ static int read_u64(bstm_view *view, uint8_t key, uint64_t *out)
 	const void *v;
 	size_t len;
 	int rc = bstm_view_read(view, &key, 1, &v, &len);
+	*out = 0;
+	if (rc == BSTM_ENOTFOUND)
+		return 0; /* an account never funded */
 	if (rc == 0 && len == 8)
 		memcpy(out, v, 8);
-	else if (rc == BSTM_ENOTFOUND)
-		*out = 0;
-	return rc == BSTM_ENOTFOUND ? 0 : rc;
+	return rc;
 }
 
 /* Transaction i: move 1 from account i % N to account (i * 7 + 3) % N. */
@@ -57,8 +58,11 @@ static int transfer(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome
 	}
 	a -= 1;
 	b += 1;
-	bstm_view_write(view, &from, 1, &a, 8);
-	bstm_view_write(view, &to, 1, &b, 8);
+	rc = bstm_view_write(view, &from, 1, &a, 8);
+	if (rc == 0)
+		rc = bstm_view_write(view, &to, 1, &b, 8);
+	if (rc)
+		return rc; /* out of memory: fails the block */
 	*outcome = (bstm_txn_outcome){.status = BSTM_TXN_SUCCESS, .gas_used = 1};
 	return 0;
 }
@@ -85,6 +89,7 @@ int main(void)
 		rc = bstm_execute_block_sequential(ex, &block, &base, &sequential);
 	if (rc) {
 		fprintf(stderr, "execute: %s (%s)\n", bstm_strerror(rc), bstm_errname(rc));
+		bstm_output_free(parallel);
 		bstm_executor_destroy(ex);
 		return 1;
 	}

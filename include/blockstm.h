@@ -19,19 +19,23 @@
  *   - A transaction's failure (its program aborted, it ran out of gas, ...) is
  *     a status in the output, not an error of the call.
  *   - Structs passed in start with a `size` field: set it to sizeof the
- *     struct (bstm_config_init does for bstm_config). bstm_config also
- *     accepts the shorter size of an older header, one that ends at the end
- *     of `threads`, `block_gas_limit`, `sequential_fallback`,
- *     `small_block_threshold`, `spin_before_park` or `serial_segments`
- *     (later fields take their defaults);
- *     bstm_block and
+ *     struct (bstm_config_init does for bstm_config, and writes no more
+ *     than that). bstm_config also accepts 40, its size in the header
+ *     before `timed_segments` and `reserved` were added: those take their
+ *     defaults, and the 4 bytes after `spin_before_park` are read as
+ *     `serial_segments` (in the first header, which ended at
+ *     `spin_before_park`, they were padding: zero there turns serial
+ *     segments off, which changes speed, never outputs). Later headers
+ *     will accept this header's size in the same way. bstm_block and
  *     bstm_base_view must have exactly this header's size (BSTM_EINVAL
  *     otherwise).
  *
  * Concurrency
- *   - One bstm_executor runs one block at a time: bstm_execute_block() and
- *     bstm_execute_block_sequential() on the same executor must not overlap.
- *     Distinct executors are independent.
+ *   - One bstm_executor runs one block at a time: a bstm_execute_block() or
+ *     bstm_execute_block_sequential() call on an executor that is running
+ *     one (from a callback of that block, or from another thread) returns
+ *     BSTM_EBUSY and changes nothing. Distinct executors are independent.
+ *     An executor must not be destroyed while a call on it runs.
  *   - The transaction function is called from the executor's worker threads
  *     and the calling thread, concurrently for different transactions (and,
  *     speculatively, several times for the same transaction, never two
@@ -91,7 +95,8 @@ extern "C" {
 	X(EVERIFY, -11, "verification failed")                                                     \
 	X(EEXIST, -12, "already exists")                                                           \
 	X(EIO, -13, "input/output error")                                                          \
-	X(EUNSUPPORTED, -14, "unsupported operation or version")
+	X(EUNSUPPORTED, -14, "unsupported operation or version")                                   \
+	X(EBUSY, -15, "executor is running another block")
 
 typedef enum bstm_error {
 	BSTM_OK = 0,
@@ -132,8 +137,8 @@ typedef struct bstm_base_view {
 	 * are passed on) on failure. A positive return, BSTM_DEPENDENCY, the
 	 * codes of the library's own failures (BSTM_ETXN, BSTM_EINTERNAL,
 	 * BSTM_ETHREAD), the codes that reject a single view call
-	 * (BSTM_EINVAL, BSTM_ETOOBIG), a NULL value with a non-zero length, or
-	 * a value longer than BSTM_MAX_VALUE_LEN count as BSTM_ESTORAGE. The failure
+	 * (BSTM_EINVAL, BSTM_ETOOBIG) or a block call (BSTM_EBUSY), a NULL value with a non-zero
+	 * length, or a value longer than BSTM_MAX_VALUE_LEN count as BSTM_ESTORAGE. The failure
 	 * reaches the transaction function as the read's result; if the
 	 * execution that commits saw it, the block call fails with that code
 	 * and returns no output, as the sequential executor does, while a
@@ -176,7 +181,8 @@ typedef struct bstm_view bstm_view;
  *     change nothing: the function may go on, e.g. report the transaction
  *     FAILED, or return the code, which fails the block with BSTM_ETXN;
  *   - a failure of the base view (see bstm_base_view.get) or BSTM_ENOMEM
- *     sticks: every later view call of this execution returns the same code,
+ *     sticks: every later view call of this execution that passes the
+ *     argument checks above returns the same code,
  *     and if this execution is the one that commits, the block fails with
  *     that code whatever the function returns. The function should return
  *     it as it is. (BSTM_EINTERNAL, a broken invariant, sticks too. The
@@ -414,10 +420,19 @@ typedef struct bstm_config {
  * parallelism gains. Heavier transactions favour a lower threshold. */
 #define BSTM_DEFAULT_SMALL_BLOCK 64u
 
-/* Fill `config` with defaults: 1 thread, no gas limit, fallback on,
- * small_block_threshold BSTM_DEFAULT_SMALL_BLOCK, serial and timed segments
- * on. */
-BSTM_API void bstm_config_init(bstm_config *config);
+/* Fill the first `size` bytes of `config` with the defaults (1 thread, no
+ * gas limit, fallback on, small_block_threshold BSTM_DEFAULT_SMALL_BLOCK,
+ * serial and timed segments on) and set config->size = size; nothing past
+ * `size` is written. `size` is sizeof(bstm_config) in the header the
+ * caller was built with: this one's, or 40 (see Conventions). Returns 0,
+ * or BSTM_EINVAL for NULL or another size. */
+BSTM_API int bstm_config_init_size(bstm_config *config, size_t size);
+
+/* Fill `config` with the defaults for this header's struct. */
+static inline void bstm_config_init(bstm_config *config)
+{
+	(void)bstm_config_init_size(config, sizeof *config);
+}
 
 typedef struct bstm_executor bstm_executor;
 

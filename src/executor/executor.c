@@ -11,48 +11,45 @@
 #define EXEC_ARENA_CHUNK (1u << 20)
 #define EXEC_MAX_THREADS 1024u
 
-void bstm_config_init(bstm_config *config)
-{
-	if (!config)
-		return;
-	memset(config, 0, sizeof *config);
-	config->size = sizeof *config;
-	config->threads = 1;
-	config->sequential_fallback = 1;
-	config->small_block_threshold = BSTM_DEFAULT_SMALL_BLOCK;
-	config->serial_segments = 1;
-	config->timed_segments = 1;
-}
-
 #define END(f) (offsetof(bstm_config, f) + sizeof(((bstm_config *)0)->f))
 _Static_assert(sizeof(bstm_config) == END(reserved), "bstm_config has trailing padding");
 
-/* Whether `size` ends at the end of a field: the size of this struct in
- * some older header, which had at least `threads`. (A size that ends at
- * timed_segments is none: that header's struct always had `reserved`.) */
+/* What sizeof(bstm_config) was in an earlier header: 40 before
+ * timed_segments and reserved were added (the struct then ended with
+ * serial_segments, or with spin_before_park and 4 bytes of padding). */
+#define CONFIG_SIZE_V1 END(serial_segments)
+_Static_assert(CONFIG_SIZE_V1 == 40, "the earlier header's size");
+
 static bool config_size_known(size_t size)
 {
-	static const size_t ends[] = {END(threads),
-				      END(block_gas_limit),
-				      END(sequential_fallback),
-				      END(small_block_threshold),
-				      END(spin_before_park),
-				      END(serial_segments),
-				      sizeof(bstm_config)};
-	for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++)
-		if (size == ends[i])
-			return true;
-	return false;
+	return size == CONFIG_SIZE_V1 || size == sizeof(bstm_config);
 }
+#undef CONFIG_SIZE_V1
 #undef END
+
+int bstm_config_init_size(bstm_config *config, size_t size)
+{
+	if (!config || !config_size_known(size))
+		return BSTM_EINVAL;
+	bstm_config d;
+	memset(&d, 0, sizeof d);
+	d.size = size;
+	d.threads = 1;
+	d.sequential_fallback = 1;
+	d.small_block_threshold = BSTM_DEFAULT_SMALL_BLOCK;
+	d.serial_segments = 1;
+	d.timed_segments = 1;
+	memcpy(config, &d, size); /* nothing past the caller's struct */
+	return 0;
+}
 
 static int read_config(const bstm_config *in, bstm_config *out)
 {
-	/* Older callers may pass a shorter struct (fields they do not know take
-	 * their defaults); a size inside a field is no struct at all. */
+	/* A caller built against an earlier header passes its shorter struct:
+	 * the fields it does not know take their defaults. */
 	if (!in || !config_size_known(in->size))
 		return BSTM_EINVAL;
-	bstm_config_init(out);
+	bstm_config_init_size(out, sizeof *out);
 	memcpy(out, in, in->size);
 	out->size = sizeof *out;
 	if (out->threads == 0 || out->threads > EXEC_MAX_THREADS || out->reserved != 0)
@@ -135,11 +132,20 @@ static int check_call(bstm_executor *ex, const bstm_block *block, const bstm_bas
 		return BSTM_EINVAL;
 	if (block->txn_count > BSTM_MAX_BLOCK_TXNS)
 		return BSTM_ETOOBIG;
+	/* Acquire pairs with the release in finish(): the previous call's
+	 * writes to the executor are seen by this one, whichever thread made
+	 * them. */
+	uint32_t idle = 0;
+	if (!atomic_compare_exchange_strong_explicit(&ex->busy, &idle, 1, memory_order_acquire,
+						     memory_order_relaxed))
+		return BSTM_EBUSY;
 	return 0;
 }
 
-static int finish(int rc, exec_output *out, uint64_t start, bstm_output **output)
+/* The end of a call that check_call admitted. */
+static int finish(bstm_executor *ex, int rc, exec_output *out, uint64_t start, bstm_output **output)
 {
+	atomic_store_explicit(&ex->busy, 0, memory_order_release);
 	if (rc)
 		return rc;
 	out->pub.stats.wall_ns = bstm_now_ns() - start;
@@ -157,7 +163,7 @@ int bstm_execute_block(bstm_executor *ex, const bstm_block *block, const bstm_ba
 	exec_output *out = NULL;
 	if (block->txn_count < ex->config.small_block_threshold) {
 		rc = exec_run_sequential(ex, block, base, &out, 0, NULL);
-		return finish(rc, out, start, output);
+		return finish(ex, rc, out, start, output);
 	}
 	uint32_t hooked = 0;
 	/* Timing may run the block serially; a failure there is retried like
@@ -176,7 +182,7 @@ int bstm_execute_block(bstm_executor *ex, const bstm_block *block, const bstm_ba
 		if (!rc)
 			out->pub.stats.fallback = 1;
 	}
-	return finish(rc, out, start, output);
+	return finish(ex, rc, out, start, output);
 }
 
 int bstm_execute_block_sequential(bstm_executor *ex, const bstm_block *block,
@@ -188,5 +194,5 @@ int bstm_execute_block_sequential(bstm_executor *ex, const bstm_block *block,
 	uint64_t start = bstm_now_ns();
 	exec_output *out = NULL;
 	rc = exec_run_sequential(ex, block, base, &out, 0, NULL);
-	return finish(rc, out, start, output);
+	return finish(ex, rc, out, start, output);
 }

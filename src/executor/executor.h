@@ -237,7 +237,7 @@ struct exec_block_run {
 	uint64_t gas_limit;
 	uint32_t hooked;	   /* commit hook already called for txns below this */
 	_Atomic int failure;	   /* first internal failure, 0 if none */
-	int commit_error;	   /* the committed incarnation failed with this */
+	_Atomic int commit_error;  /* the committed incarnation failed with this */
 	uint32_t serial_from;	   /* first transaction of the running serial segment */
 	exec_record serial_record; /* the record of every serially committed txn */
 };
@@ -251,6 +251,9 @@ struct bstm_executor {
 	exec_map overlay;     /* sequential, serial segments: the block's state overlay */
 	bstm_arena seq_arena; /* sequential: block-lifetime memory */
 	pthread_mutex_t base_lock;
+	/* 1 while a block call runs: a second one (from a callback, or from
+	 * another thread) is refused instead of resetting what the first uses. */
+	_Atomic uint32_t busy;
 };
 
 /* view.c */

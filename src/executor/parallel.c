@@ -310,7 +310,7 @@ static void run_serial_segment(exec_block_run *run, exec_worker *w, uint32_t fro
 		int error = v->error ? v->error : exec_outcome_error(rc, &outcome);
 		if (error) {
 			/* Final: the sequential executor fails here too. */
-			run->commit_error = error;
+			atomic_store_explicit(&run->commit_error, error, memory_order_relaxed);
 			sched_stop(s);
 			return;
 		}
@@ -347,8 +347,11 @@ static void run_serial_segment(exec_block_run *run, exec_worker *w, uint32_t fro
  * nodes are in its cache, and the commit's validation, the status change and
  * the record reads would otherwise move each of those lines to the other
  * core. A final execution needs no validation and is committed by anyone.
- * The owner keeps running its loop (it tries to commit after every task and
- * while idle), so the commit is delayed by at most its current task.
+ * The owner keeps running its loop: it tries to commit after every
+ * execution, after a validation that hands back no re-execution, and while
+ * idle, so the commit waits for at most its current task and, after a
+ * validation that aborted, the re-execution that follows (workers that
+ * find no work try to commit too).
  */
 static bool leave_to_owner(sched *s, const exec_record *rec, uint32_t worker)
 {
@@ -429,7 +432,7 @@ static void commit_loop(exec_block_run *run, exec_worker *w, sched_cursor *curso
 		if (rec->error) {
 			/* This incarnation is final: the sequential executor fails
 			 * here too. */
-			run->commit_error = rec->error;
+			atomic_store_explicit(&run->commit_error, rec->error, memory_order_relaxed);
 			stop_block(s);
 			return;
 		}
@@ -533,7 +536,7 @@ static void worker_loop(void *arg, uint32_t worker)
 		for (int k = 0; k < 8 && sched_commit_idx(s) == seen && !sched_stopped(s); k++)
 			bstm_backoff_wait(&idle);
 	}
-	if (run->commit_error)
+	if (atomic_load_explicit(&run->commit_error, memory_order_relaxed))
 		return;
 	if (!atomic_load_explicit(&run->failure, memory_order_acquire)) {
 		int rc = build_merged_part(run, w, worker);
@@ -630,7 +633,7 @@ int exec_run_parallel(struct bstm_executor *ex, const bstm_block *block, const b
 
 	rc = atomic_load_explicit(&run.failure, memory_order_acquire);
 	if (!rc)
-		rc = run.commit_error;
+		rc = atomic_load_explicit(&run.commit_error, memory_order_relaxed);
 	if (!rc) {
 		exec_output_retry_rest(out, out->committed);
 		rc = build_merged(&run);

@@ -89,11 +89,11 @@ int exec_base_get(exec_block_run *run, const void *key, size_t len, const void *
 	/* Codes that name the library's own failures would mislead the caller
 	 * (and ETXN, EINTERNAL would ask for the sequential retry), and EINVAL,
 	 * ETOOBIG reject a single call of the transaction function, which a
-	 * failed get() does not; from storage they, like a positive code, can
-	 * only be a broken view. BSTM_DEPENDENCY means something else to the
-	 * transaction function. */
+	 * failed get() does not, and EBUSY refuses a whole block call; from
+	 * storage they, like a positive code, can only be a broken view.
+	 * BSTM_DEPENDENCY means something else to the transaction function. */
 	if (rc >= 0 || rc == BSTM_DEPENDENCY || rc == BSTM_ETXN || rc == BSTM_EINTERNAL ||
-	    rc == BSTM_ETHREAD || rc == BSTM_EINVAL || rc == BSTM_ETOOBIG)
+	    rc == BSTM_ETHREAD || rc == BSTM_EINVAL || rc == BSTM_ETOOBIG || rc == BSTM_EBUSY)
 		return BSTM_ESTORAGE;
 	return rc;
 }

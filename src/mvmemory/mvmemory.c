@@ -35,6 +35,11 @@
  *     The abort winner marks ESTIMATE while it owns t. So each node has a
  *     single writer at any moment; the skip-list links are the only words
  *     that several threads CAS (insertions of different transactions).
+ *     One exception, on the executor's side: a serial segment's last
+ *     transaction is COMMITTED before the committer, still under the
+ *     commit lock, writes the segment's final writes as its nodes
+ *     (parallel.c, publish_segment); commit_idx passes it only after that,
+ *     and nothing reads those nodes as committed before.
  *   - A version is created for exactly one (transaction, incarnation, key);
  *     its address is therefore a unique version number, and validation
  *     compares addresses. (The version inside a node is its first write;
@@ -57,7 +62,10 @@
  * Cost
  *   Finding the highest writer below i is a skip-list search, O(log w) for w
  *   writers of the key, plus one step per ABSENT node passed (an ABSENT node
- *   exists only where a re-execution stopped writing the key). When the
+ *   exists where a re-execution stopped writing the key, where an execution
+ *   failed or was discarded after one that wrote it, and for each key a
+ *   transaction wrote speculatively before a serial segment took it over,
+ *   so after segments a read may pass several). When the
  *   highest writer of all is below i, the read starts there and searches
  *   nothing.
  *   In cache lines, which is what a lookup costs when the block's state does

@@ -95,8 +95,9 @@ struct mvm_node {
 
 /* The version in node's cell, without the ESTIMATE mark. Only the owner of
  * the node's transaction changes the cell (see mvm_write), so for the owner,
- * or once the transaction is committed, it is the version the current
- * incarnation wrote. */
+ * or once the commit index has passed the transaction, it is the version
+ * the current incarnation wrote (a serial segment's last transaction is
+ * committed a moment before its nodes are; see mvmemory.c). */
 static inline const mvm_version *mvm_node_version(const mvm_node *node)
 {
 	uintptr_t cell = atomic_load_explicit(&node->cell, memory_order_acquire);

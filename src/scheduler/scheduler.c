@@ -351,8 +351,9 @@ static void txn_unlock(sched_txn *t)
 static void lower_index(_Atomic uint32_t *idx, uint32_t target)
 {
 	uint32_t cur = atomic_load_explicit(idx, memory_order_relaxed);
-	/* seq_cst: a lowered index must be seen by next_task no later than the
-	 * status change that motivated it (set before, in program order). */
+	/* seq_cst: the status change that motivated the lowering (made
+	 * before, in program order) is seen by a thread that sees the lowered
+	 * index (claim_run and take_validation load it with acquire). */
 	while (cur > target &&
 	       !atomic_compare_exchange_weak_explicit(idx, &cur, target, memory_order_seq_cst,
 						      memory_order_relaxed))

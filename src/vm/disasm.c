@@ -153,6 +153,8 @@ int vm_disassemble(const uint8_t *binary, size_t len, char **result, int *verr)
 	vm_module *m;
 	if (verr)
 		*verr = 0;
+	if (!result || (!binary && len))
+		return BSTM_EINVAL;
 	int rc = vm_module_decode(binary, len, &m);
 	if (rc == 0) {
 		rc = vm_verify(m);

@@ -34,6 +34,23 @@
 
 enum { VM_PRIVATE = 0, VM_PUBLIC = 1, VM_ENTRY = 2 };
 
+/*
+ * How the VM reaches state. The adapter binds these to bstm_view_*; tests bind
+ * them to a vm_kvmap (vm_kvmap_ops). read() returns 0, BSTM_ENOTFOUND, BSTM_DEPENDENCY or
+ * another negative code, with the bytes valid until the transaction ends.
+ */
+typedef struct vm_state_ops {
+	int (*read)(void *ctx, const void *key, size_t key_len, const void **value,
+		    size_t *value_len);
+	int (*write)(void *ctx, const void *key, size_t key_len, const void *value,
+		     size_t value_len);
+	int (*remove)(void *ctx, const void *key, size_t key_len);
+	int (*emit)(void *ctx, const void *data, size_t len);
+} vm_state_ops;
+
+/* State ops that read and write a vm_kvmap directly; events are dropped. */
+extern const vm_state_ops vm_kvmap_ops;
+
 typedef struct vm_insn {
 	uint8_t op;
 	uint8_t b; /* second operand: the field of rget/rset */

@@ -87,36 +87,71 @@ static int grow(vm_kvmap *m)
 	return 0;
 }
 
-int vm_kvmap_put(vm_kvmap *m, const void *key, size_t key_len, const void *value, size_t value_len)
+static kv_entry *new_entry(const void *key, size_t key_len, const void *value, size_t value_len)
 {
-	if (!m || (!key && key_len) || (!value && value_len))
-		return BSTM_EINVAL;
-	if (key_len > BSTM_MAX_KEY_LEN || value_len > BSTM_MAX_VALUE_LEN)
-		return BSTM_ETOOBIG;
-	if ((m->count + 1) * 2 > m->mask + 1 && grow(m) != 0)
-		return BSTM_ENOMEM;
-	uint64_t h = vm_hash_bytes(key, key_len);
-	kv_slot *s = &m->slots[find(m, key, key_len, h)];
 	kv_entry *e = malloc(sizeof *e + key_len + value_len);
 	if (!e)
-		return BSTM_ENOMEM;
+		return NULL;
 	e->key_len = (uint32_t)key_len;
 	e->value_len = (uint32_t)value_len;
 	if (key_len)
 		memcpy(e->bytes, key, key_len);
 	if (value_len)
 		memcpy(e->bytes + key_len, value, value_len);
+	return e;
+}
+
+/* Put e (which the map now owns) in its slot; the table has room. */
+static void place(vm_kvmap *m, kv_entry *e)
+{
+	uint64_t h = vm_hash_bytes(e->bytes, e->key_len);
+	kv_slot *s = &m->slots[find(m, e->bytes, e->key_len, h)];
 	if (s->entry)
 		free(s->entry);
 	else
 		m->count++;
 	s->hash = h;
 	s->entry = e;
+}
+
+/* Room for `more` new keys at most half full. */
+static int reserve(vm_kvmap *m, size_t more)
+{
+	while ((m->count + more) * 2 > m->mask + 1)
+		if (grow(m) != 0)
+			return BSTM_ENOMEM;
+	return 0;
+}
+
+static int check_put(const void *key, size_t key_len, const void *value, size_t value_len)
+{
+	if ((!key && key_len) || (!value && value_len))
+		return BSTM_EINVAL;
+	if (key_len > BSTM_MAX_KEY_LEN || value_len > BSTM_MAX_VALUE_LEN)
+		return BSTM_ETOOBIG;
+	return 0;
+}
+
+int vm_kvmap_put(vm_kvmap *m, const void *key, size_t key_len, const void *value, size_t value_len)
+{
+	if (!m)
+		return BSTM_EINVAL;
+	int rc = check_put(key, key_len, value, value_len);
+	if (rc)
+		return rc;
+	if (reserve(m, 1) != 0)
+		return BSTM_ENOMEM;
+	kv_entry *e = new_entry(key, key_len, value, value_len);
+	if (!e)
+		return BSTM_ENOMEM;
+	place(m, e);
 	return 0;
 }
 
 int vm_kvmap_remove(vm_kvmap *m, const void *key, size_t key_len)
 {
+	if (!m || (!key && key_len))
+		return BSTM_EINVAL;
 	size_t i = find(m, key, key_len, vm_hash_bytes(key, key_len));
 	if (!m->slots[i].entry)
 		return BSTM_ENOTFOUND;
@@ -144,6 +179,8 @@ int vm_kvmap_remove(vm_kvmap *m, const void *key, size_t key_len)
 int vm_kvmap_get(const vm_kvmap *m, const void *key, size_t key_len, const void **value,
 		 size_t *value_len)
 {
+	if (!m || (!key && key_len) || !value || !value_len)
+		return BSTM_EINVAL;
 	const kv_entry *e = m->slots[find(m, key, key_len, vm_hash_bytes(key, key_len))].entry;
 	if (!e)
 		return BSTM_ENOTFOUND;
@@ -154,7 +191,7 @@ int vm_kvmap_get(const vm_kvmap *m, const void *key, size_t key_len, const void 
 
 size_t vm_kvmap_count(const vm_kvmap *m)
 {
-	return m->count;
+	return m ? m->count : 0;
 }
 
 static int base_get(void *ctx, const void *key, size_t key_len, const void **value,
@@ -184,6 +221,7 @@ static int ops_remove(void *ctx, const void *key, size_t key_len)
 	return rc == BSTM_ENOTFOUND ? 0 : rc;
 }
 
+/* Events are dropped: the map keeps state only. */
 static int ops_emit(void *ctx, const void *data, size_t len)
 {
 	return 0;
@@ -191,16 +229,49 @@ static int ops_emit(void *ctx, const void *data, size_t len)
 
 const vm_state_ops vm_kvmap_ops = {base_get, ops_write, ops_remove, ops_emit};
 
+/* All or nothing: every check and allocation comes first, so a failure
+ * leaves the map as it was. */
 int vm_kvmap_apply(vm_kvmap *m, const bstm_output *output)
 {
-	if (!m || !output)
+	if (!m || !output || (!output->writes && output->write_count))
 		return BSTM_EINVAL;
+	size_t puts = 0;
 	for (size_t i = 0; i < output->write_count; i++) {
 		const bstm_write *w = &output->writes[i];
-		int rc = w->is_delete ? ops_remove(m, w->key, w->key_len)
-				      : vm_kvmap_put(m, w->key, w->key_len, w->value, w->value_len);
+		int rc = w->is_delete ? (!w->key && w->key_len ? BSTM_EINVAL : 0)
+				      : check_put(w->key, w->key_len, w->value, w->value_len);
 		if (rc)
 			return rc;
+		puts += !w->is_delete;
 	}
+	kv_entry **made = puts ? malloc(puts * sizeof *made) : NULL;
+	if (puts && !made)
+		return BSTM_ENOMEM;
+	size_t n = 0;
+	int rc = reserve(m, puts);
+	for (size_t i = 0; rc == 0 && i < output->write_count; i++) {
+		const bstm_write *w = &output->writes[i];
+		if (w->is_delete)
+			continue;
+		if (!(made[n] = new_entry(w->key, w->key_len, w->value, w->value_len)))
+			rc = BSTM_ENOMEM;
+		else
+			n++;
+	}
+	if (rc) {
+		while (n > 0)
+			free(made[--n]);
+		free(made);
+		return rc;
+	}
+	n = 0;
+	for (size_t i = 0; i < output->write_count; i++) {
+		const bstm_write *w = &output->writes[i];
+		if (w->is_delete)
+			ops_remove(m, w->key, w->key_len);
+		else
+			place(m, made[n++]);
+	}
+	free(made);
 	return 0;
 }

@@ -64,7 +64,7 @@ typedef struct cursor {
 
 static void put(cursor *c, const void *p, size_t n)
 {
-	if (c->buf && c->len + n <= c->cap)
+	if (n && c->buf && c->len + n <= c->cap)
 		memcpy(c->buf + c->len, p, n);
 	c->len += n;
 }
@@ -177,8 +177,11 @@ int vm_txn_decode(const uint8_t *bytes, size_t len, vm_txn *txn)
 	if (!txn)
 		return BSTM_EINVAL;
 	memset(txn, 0, sizeof *txn);
-	if (!bytes)
-		len = 0; /* rejected below as truncated */
+	static const uint8_t none[1];
+	if (!bytes) { /* rejected below as truncated */
+		bytes = none;
+		len = 0;
+	}
 	input in = {bytes, bytes + len, false};
 	if (get_u(&in, 1) != VM_TXN_FORMAT_VERSION)
 		in.bad = true;

@@ -213,22 +213,8 @@ BSTM_API int vm_txn_execute(void *ctx, uint32_t index, bstm_view *view, bstm_txn
 BSTM_API uint64_t vm_engine_instances_created(const vm_engine *engine);
 
 /* ------------------------------------------------------------------------ */
-/* State access and the in-memory map                                        */
+/* The in-memory map                                                         */
 /* ------------------------------------------------------------------------ */
-
-/*
- * How the VM reaches state. The adapter binds these to bstm_view_*; tests bind
- * them to a vm_kvmap. read() returns 0, BSTM_ENOTFOUND, BSTM_DEPENDENCY or
- * another negative code, with the bytes valid until the transaction ends.
- */
-typedef struct vm_state_ops {
-	int (*read)(void *ctx, const void *key, size_t key_len, const void **value,
-		    size_t *value_len);
-	int (*write)(void *ctx, const void *key, size_t key_len, const void *value,
-		     size_t value_len);
-	int (*remove)(void *ctx, const void *key, size_t key_len);
-	int (*emit)(void *ctx, const void *data, size_t len);
-} vm_state_ops;
 
 /* A byte-string map: base state for tests and benchmarks. */
 typedef struct vm_kvmap vm_kvmap;
@@ -243,9 +229,8 @@ BSTM_API int vm_kvmap_get(const vm_kvmap *map, const void *key, size_t key_len, 
 BSTM_API size_t vm_kvmap_count(const vm_kvmap *map);
 /* A base view over the map (thread-safe while the map is not modified). */
 BSTM_API void vm_kvmap_base_view(vm_kvmap *map, bstm_base_view *view);
-/* State ops that read and write the map directly (events are counted, dropped). */
-extern const vm_state_ops vm_kvmap_ops;
-/* Apply a block's merged write set. */
+/* Apply a block's merged write set, all or nothing: on failure (bad
+ * writes, out of memory) the map is as it was. */
 BSTM_API int vm_kvmap_apply(vm_kvmap *map, const bstm_output *output);
 
 /* ------------------------------------------------------------------------ */
@@ -282,7 +267,8 @@ BSTM_API int vm_assemble(const char *text, uint8_t **binary, size_t *len, int *l
 
 /* Disassemble a module binary into malloc'd canonical text. Returns 0,
  * BSTM_EVERIFY when the binary does not load or verify (*verr says why,
- * when not NULL), or BSTM_ENOMEM. */
+ * when not NULL), BSTM_EINVAL (text NULL, or binary NULL with a length), or
+ * BSTM_ENOMEM. */
 BSTM_API int vm_disassemble(const uint8_t *binary, size_t len, char **text, int *verr);
 
 #endif

@@ -215,6 +215,70 @@ Test(executor, one_transaction)
 	tk_base_free(base);
 }
 
+/* A transaction function that calls the executor running its block. */
+typedef struct reenter {
+	bstm_executor *executor;
+	const bstm_base_view *view;
+	_Atomic int inner_rc; /* 1: not called yet */
+	int sequential;
+} reenter;
+
+static int same_key_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome);
+
+static int reenter_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	reenter *r = ctx;
+	if (index == 3) {
+		bstm_block inner = {sizeof inner, 5, same_key_txn, NULL, NULL, NULL};
+		bstm_output *out = (bstm_output *)&inner;
+		int rc = r->sequential
+				 ? bstm_execute_block_sequential(r->executor, &inner, r->view, &out)
+				 : bstm_execute_block(r->executor, &inner, r->view, &out);
+		if (out)
+			rc = 99; /* an output came back: the test fails */
+		atomic_store(&r->inner_rc, rc);
+	}
+	return same_key_txn(NULL, index, view, outcome);
+}
+
+/* A block call on an executor that is running a block is refused with
+ * BSTM_EBUSY, from either entry, and the running block is unharmed. */
+Test(executor, a_call_on_a_busy_executor_is_refused)
+{
+	tk_base *base = new_base();
+	for (size_t t = 0; t < THREAD_SET_LEN; t++)
+		for (int outer_seq = 0; outer_seq < 2; outer_seq++)
+			for (int inner_seq = 0; inner_seq < 2; inner_seq++) {
+				bstm_executor *executor = make_executor(thread_set[t], 0, 1);
+				bstm_base_view view;
+				tk_base_open(base, &view);
+				reenter r = {executor, &view, 1, inner_seq};
+				bstm_block block = {sizeof block, 100, reenter_txn, &r, NULL, NULL};
+				bstm_output *out = NULL;
+				int rc = outer_seq ? bstm_execute_block_sequential(executor, &block,
+										   &view, &out)
+						   : bstm_execute_block(executor, &block, &view,
+									&out);
+				cr_assert_eq(rc, 0, "threads %u: %s", thread_set[t],
+					     bstm_errname(rc));
+				cr_assert_eq(atomic_load(&r.inner_rc), BSTM_EBUSY,
+					     "threads %u outer %d inner %d: %d", thread_set[t],
+					     outer_seq, inner_seq, atomic_load(&r.inner_rc));
+				cr_assert_eq(out->stats.committed, 100);
+				cr_assert_eq(out->write_count, 1);
+				cr_assert(!memcmp(out->writes[0].value, "99", 2));
+				bstm_output_free(out);
+				/* Free again once the call returned. */
+				bstm_block plain = {sizeof plain, 5,	same_key_txn,
+						    NULL,	  NULL, NULL};
+				cr_assert_eq(bstm_execute_block(executor, &plain, &view, &out), 0);
+				bstm_output_free(out);
+				tk_base_close(base);
+				bstm_executor_destroy(executor);
+			}
+	tk_base_free(base);
+}
+
 /* Every transaction writes the one key "key" = its index in decimal. */
 static int same_key_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
 {
@@ -1118,6 +1182,27 @@ Test(executor, write_dropped_by_a_redo_is_not_read)
 /* API contract                                                              */
 /* ------------------------------------------------------------------------ */
 
+/* A caller built against the 40-byte header: the defaults fill its struct
+ * and not a byte more. */
+Test(executor, config_init_writes_only_the_callers_size)
+{
+	union {
+		bstm_config config;
+		uint8_t bytes[sizeof(bstm_config)];
+	} u;
+	memset(u.bytes, 0xa5, sizeof u.bytes);
+	cr_assert_eq(bstm_config_init_size(&u.config, 40), 0);
+	cr_assert_eq(u.config.size, 40);
+	cr_assert_eq(u.config.threads, 1);
+	cr_assert_eq(u.config.serial_segments, 1);
+	for (size_t i = 40; i < sizeof u.bytes; i++)
+		cr_assert_eq(u.bytes[i], 0xa5, "byte %zu written", i);
+	u.config.threads = 2;
+	bstm_executor *executor = NULL;
+	cr_assert_eq(bstm_executor_create(&u.config, &executor), 0);
+	bstm_executor_destroy(executor);
+}
+
 Test(executor, config_validation)
 {
 	bstm_config config;
@@ -1136,26 +1221,31 @@ Test(executor, config_validation)
 	cr_assert_eq(bstm_executor_create(&config, &executor), BSTM_EINVAL);
 	config.size = 1;
 	cr_assert_eq(bstm_executor_create(&config, &executor), BSTM_EINVAL);
-	/* An older header's size ends at a field; one inside a field is no
-	 * struct at all (half of block_gas_limit would be read). */
-	config.size = offsetof(bstm_config, block_gas_limit) + 4;
-	cr_assert_eq(bstm_executor_create(&config, &executor), BSTM_EINVAL);
-	config.size = sizeof(config) + 8;
-	cr_assert_eq(bstm_executor_create(&config, &executor), BSTM_EINVAL);
-	/* No header had a struct that ended with timed_segments. */
-	config.size = offsetof(bstm_config, timed_segments) + sizeof(config.timed_segments);
-	cr_assert_eq(bstm_executor_create(&config, &executor), BSTM_EINVAL);
+	/* Only sizes a header's struct has had: this one's and 40. Ends of
+	 * fields that no compiled struct had (sizeof includes padding) are
+	 * refused, as is a size inside a field. */
+	const size_t bad_sizes[] = {offsetof(bstm_config, threads) + sizeof(config.threads),
+				    offsetof(bstm_config, block_gas_limit) + 4,
+				    offsetof(bstm_config, sequential_fallback) + 4,
+				    offsetof(bstm_config, spin_before_park) + 4,
+				    offsetof(bstm_config, timed_segments) + 4,
+				    sizeof(config) + 8};
+	for (size_t i = 0; i < sizeof bad_sizes / sizeof bad_sizes[0]; i++) {
+		config.size = bad_sizes[i];
+		cr_assert_eq(bstm_executor_create(&config, &executor), BSTM_EINVAL, "size %zu",
+			     bad_sizes[i]);
+		cr_assert_eq(bstm_config_init_size(&config, bad_sizes[i]), BSTM_EINVAL);
+	}
 	config.size = sizeof(config);
 	config.reserved = 1;
 	cr_assert_eq(bstm_executor_create(&config, &executor), BSTM_EINVAL);
 	config.reserved = 0;
-	config.size = offsetof(bstm_config, threads) + sizeof(config.threads);
-	config.block_gas_limit = 77; /* beyond the size: the default applies */
+	config.size = 40;
+	config.timed_segments = 77; /* beyond the size: the default applies */
+	config.reserved = 5;
 	cr_assert_eq(bstm_executor_create(&config, &executor), 0);
 	bstm_executor_destroy(executor);
-	config.size = offsetof(bstm_config, sequential_fallback);
-	cr_assert_eq(bstm_executor_create(&config, &executor), 0);
-	bstm_executor_destroy(executor);
+	cr_assert_eq(bstm_config_init_size(NULL, sizeof(config)), BSTM_EINVAL);
 	executor = NULL;
 	bstm_config_init(&config);
 	cr_assert_eq(bstm_executor_create(&config, NULL), BSTM_EINVAL);
@@ -1213,7 +1303,7 @@ Test(executor, error_names_and_messages)
 #undef ROW_
 	};
 	size_t n = sizeof(table) / sizeof(table[0]);
-	cr_assert_geq(n, 14);
+	cr_assert_geq(n, 15);
 	for (size_t i = 0; i < n; i++) {
 		cr_assert_lt(table[i].code, 0);
 		cr_assert_str_eq(bstm_errname(table[i].code), table[i].name);
@@ -1221,7 +1311,7 @@ Test(executor, error_names_and_messages)
 		for (size_t k = 0; k < i; k++)
 			cr_assert_neq(table[i].code, table[k].code);
 	}
-	static const int unknown[] = {1, -9999, -15, 12345, -2147483647 - 1};
+	static const int unknown[] = {1, -9999, -16, 12345, -2147483647 - 1};
 	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
 		cr_assert_str_eq(bstm_strerror(unknown[i]), "unknown error");
 		cr_assert_str_eq(bstm_errname(unknown[i]), "UNKNOWN");

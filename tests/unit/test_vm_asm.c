@@ -140,6 +140,13 @@ Test(vm_asm, null_arguments)
 	cr_expect_eq(line, 0);
 	cr_expect_eq(vm_assemble("module 0x2 m\n", NULL, &len, &line, &verr), BSTM_EINVAL);
 	cr_expect_eq(vm_assemble("module 0x2 m\n", &bin, NULL, &line, &verr), BSTM_EINVAL);
+	char *text = NULL;
+	cr_expect_eq(vm_disassemble(NULL, 100, &text, &verr), BSTM_EINVAL);
+	cr_expect_null(text);
+	cr_assert_eq(vm_assemble("module 0x2 m\n", &bin, &len, &line, &verr), 0);
+	cr_expect_eq(vm_disassemble(bin, len, NULL, &verr), BSTM_EINVAL);
+	cr_expect_eq(vm_disassemble(NULL, 0, &text, &verr), BSTM_EVERIFY); /* empty: truncated */
+	free(bin);
 }
 
 Test(vm_asm, every_format_round_trips_canonically)

@@ -493,6 +493,14 @@ Test(vm_txn, builders_refuse_what_the_decoder_would)
 	cr_expect_eq(d.malformed, 1);
 	uint8_t byte = 1;
 	cr_expect_eq(vm_txn_decode(&byte, 1, NULL), BSTM_EINVAL);
+	/* An empty module given as NULL encodes (the loader refuses it later). */
+	vm_txn p = {.kind = VM_PAYLOAD_PUBLISH, .module_count = 1};
+	uint8_t buf[128];
+	long n = vm_txn_encode(&p, buf, sizeof buf);
+	cr_assert_gt(n, 0);
+	cr_assert_eq(vm_txn_decode(buf, (size_t)n, &d), 0);
+	cr_expect_eq(d.module_count, 1);
+	cr_expect_eq(d.module_lens[0], 0);
 }
 
 Test(vm_txn, malformed_transactions_are_rejected)
