@@ -260,8 +260,9 @@ typedef struct vm_instance {
 } vm_instance;
 
 /* *out = config (defaults for NULL), or BSTM_EINVAL when its size is not
- * sizeof(vm_config) or a value is out of bounds: stack_values < 16,
- * call_depth 0, cache_modules 0, scratch_bytes over 1 GiB. */
+ * sizeof(vm_config) or a value is out of bounds: stack_values outside
+ * 16..2^24, call_depth outside 1..65536, cache_modules outside 1..65536,
+ * scratch_bytes over 1 GiB. */
 int vm_config_resolve(const vm_config *config, vm_config *out);
 int vm_instance_create(const vm_config *config, vm_instance **instance);
 void vm_instance_destroy(vm_instance *instance);

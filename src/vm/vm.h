@@ -16,7 +16,8 @@
  *
  * Concurrency: a vm_engine is used by one block call at a time;
  * vm_txn_execute() is called concurrently for distinct workers, and each call
- * touches only its worker's instance plus read-only engine data.
+ * touches only its worker's instance plus engine data that is read-only
+ * or atomic.
  * vm_engine_begin_block() must not overlap a block call. A vm_kvmap is
  * read-only while it serves as a base view and may then be read from any
  * thread.
@@ -191,8 +192,8 @@ BSTM_API int vm_txn_call(vm_txn *txn, uint64_t sender, uint64_t sequence, uint64
 
 /*
  * The wire format (docs/vm.md). vm_txn_encode returns the encoded size, or a
- * negative code; with buf NULL it only measures. vm_txn_decode returns 0 or
- * BSTM_EFORMAT; a publish transaction keeps pointers into `bytes`.
+ * negative code; with buf NULL it only measures. vm_txn_decode returns 0,
+ * BSTM_EFORMAT, or BSTM_EINVAL for a NULL txn; a publish transaction keeps pointers into `bytes`.
  */
 BSTM_API long vm_txn_encode(const vm_txn *txn, uint8_t *buf, size_t cap);
 BSTM_API int vm_txn_decode(const uint8_t *bytes, size_t len, vm_txn *txn);
@@ -262,7 +263,8 @@ BSTM_API extern const size_t vm_stdlib_count;
 BSTM_API int vm_genesis(vm_kvmap *map, uint64_t accounts, uint64_t balance);
 
 /* Assemble `text` into a module binary (malloc'd). On failure return
- * BSTM_EFORMAT (syntax, *line set) or BSTM_EVERIFY (*verr set). */
+ * BSTM_EFORMAT (syntax, *line set), BSTM_EVERIFY (*verr set), BSTM_EINVAL
+ * (NULL text, binary or len) or BSTM_ENOMEM. */
 BSTM_API int vm_assemble(const char *text, uint8_t **binary, size_t *len, int *line, int *verr);
 
 /* Disassemble a module binary into malloc'd canonical text. Returns 0,
