@@ -336,8 +336,8 @@ static void twin_stop(twin_pool *pool, twin_copy *copies, uint32_t started)
 /* Run copies[0..n) at once (copies[0] on this thread); the wall time from
  * the first start to the last end, or 0 on failure, and in *skew copy 0's
  * time over the fastest other copy's (fixed point, 10^6 = equal). Each
- * copy's output must equal `reference` (the copies run the same block on the
- * same state). */
+ * copy's output must equal `reference` (the copies run the same block, each
+ * on a state of its own with the same contents). */
 static uint64_t twin_once(twin_pool *pool, twin_copy *copies, uint32_t n,
 			  const bstm_output *reference, uint64_t *skew)
 {

@@ -49,7 +49,7 @@ static int read_config(const bstm_config *in, bstm_config *out)
 	 * the fields it does not know take their defaults. */
 	if (!in || !config_size_known(in->size))
 		return BSTM_EINVAL;
-	bstm_config_init_size(out, sizeof *out);
+	bstm_config_init(out);
 	memcpy(out, in, in->size);
 	out->size = sizeof *out;
 	if (out->threads == 0 || out->threads > EXEC_MAX_THREADS || out->reserved != 0)

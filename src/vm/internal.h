@@ -35,9 +35,10 @@
 enum { VM_PRIVATE = 0, VM_PUBLIC = 1, VM_ENTRY = 2 };
 
 /*
- * How the VM reaches state. The adapter binds these to bstm_view_*; tests bind
- * them to a vm_kvmap (vm_kvmap_ops). read() returns 0, BSTM_ENOTFOUND, BSTM_DEPENDENCY or
- * another negative code, with the bytes valid until the transaction ends.
+ * How the VM reaches state. The adapter binds these to bstm_view_*; tests
+ * bind them to a vm_kvmap (vm_kvmap_ops). read() returns 0, BSTM_ENOTFOUND,
+ * BSTM_DEPENDENCY or another negative code, with the bytes valid until the
+ * transaction ends.
  */
 typedef struct vm_state_ops {
 	int (*read)(void *ctx, const void *key, size_t key_len, const void **value,

@@ -123,9 +123,14 @@ static int reserve(vm_kvmap *m, size_t more)
 	return 0;
 }
 
+static int check_key(const void *key, size_t key_len)
+{
+	return !key && key_len ? BSTM_EINVAL : 0;
+}
+
 static int check_put(const void *key, size_t key_len, const void *value, size_t value_len)
 {
-	if ((!key && key_len) || (!value && value_len))
+	if (check_key(key, key_len) || (!value && value_len))
 		return BSTM_EINVAL;
 	if (key_len > BSTM_MAX_KEY_LEN || value_len > BSTM_MAX_VALUE_LEN)
 		return BSTM_ETOOBIG;
@@ -150,7 +155,7 @@ int vm_kvmap_put(vm_kvmap *m, const void *key, size_t key_len, const void *value
 
 int vm_kvmap_remove(vm_kvmap *m, const void *key, size_t key_len)
 {
-	if (!m || (!key && key_len))
+	if (!m || check_key(key, key_len))
 		return BSTM_EINVAL;
 	size_t i = find(m, key, key_len, vm_hash_bytes(key, key_len));
 	if (!m->slots[i].entry)
@@ -179,7 +184,7 @@ int vm_kvmap_remove(vm_kvmap *m, const void *key, size_t key_len)
 int vm_kvmap_get(const vm_kvmap *m, const void *key, size_t key_len, const void **value,
 		 size_t *value_len)
 {
-	if (!m || (!key && key_len) || !value || !value_len)
+	if (!m || check_key(key, key_len) || !value || !value_len)
 		return BSTM_EINVAL;
 	const kv_entry *e = m->slots[find(m, key, key_len, vm_hash_bytes(key, key_len))].entry;
 	if (!e)
@@ -238,7 +243,7 @@ int vm_kvmap_apply(vm_kvmap *m, const bstm_output *output)
 	size_t puts = 0;
 	for (size_t i = 0; i < output->write_count; i++) {
 		const bstm_write *w = &output->writes[i];
-		int rc = w->is_delete ? (!w->key && w->key_len ? BSTM_EINVAL : 0)
+		int rc = w->is_delete ? check_key(w->key, w->key_len)
 				      : check_put(w->key, w->key_len, w->value, w->value_len);
 		if (rc)
 			return rc;

@@ -193,7 +193,8 @@ BSTM_API int vm_txn_call(vm_txn *txn, uint64_t sender, uint64_t sequence, uint64
 /*
  * The wire format (docs/vm.md). vm_txn_encode returns the encoded size, or a
  * negative code; with buf NULL it only measures. vm_txn_decode returns 0,
- * BSTM_EFORMAT, or BSTM_EINVAL for a NULL txn; a publish transaction keeps pointers into `bytes`.
+ * BSTM_EFORMAT, or BSTM_EINVAL for a NULL txn; a publish transaction keeps
+ * pointers into `bytes`.
  */
 BSTM_API long vm_txn_encode(const vm_txn *txn, uint8_t *buf, size_t cap);
 BSTM_API int vm_txn_decode(const uint8_t *bytes, size_t len, vm_txn *txn);
