@@ -33,7 +33,7 @@ static char *probe_source(void)
 	 * check(): abort 1 if any of 255 fresh locals is non-zero, abort 2 if
 	 * scratch is, abort 3 if the resource exists.
 	 * poke(a, v): v into scratch at a; peek(a): abort 2 unless scratch at a
-	 * is zero. */
+	 * is zero; digest(a): the SHA-256 of scratch[0, 32) into scratch at a. */
 	size_t cap = 64 * 1024, n = 0;
 	char *s = malloc(cap);
 	n += (size_t)snprintf(s + n, cap - n,
@@ -74,7 +74,9 @@ static char *probe_source(void)
 			      "\tload 0\n\tload 1\n\tmstore\n\tret\nend\n"
 			      "function entry peek (u64) -> () locals 0\n"
 			      "\tload 0\n\tmload\n\tjnz dirty\n\tret\n"
-			      "dirty:\n\tpush 2\n\tabort\nend\n");
+			      "dirty:\n\tpush 2\n\tabort\nend\n"
+			      "function entry digest (u64) -> () locals 0\n"
+			      "\tload 0\n\tpush 0\n\tpush 32\n\thash\n\tret\nend\n");
 	return s;
 }
 
@@ -208,6 +210,32 @@ Test(vm_instance, a_store_at_the_top_of_scratch_costs_one_page)
 	cr_expect_eq(call(3, "peek", &straddle, 1).status, BSTM_TXN_SUCCESS);
 	vm_instance_reset(inst);
 	expect_scratch_clean(inst);
+}
+
+/* The digest `hash` writes is scratch memory like any other: the next
+ * transaction reads zeros there. */
+Test(vm_instance, nothing_survives_a_hash)
+{
+	uint64_t at = 1000;
+	cr_expect_eq(call(2, "digest", &at, 1).status, BSTM_TXN_SUCCESS);
+	for (uint64_t a = at; a < at + 32; a += 8)
+		cr_expect_eq(call(3, "peek", &a, 1).status, BSTM_TXN_SUCCESS, "scratch at %lu", a);
+}
+
+/* A module cache that has reached its configured size is emptied at the
+ * next transaction boundary. */
+Test(vm_instance, a_full_module_cache_is_emptied)
+{
+	vm_instance_destroy(inst);
+	vm_config cfg;
+	vm_config_init(&cfg);
+	cfg.cache_modules = 1;
+	cr_assert_eq(vm_instance_create(&cfg, &inst), 0);
+	uint64_t at = 0;
+	cr_expect_eq(call(2, "peek", &at, 1).status, BSTM_TXN_SUCCESS);
+	cr_assert_eq(inst->cache_count, 1);
+	vm_instance_reset(inst);
+	cr_expect_eq(inst->cache_count, 0);
 }
 
 static long rss_kib(void)

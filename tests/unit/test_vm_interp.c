@@ -168,6 +168,20 @@ Test(vm_interp, locals_start_zeroed)
 	cr_expect_eq(r.out[1], 11);
 }
 
+/* A callee's extra locals start at zero even where the caller's operand
+ * stack held values before. */
+Test(vm_interp, callee_locals_start_zeroed)
+{
+	install("module 0x5 t\n"
+		"function public g () -> (u64) locals 3\n"
+		"load 0\nload 1\nadd\nload 2\nadd\nret\nend\n"
+		"function public f () -> (u64) locals 0\n"
+		"push 7\npush 7\npush 7\npush 7\npop\npop\npop\npop\ncall g\nret\nend\n");
+	run_result r = call("f", NULL, 0, 1000);
+	cr_assert_eq(r.exit, VM_EXIT_OK);
+	cr_expect_eq(r.out[0], 0);
+}
+
 Test(vm_interp, branches_loop_sum)
 {
 	/* sum 1..n */
@@ -252,6 +266,72 @@ Test(vm_interp, link_failures)
 	cr_expect_eq(r.code, VM_FAIL_MODULE_NOT_FOUND);
 }
 
+/* An import must declare the target's return count too. */
+Test(vm_interp, link_checks_the_return_count)
+{
+	install("module 0x6 lib\n"
+		"function public three (u64) -> (u64) locals 0\nload 0\nret\nend\n");
+	install("module 0x5 t\nimport 0x6 lib three (u64) -> (u64, u64)\n"
+		"function public f (u64) -> (u64) locals 0\n"
+		"load 0\ncallx lib.three\npop\nret\nend\n");
+	uint64_t n = 1;
+	run_result r = call("f", &n, 1, 1000);
+	cr_expect_eq(r.exit, VM_EXIT_FAIL);
+	cr_expect_eq(r.code, VM_FAIL_LINK, "code %s", vm_fail_name(r.code));
+}
+
+/* Bytes stored under (0x5, t) that decode to a module of another address
+ * or name are not module 0x5 t. */
+Test(vm_interp, stored_bytes_of_another_module_are_not_found)
+{
+	static const char *const others[] = {
+		"module 0x6 t\nfunction public f () -> () locals 0\nret\nend\n",
+		"module 0x5 other\nfunction public f () -> () locals 0\nret\nend\n",
+	};
+	for (unsigned i = 0; i < 2; i++) {
+		char why[128];
+		cr_assert_eq(tk_vm_install(map, 5, "t", others[i], why, sizeof why), 0, "%s", why);
+		run_result r = call("f", NULL, 0, 1000);
+		cr_expect_eq(r.exit, VM_EXIT_FAIL, "case %u", i);
+		cr_expect_eq(r.code, VM_FAIL_MODULE_NOT_FOUND, "case %u: %s", i,
+			     vm_fail_name(r.code));
+	}
+}
+
+/* Install a chain of `n` modules, 0x100 c .. 0x100+n-1 c, each importing the
+ * next; calling the first loads all of them. */
+static run_result call_chain(unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		char text[256];
+		if (i + 1 < n)
+			snprintf(text, sizeof text,
+				 "module 0x%x c\nimport 0x%x c f () -> ()\n"
+				 "function public f () -> () locals 0\ncallx c.f\nret\nend\n",
+				 0x100 + i, 0x100 + i + 1);
+		else
+			snprintf(text, sizeof text,
+				 "module 0x%x c\nfunction public f () -> () locals 0\nret\nend\n",
+				 0x100 + i);
+		install(text);
+	}
+	run_result r = {0};
+	r.gas = 100000;
+	r.exit = vm_invoke(inst, &vm_kvmap_ops, map, 1, 0x100, "c", "f", NULL, 0, r.out, 4, &r.gas,
+			   &r.code, false);
+	return r;
+}
+
+/* A transaction loads at most 32 modules. */
+Test(vm_interp, at_most_32_modules_per_call)
+{
+	run_result r = call_chain(32);
+	cr_expect_eq(r.exit, VM_EXIT_OK, "exit %d code %s", r.exit, vm_fail_name(r.code));
+	r = call_chain(33);
+	cr_expect_eq(r.exit, VM_EXIT_FAIL);
+	cr_expect_eq(r.code, VM_FAIL_TOO_MANY_MODULES, "code %s", vm_fail_name(r.code));
+}
+
 Test(vm_interp, import_cycle)
 {
 	install("module 0x6 a\nimport 0x7 b g () -> ()\n"
@@ -297,6 +377,27 @@ Test(vm_interp, gas_is_the_table)
 	cr_expect_eq(r.exit, VM_EXIT_OK);
 	r = call("f", NULL, 0, want + module_bytes - 1);
 	cr_expect_eq(r.exit, VM_EXIT_OUT_OF_GAS);
+}
+
+/* A charge that takes exactly the gas left succeeds: a call that fails after
+ * its last charge ends the same way with a limit of exactly the gas it used.
+ * Here: rget of an absent resource (a read that returns nothing and costs
+ * nothing), and a module read followed by a missing function. */
+Test(vm_interp, a_limit_of_exactly_the_gas_used_ends_the_same)
+{
+	install_fn("(u64) -> (u64)", "load 0\nrget R x\nret");
+	static const char *const fns[] = {"f", "nothing"};
+	for (unsigned i = 0; i < 2; i++) {
+		uint64_t acct = 3;
+		run_result r = call(fns[i], &acct, 1, 100000);
+		cr_assert_eq(r.exit, VM_EXIT_FAIL, "%s", fns[i]);
+		uint64_t used = 100000 - r.gas, code = r.code;
+		r = call(fns[i], &acct, 1, used);
+		cr_expect_eq(r.exit, VM_EXIT_FAIL, "%s with %lu gas: exit %d", fns[i], used,
+			     r.exit);
+		cr_expect_eq(r.code, code, "%s: code %s", fns[i], vm_fail_name(r.code));
+		cr_expect_eq(r.gas, 0, "%s", fns[i]);
+	}
 }
 
 /* The bytes of module 0x5 t as stored: what a call reads once. */
@@ -419,6 +520,13 @@ Test(vm_interp, reads_fill_the_key_limit_writes_hit_it, .timeout = 60)
 	r = call("scan_then_make", &n, 1, gas);
 	cr_expect_eq(r.exit, VM_EXIT_FAIL);
 	cr_expect_eq(r.code, VM_FAIL_WRITE_LIMIT, "code %s", vm_fail_name(r.code));
+	/* the write is charged before it is refused: with exactly the gas used
+	 * above, the charge still succeeds and the write fails the same way */
+	uint64_t used = gas - r.gas;
+	r = call("scan_then_make", &n, 1, used);
+	cr_expect_eq(r.exit, VM_EXIT_FAIL, "exit %d", r.exit);
+	cr_expect_eq(r.code, VM_FAIL_WRITE_LIMIT, "code %s", vm_fail_name(r.code));
+	cr_expect_eq(r.gas, 0);
 	n = 65000;
 	r = call("scan_then_make", &n, 1, gas);
 	cr_expect_eq(r.exit, VM_EXIT_OK, "exit %d code %s", r.exit, vm_fail_name(r.code));
@@ -485,6 +593,15 @@ Test(vm_interp, hash_matches_sha256)
 	cr_expect_eq(r.out[0], want);
 	install_fn("() -> ()", "push 0\npush 0\npush 65537\nhash\nret");
 	cr_expect_eq(call("f", NULL, 0, 100000).code, VM_FAIL_MEMORY_LIMIT);
+	/* the 32-byte digest must fit too: at 65504 it ends at the limit, one
+	 * byte further it does not */
+	install_fn("() -> ()", "push 65504\npush 0\npush 8\nhash\nret");
+	r = call("f", NULL, 0, 1000);
+	cr_expect_eq(r.exit, VM_EXIT_OK, "exit %d code %s", r.exit, vm_fail_name(r.code));
+	install_fn("() -> ()", "push 65505\npush 0\npush 8\nhash\nret");
+	r = call("f", NULL, 0, 1000);
+	cr_expect_eq(r.exit, VM_EXIT_FAIL);
+	cr_expect_eq(r.code, VM_FAIL_MEMORY_LIMIT);
 }
 
 static int events_seen;
@@ -543,6 +660,46 @@ Test(vm_interp, call_depth_and_stack_limits)
 	r = call("f", NULL, 0, 1000000);
 	cr_expect_eq(r.exit, VM_EXIT_FAIL);
 	cr_expect_eq(r.code, VM_FAIL_STACK_OVERFLOW);
+}
+
+/* call_depth counts frames, the entry function's included. */
+Test(vm_interp, call_depth_counts_every_frame)
+{
+	vm_instance_destroy(inst);
+	vm_config cfg;
+	vm_config_init(&cfg);
+	cfg.call_depth = 4;
+	cr_assert_eq(vm_instance_create(&cfg, &inst), 0);
+	/* down(n) calls down(n - 1) until n is 0: n + 1 frames */
+	install("module 0x5 t\nfunction public down (u64) -> () locals 0\n"
+		"load 0\njz done\nload 0\npush 1\nsub\ncall down\nret\ndone:\nret\nend\n");
+	uint64_t n = 3;
+	run_result r = call("down", &n, 1, 100000);
+	cr_expect_eq(r.exit, VM_EXIT_OK, "exit %d code %s", r.exit, vm_fail_name(r.code));
+	n = 4;
+	r = call("down", &n, 1, 100000);
+	cr_expect_eq(r.exit, VM_EXIT_FAIL);
+	cr_expect_eq(r.code, VM_FAIL_CALL_DEPTH, "code %s", vm_fail_name(r.code));
+}
+
+/* The function a call starts in must fit the stack too: params, locals and
+ * its operand stack. */
+Test(vm_interp, entry_frame_larger_than_the_stack_overflows)
+{
+	vm_instance_destroy(inst);
+	vm_config cfg;
+	vm_config_init(&cfg);
+	cfg.stack_values = 16;
+	cr_assert_eq(vm_instance_create(&cfg, &inst), 0);
+	install("module 0x5 t\n"
+		"function public fits (u64) -> () locals 14\npush 1\npop\nret\nend\n"
+		"function public big (u64) -> () locals 15\npush 1\npop\nret\nend\n");
+	uint64_t arg = 1;
+	run_result r = call("fits", &arg, 1, 1000);
+	cr_expect_eq(r.exit, VM_EXIT_OK, "exit %d code %s", r.exit, vm_fail_name(r.code));
+	r = call("big", &arg, 1, 1000);
+	cr_expect_eq(r.exit, VM_EXIT_FAIL);
+	cr_expect_eq(r.code, VM_FAIL_STACK_OVERFLOW, "code %s", vm_fail_name(r.code));
 }
 
 Test(vm_interp, dispatch_table_names)

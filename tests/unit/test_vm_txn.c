@@ -181,6 +181,11 @@ Test(vm_txn, prologue_failures_are_discarded_without_writes)
 	t.gas_price = UINT64_MAX; /* the product overflows */
 	o = run(&t);
 	cr_expect_eq(o.code, VM_DISCARD_CANNOT_PAY);
+	t.gas_price = 1ull << 59; /* GAS * 2^59 = 3125 * 2^64: wraps to exactly 0 */
+	cr_assert_eq(t.gas_limit * t.gas_price, 0);
+	o = run(&t);
+	cr_expect_eq(o.status, BSTM_TXN_DISCARDED);
+	cr_expect_eq(o.code, VM_DISCARD_CANNOT_PAY);
 	t = transfer(2, 0, 3, 1);
 	t.gas_limit = VM_GAS_TXN_BASE - 1;
 	o = run(&t);
@@ -224,6 +229,40 @@ Test(vm_txn, last_sequence_number_is_discarded)
 	o = run(&t);
 	cr_expect_eq(o.status, BSTM_TXN_SUCCESS);
 	cr_expect_eq(seqno(5), UINT64_MAX);
+}
+
+/* The prologue's bounds are inclusive: a gas limit of exactly the intrinsic
+ * cost or exactly the configured maximum, and a balance of exactly
+ * gas_limit * gas_price, are accepted. */
+Test(vm_txn, prologue_bounds_are_inclusive)
+{
+	set_u64(5, "account", "Coin", GAS); /* the price is 1 */
+	vm_txn t = transfer(5, 0, 3, 1);
+	bstm_txn_outcome o = run(&t);
+	cr_expect_eq(o.status, BSTM_TXN_SUCCESS, "balance = max fee: status %u code %lu", o.status,
+		     o.code);
+	cr_expect_eq(balance(5), GAS - 1 - o.gas_used);
+	set_u64(6, "account", "Coin", GAS - 1);
+	t = transfer(6, 0, 3, 1);
+	o = run(&t);
+	cr_expect_eq(o.status, BSTM_TXN_DISCARDED);
+	cr_expect_eq(o.code, VM_DISCARD_CANNOT_PAY);
+
+	/* gas for the intrinsic cost alone: the body runs out at once */
+	t = transfer(2, 0, 3, 1);
+	t.gas_limit = VM_GAS_TXN_BASE;
+	o = run(&t);
+	cr_expect_eq(o.status, BSTM_TXN_OUT_OF_GAS, "status %u code %lu", o.status, o.code);
+	cr_expect_eq(o.gas_used, VM_GAS_TXN_BASE);
+	cr_expect_eq(balance(2), BALANCE - VM_GAS_TXN_BASE);
+	cr_expect_eq(seqno(2), 1);
+
+	t = transfer(2, 1, 3, 1);
+	t.gas_limit = inst->config.max_gas_per_txn;
+	o = run(&t);
+	cr_expect_eq(o.status, BSTM_TXN_SUCCESS, "gas limit = max: status %u code %lu", o.status,
+		     o.code);
+	cr_expect_eq(seqno(2), 2);
 }
 
 /* Gas is exactly the documented sum: the intrinsic cost, the module's bytes
@@ -433,6 +472,41 @@ Test(vm_txn, publish_failures)
 	cr_expect(!module_stored(2, "user"));
 }
 
+/* The publish fee is paid before any module is verified: with gas for the
+ * fee alone, a bundle still fails on its own defect rather than running out. */
+Test(vm_txn, publish_with_gas_for_the_fee_alone_is_verified)
+{
+	uint8_t *bins[1];
+	size_t lens[1];
+	const char *hello[1] = {publish_v1};
+	vm_txn t = publish(3, 0, bins, lens, hello, 1); /* 0x2 module sent by 0x3 */
+	t.gas_limit = VM_GAS_TXN_BASE + lens[0] * VM_GAS_PUBLISH_BYTE;
+	bstm_txn_outcome o = run(&t);
+	cr_expect_eq(o.status, BSTM_TXN_FAILED, "status %u code %s", o.status,
+		     vm_fail_name(o.code));
+	cr_expect_eq(o.code, VM_FAIL_PUBLISH_ADDRESS, "code %s", vm_fail_name(o.code));
+	cr_expect_eq(o.gas_used, t.gas_limit);
+	free(bins[0]);
+}
+
+/* A bundle that names one module twice fails as a module that does not
+ * verify (DUPLICATE_NAME), and nothing is stored. */
+Test(vm_txn, bundle_with_a_repeated_name_fails)
+{
+	uint8_t *bins[2];
+	size_t lens[2];
+	const char *sources[2] = {publish_v1, publish_v1};
+	vm_txn t = publish(2, 0, bins, lens, sources, 2);
+	bstm_txn_outcome o = run(&t);
+	cr_expect_eq(o.status, BSTM_TXN_FAILED);
+	cr_expect_eq(o.code, VM_FAIL_VERIFY_BASE + VM_VERR_DUPLICATE_NAME, "code %s",
+		     vm_fail_name(o.code));
+	cr_expect(!module_stored(2, "hello"));
+	cr_expect_eq(seqno(2), 1);
+	free(bins[0]);
+	free(bins[1]);
+}
+
 Test(vm_txn, only_mint_creates_coins)
 {
 	uint8_t *bins[1];
@@ -454,6 +528,12 @@ Test(vm_txn, wire_format_round_trip)
 	long n = vm_txn_encode(&t, buf, sizeof buf);
 	cr_assert_gt(n, 0);
 	cr_expect_eq(vm_txn_encode(&t, NULL, 0), n);
+	/* a buffer one byte short is refused, and nothing is written past it */
+	uint8_t small[512];
+	memset(small, 0xab, sizeof small);
+	cr_expect_eq(vm_txn_encode(&t, small, (size_t)n - 1), BSTM_ETOOBIG);
+	for (long i = n - 1; i < (long)sizeof small; i++)
+		cr_assert_eq(small[i], 0xab, "byte %ld written", i);
 	cr_assert_eq(vm_txn_decode(buf, (size_t)n, &d), 0);
 	cr_expect_eq(d.sender, 2);
 	cr_expect_eq(d.sequence, 0);
@@ -545,6 +625,54 @@ Test(vm_txn, every_rejection_marks_the_transaction_malformed)
 	cr_assert_eq(vm_txn_decode(buf, (size_t)n, &d), BSTM_EFORMAT);
 	cr_expect_eq(d.malformed, 1);
 	cr_expect_eq(d.kind, 0);
+}
+
+/* Counts the wire format does not allow: 17 arguments, a bundle of no
+ * modules, and a module length that runs past the end of the input. */
+Test(vm_txn, decode_refuses_counts_out_of_range)
+{
+	uint64_t args[VM_MAX_ARGS];
+	for (unsigned i = 0; i < VM_MAX_ARGS; i++)
+		args[i] = i;
+	vm_txn t, d;
+	cr_assert_eq(vm_txn_call(&t, 2, 0, GAS, 1, 1, "m", "f", args, VM_MAX_ARGS), 0);
+	uint8_t buf[512];
+	long n = vm_txn_encode(&t, buf, sizeof buf);
+	cr_assert_gt(n, 0);
+	cr_assert_eq(vm_txn_decode(buf, (size_t)n, &d), 0);
+	cr_expect_eq(d.arg_count, VM_MAX_ARGS);
+	/* the count byte precedes the arguments; one more argument after them */
+	size_t count_at = (size_t)n - 8 * VM_MAX_ARGS - 1;
+	cr_assert_eq(buf[count_at], VM_MAX_ARGS);
+	buf[count_at] = VM_MAX_ARGS + 1;
+	memset(buf + n, 0, 8);
+	cr_expect_eq(vm_txn_decode(buf, (size_t)n + 8, &d), BSTM_EFORMAT);
+	cr_expect_eq(d.malformed, 1);
+
+	/* a publish of one empty module, then of none; the payload follows the
+	 * version, sender, sequence, gas limit, gas price and kind */
+	enum { PAYLOAD = 1 + 4 * 8 + 1 };
+	vm_txn p = {.sender = 2, .kind = VM_PAYLOAD_PUBLISH, .module_count = 1};
+	n = vm_txn_encode(&p, buf, sizeof buf);
+	cr_assert_eq(n, PAYLOAD + 1 + 4);
+	cr_assert_eq(vm_txn_decode(buf, (size_t)n, &d), 0);
+	buf[PAYLOAD] = 0; /* the module count; the module's length dropped */
+	cr_expect_eq(vm_txn_decode(buf, PAYLOAD + 1, &d), BSTM_EFORMAT);
+	cr_expect_eq(d.malformed, 1);
+
+	/* two modules, the first one's length (200) past the end of the input,
+	 * which holds 2 more bytes: the input is exactly the bytes passed, so
+	 * nothing may be read beyond them */
+	size_t len = PAYLOAD + 1 + 4 + 2;
+	uint8_t *exact = malloc(len);
+	cr_assert_not_null(exact);
+	memcpy(exact, buf, PAYLOAD);
+	memset(exact + PAYLOAD, 0, len - PAYLOAD);
+	exact[PAYLOAD] = 2;
+	exact[PAYLOAD + 1] = 200; /* little-endian u32 */
+	cr_expect_eq(vm_txn_decode(exact, len, &d), BSTM_EFORMAT);
+	cr_expect_eq(d.malformed, 1);
+	free(exact);
 }
 
 /* A transaction filled in by hand that breaks the format's limits. */
@@ -831,9 +959,18 @@ Test(vm_txn, upgrades_keep_public_functions_and_resources)
 		/* Greeting's layout changed */
 		"module 0x2 hello\nresource Greeting n m\n"
 		"function public get () -> (u64) locals 0\npush 1\nret\nend\n",
+		/* get's return count changed */
+		"module 0x2 hello\nresource Greeting n\n"
+		"function public get () -> (u64, u64) locals 0\npush 1\npush 2\nret\nend\n",
+		/* Greeting's field renamed */
+		"module 0x2 hello\nresource Greeting m\n"
+		"function public get () -> (u64) locals 0\npush 1\nret\nend\n",
+		/* Greeting dropped */
+		"module 0x2 hello\nresource Other n\n"
+		"function public get () -> (u64) locals 0\npush 1\nret\nend\n",
 	};
 	uint64_t seq = 1;
-	for (unsigned i = 0; i < 4; i++) {
+	for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		const char *src[1] = {bad[i]};
 		t = publish(2, seq++, bins, lens, src, 1);
 		bstm_txn_outcome o = run(&t);
@@ -850,4 +987,38 @@ Test(vm_txn, upgrades_keep_public_functions_and_resources)
 	bstm_txn_outcome o = run(&t);
 	cr_expect_eq(o.status, BSTM_TXN_SUCCESS, "code %s", vm_fail_name(o.code));
 	free(bins[0]);
+}
+
+/* An importer that is already loaded and linked on this instance calls the
+ * new code once its dependency is upgraded. */
+Test(vm_txn, importers_see_an_upgraded_dependency)
+{
+	static const char reader[] = "module 0x2 reader\n"
+				     "import 0x2 hello get () -> (u64)\n"
+				     "function entry show () -> () locals 0\n"
+				     "\tcallx hello.get\n\tabort\nend\n";
+	static const char hello_v2[] = "module 0x2 hello\nresource Greeting n\n"
+				       "function public get () -> (u64) locals 0\n"
+				       "\tpush 9\n\tret\nend\n";
+	uint8_t *bins[2];
+	size_t lens[2];
+	const char *v1[2] = {publish_v1, reader};
+	vm_txn t = publish(2, 0, bins, lens, v1, 2);
+	cr_assert_eq(run(&t).status, BSTM_TXN_SUCCESS);
+	free(bins[0]);
+	free(bins[1]);
+	vm_txn show;
+	cr_assert_eq(vm_txn_call(&show, 3, 0, GAS, 1, 2, "reader", "show", NULL, 0), 0);
+	bstm_txn_outcome o = run(&show);
+	cr_expect_eq(o.status, BSTM_TXN_ABORTED);
+	cr_expect_eq(o.code, 7); /* v1's get reads the Greeting its init stored */
+	const char *v2[1] = {hello_v2};
+	t = publish(2, 1, bins, lens, v2, 1);
+	o = run(&t);
+	cr_assert_eq(o.status, BSTM_TXN_SUCCESS, "code %s", vm_fail_name(o.code));
+	free(bins[0]);
+	show.sequence = 1;
+	o = run(&show);
+	cr_expect_eq(o.status, BSTM_TXN_ABORTED);
+	cr_expect_eq(o.code, 9);
 }

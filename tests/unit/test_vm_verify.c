@@ -1,12 +1,15 @@
 /*
  * test_vm_verify.c - malformed modules, each rejected with its own error.
  *
- * Three kinds of case: text the assembler accepts but the verifier rejects;
+ * Four kinds of case: text the assembler accepts but the verifier rejects;
  * a valid module edited in memory (indices the assembler would never
- * produce); and a valid binary edited byte by byte, re-hashed so that the
- * decoder gets past the hash and meets the defect itself.
+ * produce); a valid binary edited byte by byte, re-hashed so that the
+ * decoder gets past the hash and meets the defect itself; and binaries
+ * written from scratch with counts and sizes just past the format's limits.
+ * Code and binaries right at each limit are accepted.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +70,8 @@ static const text_case text_cases[] = {
 	 VM_VERR_BAD_INIT},
 	{"init with params", HEAD "function private init (u64) -> () locals 0\nret\nend\n",
 	 VM_VERR_BAD_INIT},
+	{"init with returns", HEAD "function private init () -> (u64) locals 0\npush 1\nret\nend\n",
+	 VM_VERR_BAD_INIT},
 	{"entry returns", HEAD "function entry f () -> (u64) locals 0\npush 1\nret\nend\n",
 	 VM_VERR_ENTRY_RETURNS},
 	{"empty code", HEAD "function public f () -> () locals 0\nend\n", VM_VERR_EMPTY_CODE},
@@ -107,6 +112,50 @@ Test(vm_verify, stack_limit)
 	cr_expect_eq(vm_verify(m), VM_VERR_STACK_LIMIT);
 	vm_module_free(m);
 	free(text);
+}
+
+/* Each limit is inclusive: code right at it verifies. */
+Test(vm_verify, limits_themselves_verify)
+{
+	char *text = malloc(32 * 1024);
+	/* emit 16, the largest event */
+	strcpy(text, HEAD "function public f () -> () locals 0\n");
+	for (unsigned i = 0; i < VM_MAX_EMIT; i++)
+		strcat(text, "push 1\n");
+	strcat(text, "emit 16\nret\nend\n");
+	vm_module *m;
+	cr_assert_eq(vm_assemble_module(text, &m, NULL), 0);
+	cr_expect_eq(vm_verify(m), 0, "emit 16: %s", vm_verr_name(vm_verify(m)));
+	vm_module_free(m);
+
+	/* an operand stack exactly VM_MAX_FUNCTION_STACK high */
+	strcpy(text, HEAD "function public f () -> () locals 0\n");
+	for (unsigned i = 0; i < VM_MAX_FUNCTION_STACK; i++)
+		strcat(text, "push 1\n");
+	for (unsigned i = 0; i < VM_MAX_FUNCTION_STACK; i++)
+		strcat(text, "pop\n");
+	strcat(text, "ret\nend\n");
+	cr_assert_eq(vm_assemble_module(text, &m, NULL), 0);
+	cr_expect_eq(vm_verify(m), 0, "stack of 1024: %s", vm_verr_name(vm_verify(m)));
+	cr_expect_eq(m->functions[0].max_stack, VM_MAX_FUNCTION_STACK);
+	vm_module_free(m);
+	free(text);
+
+	/* params + locals = 255 */
+	cr_assert_eq(vm_assemble_module(HEAD "function public f (u64) -> () locals 254\nret\nend\n",
+					&m, NULL),
+		     0);
+	cr_expect_eq(vm_verify(m), 0);
+	vm_module_free(m);
+
+	/* a module of the same name at another address is not the module itself */
+	cr_assert_eq(vm_assemble_module(
+			     HEAD "import 0x3 m f () -> ()\n"
+				  "function public g () -> () locals 0\ncallx m.f\nret\nend\n",
+			     &m, NULL),
+		     0);
+	cr_expect_eq(vm_verify(m), 0, "import 0x3 m from 0x2 m: %s", vm_verr_name(vm_verify(m)));
+	vm_module_free(m);
 }
 
 static const char base[] = HEAD "import 0x3 lib g () -> ()\n"
@@ -244,6 +293,157 @@ Test(vm_verify, truncations_and_trailing_bytes)
 	cr_expect_eq(vm_module_decode(good, 10, &m), VM_VERR_TRUNCATED);
 	cr_expect_eq(vm_module_decode((const uint8_t *)"", 0, &m), VM_VERR_TRUNCATED);
 	free(good);
+}
+
+/* A module binary built by hand, for counts and sizes the assembler and the
+ * encoder never write. */
+typedef struct bin_builder {
+	uint8_t *buf;
+	size_t len;
+} bin_builder;
+
+static void b_bytes(bin_builder *b, const void *p, size_t n)
+{
+	b->buf = realloc(b->buf, b->len + n);
+	cr_assert_not_null(b->buf);
+	memcpy(b->buf + b->len, p, n);
+	b->len += n;
+}
+
+static void b_le(bin_builder *b, uint64_t v, unsigned width)
+{
+	uint8_t bytes[8];
+	for (unsigned i = 0; i < width; i++)
+		bytes[i] = (uint8_t)(v >> (8 * i));
+	b_bytes(b, bytes, width);
+}
+
+static void b_name(bin_builder *b, const char *name)
+{
+	b_le(b, strlen(name), 1);
+	b_bytes(b, name, strlen(name));
+}
+
+/* "BSVM", version, address 0x2, name m */
+static void b_head(bin_builder *b)
+{
+	b_bytes(b, VM_MODULE_MAGIC, 4);
+	b_le(b, VM_MODULE_VERSION, 1);
+	b_le(b, 2, 8);
+	b_name(b, "m");
+}
+
+/* A public function `name` () -> () locals 0 of `code_len` bytes: nops, then ret. */
+static void b_function(bin_builder *b, const char *name, uint32_t code_len)
+{
+	b_name(b, name);
+	b_le(b, VM_PUBLIC, 1);
+	b_le(b, 0, 1); /* params */
+	b_le(b, 0, 1); /* returns */
+	b_le(b, 0, 1); /* locals */
+	b_le(b, code_len, 4);
+	uint8_t *code = calloc(code_len, 1); /* VM_OP_NOP is 0 */
+	cr_assert_not_null(code);
+	code[code_len - 1] = VM_OP_RET;
+	b_bytes(b, code, code_len);
+	free(code);
+}
+
+/* Append the hash and decode; the builder is emptied. */
+static int b_decode(bin_builder *b)
+{
+	uint8_t hash[32];
+	vm_sha256(b->buf, b->len, hash);
+	b_bytes(b, hash, 32);
+	vm_module *m = NULL;
+	int verr = vm_module_decode(b->buf, b->len, &m);
+	if (verr == 0)
+		cr_expect_not_null(m);
+	else
+		cr_expect_null(m);
+	vm_module_free(m);
+	free(b->buf);
+	b->buf = NULL;
+	b->len = 0;
+	return verr;
+}
+
+/* Decode 0x2 m holding only resource R of `fields` fields f0, f1, ... */
+static int decode_resource_with_fields(unsigned fields)
+{
+	bin_builder b = {0};
+	b_head(&b);
+	b_le(&b, 0, 2); /* imports */
+	b_le(&b, 0, 2); /* constants */
+	b_le(&b, 1, 2);
+	b_name(&b, "R");
+	b_le(&b, fields, 1);
+	for (unsigned f = 0; f < fields; f++) {
+		char name[16];
+		snprintf(name, sizeof name, "f%u", f);
+		b_name(&b, name);
+	}
+	b_le(&b, 0, 2); /* functions */
+	return b_decode(&b);
+}
+
+/* Decode 0x2 m holding only `imports` imports 0x3 lib f0, f1, ... () -> () */
+static int decode_imports(unsigned imports)
+{
+	bin_builder b = {0};
+	b_head(&b);
+	b_le(&b, imports, 2);
+	for (unsigned i = 0; i < imports; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "f%u", i);
+		b_le(&b, 3, 8);
+		b_name(&b, "lib");
+		b_name(&b, name);
+		b_le(&b, 0, 1); /* params */
+		b_le(&b, 0, 1); /* returns */
+	}
+	b_le(&b, 0, 2); /* constants */
+	b_le(&b, 0, 2); /* resources */
+	b_le(&b, 0, 2); /* functions */
+	return b_decode(&b);
+}
+
+/* Decode 0x2 m holding only `functions` functions of `code_len` code bytes. */
+static int decode_functions(unsigned functions, uint32_t code_len)
+{
+	bin_builder b = {0};
+	b_head(&b);
+	b_le(&b, 0, 2); /* imports */
+	b_le(&b, 0, 2); /* constants */
+	b_le(&b, 0, 2); /* resources */
+	b_le(&b, functions, 2);
+	for (unsigned f = 0; f < functions; f++) {
+		char name[16];
+		snprintf(name, sizeof name, "f%u", f);
+		b_function(&b, name, code_len);
+	}
+	return b_decode(&b);
+}
+
+/* The decoder enforces the format's limits itself, on binaries that are
+ * otherwise well formed: a resource has 1 to 16 fields, a module at most
+ * 256 imports, a function at most 65535 code bytes, a module at most 1 MiB. */
+Test(vm_verify, decoder_limits)
+{
+	cr_expect_eq(decode_resource_with_fields(1), 0);
+	cr_expect_eq(decode_resource_with_fields(VM_MAX_FIELDS), 0);
+	cr_expect_eq(decode_resource_with_fields(0), VM_VERR_BAD_COUNT);
+	cr_expect_eq(decode_resource_with_fields(VM_MAX_FIELDS + 1), VM_VERR_TOO_BIG);
+
+	cr_expect_eq(decode_imports(VM_MAX_IMPORTS), 0);
+	cr_expect_eq(decode_imports(VM_MAX_IMPORTS + 1), VM_VERR_TOO_BIG);
+
+	cr_expect_eq(decode_functions(1, VM_MAX_CODE_BYTES), 0);
+	cr_expect_eq(decode_functions(1, VM_MAX_CODE_BYTES + 1), VM_VERR_TOO_BIG);
+
+	/* 17 functions of 65535 bytes each: every part within its own limit,
+	 * the whole over 1 MiB */
+	cr_expect_eq(decode_functions(17, VM_MAX_CODE_BYTES), VM_VERR_TOO_BIG);
 }
 
 Test(vm_verify, names_of_every_error)
