@@ -806,6 +806,50 @@ Test(executor, transaction_function_error)
 	tk_base_free(base);
 }
 
+/* Transaction 4 reports the status in ctx; the others succeed. */
+static int bad_status_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	const uint32_t *status = ctx;
+	int rc = put(view, "x", "y");
+	return rc ? rc : done(outcome, index == 4 ? *status : BSTM_TXN_SUCCESS, 0, 1);
+}
+
+/*
+ * A status after DISCARDED is no outcome a transaction function may report:
+ * RETRY is the executor's own, and a value that names no status at all is a
+ * broken function. The block fails with BSTM_ETXN, in parallel (with and
+ * without the sequential retry) and sequentially alike, and returns no
+ * output.
+ */
+Test(executor, status_after_discarded_fails_the_block)
+{
+	static const uint32_t statuses[] = {BSTM_TXN_RETRY, BSTM_TXN_RETRY + 1, 99, UINT32_MAX};
+	tk_base *base = new_base();
+	bstm_base_view view;
+	for (size_t s = 0; s < sizeof statuses / sizeof statuses[0]; s++)
+		for (uint32_t fallback = 0; fallback < 2; fallback++)
+			for (size_t t = 0; t < THREAD_SET_LEN; t++) {
+				bstm_executor *executor = make_executor(thread_set[t], 0, fallback);
+				bstm_block block = {sizeof(block),	  10,	bad_status_txn,
+						    (void *)&statuses[s], NULL, NULL};
+				bstm_output *out = (bstm_output *)&block;
+				tk_base_open(base, &view);
+				int rc = bstm_execute_block(executor, &block, &view, &out);
+				cr_assert_eq(rc, BSTM_ETXN, "status %u, threads=%u fallback=%u: %s",
+					     statuses[s], thread_set[t], fallback,
+					     bstm_errname(rc));
+				cr_assert_null(out);
+				out = (bstm_output *)&block;
+				rc = bstm_execute_block_sequential(executor, &block, &view, &out);
+				tk_base_close(base);
+				cr_assert_eq(rc, BSTM_ETXN, "status %u, sequential: %s",
+					     statuses[s], bstm_errname(rc));
+				cr_assert_null(out);
+				bstm_executor_destroy(executor);
+			}
+	tk_base_free(base);
+}
+
 /* Each transaction reads "k/<index>"; the base fails "k/5". */
 static int storage_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
 {
@@ -1434,6 +1478,46 @@ Test(executor, merged_write_set_sorted_with_prefixes)
 		cr_assert_eq(out->txns[2].writes[1].key_len, 2);
 		cr_assert(!memcmp(out->txns[2].writes[1].key, "a\0", 2));
 		expect_write(&out->txns[2], 2, "aa", "2");
+		bstm_output_free(out);
+	}
+	tk_base_free(base);
+}
+
+/* 40 keys "w/39" down to "w/00", then "w/20" once more: more writes than
+ * a transaction usually makes, in the reverse of the sorted order. */
+static int many_writes_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	for (int k = 39; k >= 0; k--) {
+		char key[16], value[16];
+		snprintf(key, sizeof key, "w/%02d", k);
+		snprintf(value, sizeof value, "%u-%d", index, k);
+		int rc = put(view, key, value);
+		if (rc)
+			return rc;
+	}
+	int rc = put(view, "w/20", "again");
+	return rc ? rc : done(outcome, BSTM_TXN_SUCCESS, 0, 1);
+}
+
+/* A transaction's own writes come sorted by key, one entry per key (its
+ * last write), however many keys it writes. */
+Test(executor, many_writes_of_one_transaction_sorted_by_key)
+{
+	tk_base *base = new_base();
+	for (size_t t = 0; t < THREAD_SET_LEN; t++) {
+		bstm_output *out = run_block(thread_set[t], 8, many_writes_txn, NULL, base);
+		for (uint32_t i = 0; i < 8; i++) {
+			cr_assert_eq(out->txns[i].write_count, 40, "threads=%u txn %u: %u writes",
+				     thread_set[t], i, out->txns[i].write_count);
+			for (int k = 0; k < 40; k++) {
+				char key[16], value[16];
+				snprintf(key, sizeof key, "w/%02d", k);
+				snprintf(value, sizeof value, "%u-%d", i, k);
+				expect_write(&out->txns[i], (uint32_t)k, key,
+					     k == 20 ? "again" : value);
+			}
+		}
+		cr_assert_eq(out->write_count, 40);
 		bstm_output_free(out);
 	}
 	tk_base_free(base);
@@ -2107,6 +2191,63 @@ Test(executor, serial_segments_follow_the_chain_across_blocks)
 	cr_assert_gt(opened, 0, "no thread count ran the chain mostly in segments");
 	cr_log_info("%u of %zu thread counts ran the chain mostly in segments", opened,
 		    THREAD_SET_LEN - 1);
+	tk_base_free(base);
+}
+
+/* The chain, but transaction 1000 fails as a function once it has read the
+ * counter (so it is chained like the others). */
+static int chain_fail_txn(void *ctx, uint32_t index, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	if (index != 1000)
+		return chain_txn(ctx, index, view, outcome);
+	uint64_t n;
+	int rc = read_counter(view, index, &n);
+	return rc ? rc : TK_FN_FAILURE;
+}
+
+/*
+ * A transaction that fails while a serial segment runs it fails the block
+ * with BSTM_ETXN, as it does in the sequential order, with and without the
+ * sequential retry. Once an executor has run the chain mostly in segments,
+ * its next chain block runs in one segment from the first transaction to
+ * the last (checked above), so transaction 1000 fails inside it.
+ */
+Test(executor, failure_inside_a_serial_segment_fails_the_block)
+{
+	enum { N = 2000, ROUNDS = 6 };
+	tk_base *base = new_base();
+	uint32_t opened = 0;
+	for (uint32_t fallback = 0; fallback < 2; fallback++)
+		for (size_t t = 1; t < THREAD_SET_LEN; t++) {
+			uint32_t threads = thread_set[t];
+			bstm_executor *executor = make_timed_executor(threads, 0, fallback, 0);
+			bool mostly_serial = false;
+			for (int round = 0; round < ROUNDS && !mostly_serial; round++) {
+				bstm_block_stats st =
+					run_on(executor, threads, N, chain_worker_txn, base);
+				mostly_serial = 2 * st.serial_txns >= st.committed;
+			}
+			if (!mostly_serial) {
+				bstm_executor_destroy(executor);
+				continue; /* no segment opens the next block */
+			}
+			opened++;
+			bstm_block block = {sizeof(block), N, chain_fail_txn, NULL, NULL, NULL};
+			bstm_base_view view;
+			bstm_output *out = (bstm_output *)&block;
+			tk_base_open(base, &view);
+			int rc = bstm_execute_block(executor, &block, &view, &out);
+			tk_base_close(base);
+			cr_assert_eq(rc, BSTM_ETXN, "threads=%u fallback=%u: %s", threads, fallback,
+				     bstm_errname(rc));
+			cr_assert_null(out);
+			/* The executor stays usable. */
+			run_on(executor, threads, N, chain_worker_txn, base);
+			bstm_executor_destroy(executor);
+		}
+	cr_assert_gt(opened, 0, "no thread count ran the chain mostly in segments");
+	cr_log_info("%u of %zu executors ran the chain mostly in segments", opened,
+		    2 * (THREAD_SET_LEN - 1));
 	tk_base_free(base);
 }
 

@@ -285,6 +285,34 @@ Test(scheduler, finish_validation_aborted_reexecutes)
 	expect_word(1, 2, SCHED_EXECUTING);
 }
 
+/* An abort sends every transaction above the aborted one back to
+ * validation, since they may have read its writes: validation_idx drops to
+ * the next index, and the next tasks validate those transactions again. */
+Test(scheduler, abort_lowers_validation_idx_to_the_next_transaction)
+{
+	begin(4);
+	execute_all(4);
+	/* Validate everything (passing), so validation_idx is past all four. */
+	for (int k = 0; k < 8 && validation_idx() < 4; k++) {
+		sched_task t = sched_next_task(&sc, NULL);
+		if (t.kind == SCHED_TASK_VALIDATE)
+			sched_finish_validation(&sc, t.txn, false);
+	}
+	cr_assert_eq(validation_idx(), 4);
+	cr_assert(sched_try_validation_abort(&sc, 1, 0));
+	sched_task t = sched_finish_validation(&sc, 1, true);
+	cr_assert_eq(t.kind, SCHED_TASK_EXECUTE);
+	cr_assert_eq(t.txn, 1);
+	cr_assert_eq(validation_idx(), 2, "validation_idx %u, expected 2", validation_idx());
+	for (uint32_t txn = 2; txn < 4; txn++) {
+		t = sched_next_task(&sc, NULL);
+		cr_assert_eq(t.kind, SCHED_TASK_VALIDATE, "no validation of txn %u", txn);
+		cr_assert_eq(t.txn, txn);
+		cr_assert_eq(t.incarnation, 0);
+		cr_assert_eq(sched_finish_validation(&sc, txn, false).kind, SCHED_TASK_NONE);
+	}
+}
+
 Test(scheduler, finish_validation_ready_when_execution_idx_not_past)
 {
 	begin(4);
