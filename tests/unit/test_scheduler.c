@@ -12,6 +12,7 @@
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -461,6 +462,76 @@ Test(scheduler, dependency_chain)
 		}
 	}
 	expect_word(4, 1, SCHED_EXECUTED);
+}
+
+/*
+ * A registration racing the blocker's finish is never lost: either it sees
+ * the blocker finished and is refused, or it lands in the list the finish
+ * drains, and the waiter is READY again. A waiter enqueued between the
+ * drain and the new status would stay ABORTING for ever (the lost wake-up
+ * the per-transaction lock prevents). The window is a few instructions, so
+ * the test tries many times, with the finish starting at a varying delay
+ * after the registering thread was released.
+ */
+typedef struct race_arg {
+	_Atomic uint32_t go;	/* round released by the test's thread */
+	_Atomic uint32_t done;	/* round the registering thread has finished */
+	_Atomic uint32_t added; /* registrations accepted in the round */
+} race_arg;
+
+static void *register_main(void *p)
+{
+	race_arg *a = p;
+	for (uint32_t round = 1;; round++) {
+		uint32_t go;
+		for (uint32_t spins = 0; (go = atomic_load(&a->go)) < round; spins++)
+			if (spins > 1000)
+				sched_yield(); /* the other thread may share this CPU */
+		if (go == UINT32_MAX)
+			return NULL;
+		atomic_store(&a->added, sched_add_dependency(&sc, 1, 0));
+		atomic_store(&a->done, round);
+	}
+}
+
+Test(scheduler, dependency_racing_the_finish_is_never_lost)
+{
+	enum { ROUNDS = 200000 };
+	race_arg a = {0, 0, 0};
+	pthread_t thread;
+	cr_assert_eq(pthread_create(&thread, NULL, register_main, &a), 0);
+	uint32_t added = 0, bad = 0, bad_round = 0;
+	uint64_t seed = 0x9e3779b97f4a7c15u;
+	for (uint32_t round = 1; round <= ROUNDS; round++) {
+		cr_assert_eq(sched_begin_block(&sc, 2, 2), 0);
+		start_all(2);
+		seed = seed * 6364136223846793005u + 1442695040888963407u;
+		uint32_t delay = (uint32_t)(seed >> 54); /* 0..1023 */
+		atomic_store(&a.go, round);
+		/* Sometimes let a registering thread that shares this CPU run
+		 * first, so that both outcomes occur on a loaded machine too. */
+		if (delay & 1)
+			sched_yield();
+		for (volatile uint32_t k = 0; k < delay; k++)
+			;
+		sched_finish_execution(&sc, 0, 0, false);
+		for (uint32_t spins = 0; atomic_load(&a.done) < round; spins++)
+			if (spins > 1000)
+				sched_yield();
+		uint64_t w = sched_load_word(&sc, 1);
+		bool ok = atomic_load(&a.added) ? w == sched_word(1, SCHED_READY)
+						: w == sched_word(0, SCHED_EXECUTING);
+		added += atomic_load(&a.added);
+		if (!ok && bad++ == 0)
+			bad_round = round;
+	}
+	atomic_store(&a.go, UINT32_MAX);
+	pthread_join(thread, NULL);
+	cr_assert_eq(bad, 0, "%u of %u rounds lost or broke the waiter (first: round %u)", bad,
+		     ROUNDS, bad_round);
+	/* Both outcomes occur, or the rounds did not race. */
+	cr_expect_gt(added, 0);
+	cr_expect_lt(added, ROUNDS);
 }
 
 /* ------------------------------------------------------------------------ */
