@@ -2334,12 +2334,14 @@ Test(executor, timed_blocks_run_serially_where_parallel_is_slower)
 			/* The timing: 50 us on every other worker's transactions is
 			 * far more than the margin of an eighth, provided the other
 			 * workers took part (on a machine too busy to run them,
-			 * parallel is as fast as serial: nothing to check then). */
+			 * parallel is as fast as serial: nothing to check then; a
+			 * note, not a warning, since a warning makes Criterion exit
+			 * with 1 although every test passed). */
 			if (joined)
 				cr_assert_str_eq(modes + 5, "SSSSSSSSP", "threads=%u: %s", threads,
 						 modes);
 			else
-				cr_log_warn("threads=%u: no other worker ran in blocks 2-3: %s",
+				cr_log_info("threads=%u: no other worker ran in blocks 2-3: %s",
 					    threads, modes);
 			bstm_executor_destroy(executor);
 		}
