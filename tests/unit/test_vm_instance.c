@@ -100,6 +100,13 @@ static void teardown(void)
 	vm_kvmap_destroy(map);
 }
 
+/* Replace the suite's instance with one made from cfg. */
+static void recreate(const vm_config *cfg)
+{
+	vm_instance_destroy(inst);
+	cr_assert_eq(vm_instance_create(cfg, &inst), 0);
+}
+
 TestSuite(vm_instance, .init = setup, .fini = teardown);
 
 static bstm_txn_outcome call(uint64_t sender, const char *fn, const uint64_t *args, uint32_t n)
@@ -191,11 +198,10 @@ Test(vm_instance, reset_clears_only_what_was_touched)
  * after it does not depend on how much scratch memory the instance has. */
 Test(vm_instance, a_store_at_the_top_of_scratch_costs_one_page)
 {
-	vm_instance_destroy(inst);
 	vm_config cfg;
 	vm_config_init(&cfg);
 	cfg.scratch_bytes = (16u << 20) + 100; /* the last page is partial */
-	cr_assert_eq(vm_instance_create(&cfg, &inst), 0);
+	recreate(&cfg);
 	uint64_t top = cfg.scratch_bytes - 8, straddle = 5 * VM_SCRATCH_PAGE - 4;
 	uint64_t args[2] = {top, SENTINEL};
 	cr_expect_eq(call(2, "poke", args, 2).status, BSTM_TXN_SUCCESS);
@@ -226,11 +232,10 @@ Test(vm_instance, nothing_survives_a_hash)
  * next transaction boundary. */
 Test(vm_instance, a_full_module_cache_is_emptied)
 {
-	vm_instance_destroy(inst);
 	vm_config cfg;
 	vm_config_init(&cfg);
 	cfg.cache_modules = 1;
-	cr_assert_eq(vm_instance_create(&cfg, &inst), 0);
+	recreate(&cfg);
 	uint64_t at = 0;
 	cr_expect_eq(call(2, "peek", &at, 1).status, BSTM_TXN_SUCCESS);
 	cr_assert_eq(inst->cache_count, 1);

@@ -28,6 +28,13 @@ static void teardown(void)
 	vm_kvmap_destroy(map);
 }
 
+/* Replace the suite's instance with one made from cfg. */
+static void recreate(const vm_config *cfg)
+{
+	vm_instance_destroy(inst);
+	cr_assert_eq(vm_instance_create(cfg, &inst), 0);
+}
+
 TestSuite(vm_interp, .init = setup, .fini = teardown);
 
 static void install(const char *text)
@@ -651,11 +658,10 @@ Test(vm_interp, call_depth_and_stack_limits)
 	cr_expect_eq(r.exit, VM_EXIT_FAIL);
 	cr_expect_eq(r.code, VM_FAIL_CALL_DEPTH);
 	/* a deep frame: 255 locals per call exhausts the stack before the depth */
-	vm_instance_destroy(inst);
 	vm_config cfg;
 	vm_config_init(&cfg);
 	cfg.stack_values = 1024;
-	cr_assert_eq(vm_instance_create(&cfg, &inst), 0);
+	recreate(&cfg);
 	install("module 0x5 t\nfunction public f () -> () locals 255\ncall f\nret\nend\n");
 	r = call("f", NULL, 0, 1000000);
 	cr_expect_eq(r.exit, VM_EXIT_FAIL);
@@ -665,11 +671,10 @@ Test(vm_interp, call_depth_and_stack_limits)
 /* call_depth counts frames, the entry function's included. */
 Test(vm_interp, call_depth_counts_every_frame)
 {
-	vm_instance_destroy(inst);
 	vm_config cfg;
 	vm_config_init(&cfg);
 	cfg.call_depth = 4;
-	cr_assert_eq(vm_instance_create(&cfg, &inst), 0);
+	recreate(&cfg);
 	/* down(n) calls down(n - 1) until n is 0: n + 1 frames */
 	install("module 0x5 t\nfunction public down (u64) -> () locals 0\n"
 		"load 0\njz done\nload 0\npush 1\nsub\ncall down\nret\ndone:\nret\nend\n");
@@ -686,11 +691,10 @@ Test(vm_interp, call_depth_counts_every_frame)
  * its operand stack. */
 Test(vm_interp, entry_frame_larger_than_the_stack_overflows)
 {
-	vm_instance_destroy(inst);
 	vm_config cfg;
 	vm_config_init(&cfg);
 	cfg.stack_values = 16;
-	cr_assert_eq(vm_instance_create(&cfg, &inst), 0);
+	recreate(&cfg);
 	install("module 0x5 t\n"
 		"function public fits (u64) -> () locals 14\npush 1\npop\nret\nend\n"
 		"function public big (u64) -> () locals 15\npush 1\npop\nret\nend\n");
