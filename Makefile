@@ -169,7 +169,8 @@ fuzz-replay: $(FUZZ_BIN)
 # The benchmark's driver and probes run (no figure is checked: the driver
 # itself fails when a parallel output differs from the sequential one).
 bench-smoke: $(BENCH_BIN)
-	$(BENCH_BIN) --workload p2p --accounts 100 --txns 500 --threads 1,2 --runs 2 --caller-cpu 0 --twin 1
+	$(BENCH_BIN) --workload p2p --accounts 100 --txns 500 --threads 1,2 --runs 2 --caller-cpu 0 --twin 1 --split 1
+	$(BENCH_BIN) --accounts 1000 --txns 300 --threads 3 --runs 1 --split 1
 	$(BENCH_BIN) --workload cores --runs 1
 
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer

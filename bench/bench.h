@@ -43,6 +43,12 @@ typedef struct bench_workload {
 	 * dependencies (transactions weigh the same). No executor beats
 	 * min(threads, bound). */
 	double (*dependency_bound)(const bench_instance *instance);
+	/* Optional (--split): a context of its own for one more caller of the
+	 * block's function, running at the same time as the others: the same
+	 * transactions, with what the function keeps per caller (the VM's
+	 * execution instances) apart. NULL: the block's ctx can be shared. */
+	int (*fork_ctx)(const bench_instance *instance, void **ctx);
+	void (*drop_ctx)(void *ctx);
 	struct bench_workload *next; /* registry link, set by bench_register */
 } bench_workload;
 

@@ -186,9 +186,10 @@ static void usage(void)
 		"             [--writes W] [--compute C,..] [--hot-ratio F] [--threads T,..]\n"
 		"             [--runs N] [--warmup N] [--order alternate|fixed] [--seed S]\n"
 		"             [--serial-segments 0|1] [--timed-segments 0|1]\n"
-		"             [--twin 0|1] [--caller-cpu N] [--json]\n"
+		"             [--twin 0|1] [--split 0|1] [--caller-cpu N] [--json]\n"
 		"bounds: accounts 1..2^26, txns 1..2^24, compute 0..10^6, threads 1..1024\n"
-		"        (1..64 with --twin 1), reads and writes 0..1024, hot-ratio 0..1,\n"
+		"        (1..64 with --twin 1 or --split 1), reads and writes 0..1024, hot-ratio "
+		"0..1,\n"
 		"        runs 1..64, warmup 1..64 (default: 1 run, or the executor's\n"
 		"        5-block opening where timed blocks are in effect)\n"
 		"workloads:");
@@ -208,11 +209,13 @@ typedef struct result {
 	uint64_t seq_cpu_ns, par_cpu_ns; /* medians of process CPU time */
 	double exec_per_txn, val_per_txn, serial_share;
 	double twin_x, of_twin, skew; /* 0 when not measured */
+	double split_x;		      /* 0 when not measured */
 	double round_trip_ns;	      /* bench_line_round_trip() before the runs */
 	uint32_t committed;
 } result;
 
 static int serial_segments = 1;
+static int split = 0;
 static int timed_segments = 1;
 /* 0: one run, or the executor's opening where timed blocks are in effect. */
 static int warmup = 0;
@@ -262,10 +265,12 @@ typedef struct twin_pool {
 	bool quit;
 } twin_pool;
 
-/* One copy of a twin run: a sequential block on its own executor. */
+/* One copy of a twin run (or part of a split run): a sequential block on
+ * its own executor. */
 typedef struct twin_copy {
 	bstm_executor *ex;
-	const bench_instance *inst;
+	const bstm_block *block;
+	const bstm_base_view *base;
 	twin_pool *pool;
 	pthread_t tid;
 	uint64_t start, end;
@@ -279,7 +284,7 @@ static void twin_execute(twin_copy *c)
 	c->out = NULL;
 	c->rc = BSTM_EINTERNAL;
 	c->start = bench_now_ns();
-	c->rc = bstm_execute_block_sequential(c->ex, &c->inst->block, &c->inst->base, &c->out);
+	c->rc = bstm_execute_block_sequential(c->ex, c->block, c->base, &c->out);
 	c->end = bench_now_ns();
 }
 
@@ -337,7 +342,8 @@ static void twin_stop(twin_pool *pool, twin_copy *copies, uint32_t started)
  * the first start to the last end, or 0 on failure, and in *skew copy 0's
  * time over the fastest other copy's (fixed point, 10^6 = equal). Each
  * copy's output must equal `reference` (the copies run the same block, each
- * on a state of its own with the same contents). */
+ * on a state of its own with the same contents); with no reference (the
+ * parts of a split run), each must have committed all of its block. */
 static uint64_t twin_once(twin_pool *pool, twin_copy *copies, uint32_t n,
 			  const bstm_output *reference, uint64_t *skew)
 {
@@ -359,11 +365,139 @@ static uint64_t twin_once(twin_pool *pool, twin_copy *copies, uint32_t n,
 		uint64_t wall = copies[i].end - copies[i].start;
 		if (i > 0 && wall < fastest)
 			fastest = wall;
-		ok &= copies[i].rc == 0 && bstm_output_equal(copies[i].out, reference);
+		ok &= copies[i].rc == 0 &&
+		      (reference ? bstm_output_equal(copies[i].out, reference)
+				 : copies[i].out->stats.committed == copies[i].block->txn_count);
 	}
 	*skew = (uint64_t)(1e6 * (double)(copies[0].end - copies[0].start) /
 			   (double)(fastest ? fastest : 1));
 	return ok ? last - first : 0;
+}
+
+/*
+ * --split 1: what the machine gives T threads on this very block with no
+ * executor between them. The block's transactions are dealt out in runs of
+ * SPLIT_RUN consecutive indices, run k to part k mod T (the parallel
+ * executor's workers also claim runs of consecutive indices), and the parts
+ * run on the sequential executor over the one base state: one after another
+ * on the calling thread, with the baseline's executor and the block's own
+ * function context, and all at once, part 0 so on the calling thread and
+ * each other part on a thread, executor and context of its own.
+ * split_x = the first time / the second, the median over runs, taken in
+ * alternating order like the timed pair.
+ *
+ * The parts read the same transactions and the same state the parallel run
+ * reads, from the same CPUs, but pass nothing written between them: each
+ * has its own overlay, a transaction reads the base value of a key another
+ * part's transaction wrote (a sender's later transaction in another part is
+ * discarded for its sequence number), and the outputs are not the block's.
+ * Both timings run the same parts, so split_x compares like with like: it
+ * is what an executor with no cost of its own, no validation and no
+ * values passed between transactions on different CPUs could reach, an
+ * upper bound for the parallel executor on this block at that moment.
+ */
+#define SPLIT_RUN 16
+
+typedef struct split_fn {
+	bstm_txn_fn fn;
+	void *ctx;
+	const uint32_t *index; /* the part's transactions, in block order */
+} split_fn;
+
+typedef struct split_part {
+	split_fn own, shared; /* the part's context, the block's */
+	bstm_block together, alone;
+	uint32_t *index;
+	void *forked; /* from the workload's fork_ctx, or NULL */
+} split_part;
+
+static int split_execute(void *ctx, uint32_t i, bstm_view *view, bstm_txn_outcome *outcome)
+{
+	const split_fn *f = ctx;
+	return f->fn(f->ctx, f->index[i], view, outcome);
+}
+
+static void split_free(const bench_workload *wl, split_part *parts, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (parts[i].forked && wl->drop_ctx)
+			wl->drop_ctx(parts[i].forked);
+		free(parts[i].index);
+	}
+}
+
+/* Deal inst's block out to parts[0..n); part 0 runs with the block's own
+ * context in both timings, the others with one of their own together. */
+static int split_init(const bench_workload *wl, const bench_instance *inst, split_part *parts,
+		      uint32_t n)
+{
+	const bstm_block *b = &inst->block;
+	memset(parts, 0, sizeof *parts * n);
+	uint32_t count[MAX_TWINS] = {0};
+	for (uint32_t i = 0; i < b->txn_count; i++)
+		count[i / SPLIT_RUN % n]++;
+	int rc = 0;
+	for (uint32_t p = 0; p < n && !rc; p++) {
+		split_part *sp = &parts[p];
+		sp->index = malloc(sizeof *sp->index * (count[p] ? count[p] : 1));
+		if (!sp->index) {
+			rc = BSTM_ENOMEM;
+			break;
+		}
+		void *own = b->ctx;
+		if (p > 0 && wl->fork_ctx) {
+			rc = wl->fork_ctx(inst, &sp->forked);
+			own = sp->forked;
+		}
+		sp->shared = (split_fn){b->execute, b->ctx, sp->index};
+		sp->own = (split_fn){b->execute, own, sp->index};
+		sp->alone = (bstm_block){.size = sizeof(bstm_block),
+					 .txn_count = count[p],
+					 .execute = split_execute,
+					 .ctx = &sp->shared};
+		sp->together = sp->alone;
+		sp->together.ctx = &sp->own;
+	}
+	if (rc) {
+		split_free(wl, parts, n);
+		return rc;
+	}
+	memset(count, 0, sizeof count);
+	for (uint32_t i = 0; i < b->txn_count; i++) {
+		uint32_t p = i / SPLIT_RUN % n;
+		parts[p].index[count[p]++] = i;
+	}
+	return 0;
+}
+
+/* One split measurement: the parts one after another on this thread with
+ * `ex`, and all at once as `copies`; in *ratio the first time over the
+ * second (fixed point, 10^6 = equal). */
+static int split_once(bstm_executor *ex, const split_part *parts, twin_pool *pool,
+		      twin_copy *copies, uint32_t n, bool together_first, uint64_t *ratio)
+{
+	uint64_t alone = 0, together = 0, skew;
+	for (int pass = 0; pass < 2; pass++) {
+		if ((pass == 0) == together_first) {
+			together = twin_once(pool, copies, n, NULL, &skew);
+			if (!together)
+				return BSTM_EINTERNAL;
+			continue;
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			bstm_output *o = NULL;
+			uint64_t t0 = bench_now_ns();
+			int rc = bstm_execute_block_sequential(ex, &parts[i].alone, copies[i].base,
+							       &o);
+			alone += bench_now_ns() - t0;
+			bool ok = rc == 0 && o->stats.committed == parts[i].alone.txn_count;
+			bstm_output_free(o);
+			if (!ok)
+				return rc ? rc : BSTM_EINTERNAL;
+		}
+	}
+	*ratio = (uint64_t)(1e6 * (double)alone / (double)together);
+	return 0;
 }
 
 /* One timed call on inst: the baseline, or the parallel executor. */
@@ -378,12 +512,12 @@ static int timed_call(bstm_executor *ex, const bench_instance *inst, bool parall
 	return rc;
 }
 
-/* inst is the block to measure; twins (NULL: no twin run) holds `threads`
- * more copies of it, one per copy of the twin run: copy 0 too runs on a
- * state of its own, not on the one the timed runs just warmed on its CPU,
- * which made it the fastest copy. */
-static int measure(const bench_instance *inst, const bench_instance *twins, uint32_t threads,
-		   int runs, result *res)
+/* inst is the block to measure (wl's); twins (NULL: no twin run) holds
+ * `threads` more copies of it, one per copy of the twin run: copy 0 too runs
+ * on a state of its own, not on the one the timed runs just warmed on its
+ * CPU, which made it the fastest copy. */
+static int measure(const bench_workload *wl, const bench_instance *inst,
+		   const bench_instance *twins, uint32_t threads, int runs, result *res)
 {
 	bstm_config cfg;
 	bstm_config_init(&cfg);
@@ -399,7 +533,8 @@ static int measure(const bench_instance *inst, const bench_instance *twins, uint
 	uint32_t ncopies = twins && threads > 1 ? threads : 0;
 	memset(copies, 0, sizeof copies);
 	for (uint32_t i = 0; i < ncopies && !rc; i++) {
-		copies[i].inst = &twins[i];
+		copies[i].block = &twins[i].block;
+		copies[i].base = &twins[i].base;
 		if (i == 0) {
 			copies[i].ex = ex;
 			continue;
@@ -408,8 +543,30 @@ static int measure(const bench_instance *inst, const bench_instance *twins, uint
 		one.threads = 1;
 		rc = bstm_executor_create(&one, &copies[i].ex);
 	}
+	uint64_t executions = 0, validations = 0, serial = 0;
+	/* The parts of the split run: part 0 on this thread with ex. */
+	split_part parts[MAX_TWINS];
+	twin_copy scopies[MAX_TWINS];
+	uint32_t nsplit = split && threads > 1 ? threads : 0;
+	memset(scopies, 0, sizeof scopies);
+	if (!rc && nsplit)
+		rc = split_init(wl, inst, parts, nsplit);
+	if (rc)
+		nsplit = 0;
+	for (uint32_t i = 0; i < nsplit && !rc; i++) {
+		scopies[i].block = &parts[i].together;
+		scopies[i].base = &inst->base;
+		if (i == 0) {
+			scopies[i].ex = ex;
+			continue;
+		}
+		bstm_config one = cfg;
+		one.threads = 1;
+		rc = bstm_executor_create(&one, &scopies[i].ex);
+	}
 	twin_pool pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, false};
-	uint32_t started = 0;
+	twin_pool spool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, false};
+	uint32_t started = 0, sstarted = 0;
 	if (!rc && ncopies) {
 		started = twin_start(&pool, copies, ncopies);
 		if (started < ncopies) {
@@ -417,13 +574,15 @@ static int measure(const bench_instance *inst, const bench_instance *twins, uint
 			rc = BSTM_EINTERNAL;
 		}
 	}
-	if (rc) {
-		twin_stop(&pool, copies, started);
-		bstm_executor_destroy(ex);
-		for (uint32_t i = 1; i < ncopies; i++)
-			bstm_executor_destroy(copies[i].ex);
-		return rc;
+	if (!rc && nsplit) {
+		sstarted = twin_start(&spool, scopies, nsplit);
+		if (sstarted < nsplit) {
+			fprintf(stderr, "bench: a split part's thread could not start\n");
+			rc = BSTM_EINTERNAL;
+		}
 	}
+	if (rc)
+		goto done;
 	cpu_set_t allowed;
 	if (caller_cpu >= 0 &&
 	    pthread_getaffinity_np(pthread_self(), sizeof allowed, &allowed) != 0)
@@ -431,8 +590,7 @@ static int measure(const bench_instance *inst, const bench_instance *twins, uint
 	/* The machine's state for these runs (the speedup follows it). */
 	res->round_trip_ns = bench_line_round_trip();
 	uint64_t seq[64], par[64], seq_cpu[64], par_cpu[64], ratio[64], twin_x[64], of_twin[64],
-		skew[64];
-	uint64_t executions = 0, validations = 0, serial = 0;
+		skew[64], split_x[64];
 	if (runs > 64)
 		runs = 64;
 	for (int r = -warmup_runs(threads); r < runs && !rc; r++) {
@@ -470,6 +628,10 @@ static int measure(const bench_instance *inst, const bench_instance *twins, uint
 				rc = BSTM_EINTERNAL;
 			}
 		}
+		uint64_t split_ratio = 0;
+		if (!rc && nsplit)
+			rc = split_once(ex, parts, &spool, scopies, nsplit, parallel_first(r),
+					&split_ratio);
 		if (caller_pin(false, &allowed) && !rc)
 			rc = BSTM_EINTERNAL;
 		if (rc) {
@@ -491,6 +653,7 @@ static int measure(const bench_instance *inst, const bench_instance *twins, uint
 				of_twin[r] = (uint64_t)((double)ratio[r] / tx);
 				skew[r] = twin_skew;
 			}
+			split_x[r] = split_ratio;
 			executions += po->stats.executions;
 			validations += po->stats.validations;
 			serial += po->stats.serial_txns;
@@ -501,13 +664,22 @@ static int measure(const bench_instance *inst, const bench_instance *twins, uint
 		if (rc)
 			break;
 	}
+done:
 	if (ncopies)
 		twin_stop(&pool, copies, started);
+	if (nsplit)
+		twin_stop(&spool, scopies, sstarted);
 	bstm_executor_destroy(ex);
 	for (uint32_t i = 1; i < ncopies; i++)
 		bstm_executor_destroy(copies[i].ex);
+	for (uint32_t i = 1; i < nsplit; i++)
+		bstm_executor_destroy(scopies[i].ex);
+	if (nsplit)
+		split_free(wl, parts, nsplit);
 	if (rc)
 		return rc;
+	if (nsplit)
+		res->split_x = (double)median(split_x, runs) / 1e6;
 	if (ncopies) {
 		res->twin_x = (double)median(twin_x, runs) / 1e6;
 		res->of_twin = (double)median(of_twin, runs) / 1e6;
@@ -593,6 +765,9 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--twin")) {
 			bad = parse_one(v, 0, 1, &n);
 			twin = (int)n;
+		} else if (!strcmp(a, "--split")) {
+			bad = parse_one(v, 0, 1, &n);
+			split = (int)n;
 		} else if (!strcmp(a, "--caller-cpu")) {
 			bad = parse_cpu(v, &caller_cpu);
 		} else if (!strcmp(a, "--seed")) {
@@ -607,7 +782,7 @@ int main(int argc, char **argv)
 	}
 	int too_many = 0;
 	for (int h = 0; h < threads.n; h++)
-		too_many |= threads.v[h] == 0 || (twin && threads.v[h] > MAX_TWINS);
+		too_many |= threads.v[h] == 0 || ((twin || split) && threads.v[h] > MAX_TWINS);
 	if (runs < 1 || runs > 64 || !(p.hot_ratio >= 0 && p.hot_ratio <= 1) || too_many ||
 	    (twin != 0 && twin != 1)) {
 		usage();
@@ -651,7 +826,7 @@ int main(int argc, char **argv)
 		       "SHA-256(32 B) = %.0f ns\n"
 		       "# serial segments %s, timed blocks %s; warm-up per row: %s; order %s\n"
 		       "# %-8s %6s %7s %3s %12s %12s %8s %8s %8s %10s %8s %8s %8s %8s %8s %6s "
-		       "%7s\n",
+		       "%7s %8s\n",
 		       workload, p.reads, p.writes, p.hot_ratio, runs, sha_ns,
 		       serial_segments ? "on" : "off",
 		       serial_segments && timed_segments ? "on" : "off", warm,
@@ -659,7 +834,7 @@ int main(int argc, char **argv)
 				       : "baseline first",
 		       "accounts", "txns", "compute", "thr", "seq_tps", "par_tps", "speedup",
 		       "exec/tx", "val/tx", "ovh_ns/tx", "cpu_x", "bound", "serial", "twin_x",
-		       "of_twin", "skew", "rt_ns");
+		       "of_twin", "skew", "rt_ns", "split_x");
 	int failed = 0;
 	for (int ai = 0; ai < accounts.n; ai++)
 		for (int ti = 0; ti < txns.n; ti++)
@@ -696,7 +871,7 @@ int main(int argc, char **argv)
 				for (int h = 0; h < threads.n; h++) {
 					result r;
 					memset(&r, 0, sizeof r);
-					rc = measure(&inst, ncopies ? copies : NULL,
+					rc = measure(wl, &inst, ncopies ? copies : NULL,
 						     (uint32_t)threads.v[h], runs, &r);
 					if (rc) {
 						fprintf(stderr, "bench: %s\n", bstm_strerror(rc));
@@ -735,6 +910,7 @@ int main(int argc, char **argv)
 						       "\"twin_x\":%.4f,\"of_twin\":%.4f,"
 						       "\"skew\":%.4f,"
 						       "\"line_round_trip_ns\":%.1f,"
+						       "\"split_x\":%.4f,"
 						       "\"warmup_runs\":%d,\"order\":\"%s\"}\n",
 						       workload, (unsigned long long)p.accounts,
 						       p.txns, (unsigned long long)threads.v[h],
@@ -746,20 +922,21 @@ int main(int argc, char **argv)
 						       (double)r.par_cpu_ns / (double)r.seq_cpu_ns,
 						       bound, efficiency, r.serial_share, r.twin_x,
 						       r.of_twin, r.skew, r.round_trip_ns,
+						       r.split_x,
 						       warmup_runs((uint32_t)threads.v[h]),
 						       order_alternate ? "alternate" : "fixed");
 					else
 						printf("  %-8llu %6u %7u %3llu %12.0f %12.0f %8.3f "
 						       "%8.3f "
 						       "%8.3f %10.1f %8.2f %8.1f %8.3f %8.3f "
-						       "%8.3f %6.2f %7.0f\n",
+						       "%8.3f %6.2f %7.0f %8.3f\n",
 						       (unsigned long long)p.accounts, p.txns,
 						       p.compute, (unsigned long long)threads.v[h],
 						       seq_tps, par_tps, speedup, r.exec_per_txn,
 						       r.val_per_txn, ovh,
 						       (double)r.par_cpu_ns / (double)r.seq_cpu_ns,
 						       bound, r.serial_share, r.twin_x, r.of_twin,
-						       r.skew, r.round_trip_ns);
+						       r.skew, r.round_trip_ns, r.split_x);
 					if (r.skew >= BENCH_SKEW_FLAG)
 						fprintf(json ? stderr : stdout,
 							"# skew %.2f: the caller's CPU took %.2f "

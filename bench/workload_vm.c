@@ -151,11 +151,31 @@ static int amm_setup(const bench_params *p, bench_instance *instance)
 	return vm_setup(p, instance, KIND_AMM);
 }
 
+/* One more engine over the same transactions, for a caller of its own. */
+static int vm_fork_ctx(const bench_instance *instance, void **ctx)
+{
+	const vm_workload *w = instance->state;
+	vm_engine *e;
+	int rc = vm_engine_create(NULL, 1, &e);
+	if (rc)
+		return rc;
+	vm_engine_begin_block(e, w->txns, instance->block.txn_count);
+	*ctx = e;
+	return 0;
+}
+
+static void vm_drop_ctx(void *ctx)
+{
+	vm_engine_destroy(ctx);
+}
+
 static bench_workload p2p_workload = {
 	.name = "p2p",
 	.help = "VM peer-to-peer transfers between uniformly drawn accounts",
 	.setup = p2p_setup,
 	.teardown = vm_teardown,
+	.fork_ctx = vm_fork_ctx,
+	.drop_ctx = vm_drop_ctx,
 };
 BENCH_REGISTER(p2p_workload)
 
@@ -164,6 +184,8 @@ static bench_workload counter_workload = {
 	.help = "VM global counter (own counter with probability hot-ratio)",
 	.setup = counter_setup,
 	.teardown = vm_teardown,
+	.fork_ctx = vm_fork_ctx,
+	.drop_ctx = vm_drop_ctx,
 };
 BENCH_REGISTER(counter_workload)
 
@@ -173,6 +195,8 @@ static bench_workload amm_workload = {
 		"               probability 1 - hot-ratio (hot-ratio 0, the default: swaps only)",
 	.setup = amm_setup,
 	.teardown = vm_teardown,
+	.fork_ctx = vm_fork_ctx,
+	.drop_ctx = vm_drop_ctx,
 };
 BENCH_REGISTER(amm_workload)
 
