@@ -4,8 +4,9 @@
 #   make test       install missing Debian packages, build, run every test:
 #                   unit (Criterion), differential, stress, fuzz corpus replay,
 #                   a smoke run of the benchmark driver (bench-smoke),
-#                   then the unit tests, corpus replay and a quick differential
-#                   run under ASan+UBSan and the stress and differential
+#                   then the unit tests, corpus replay, the benchmark's smoke
+#                   run and a quick differential run under ASan+UBSan and the
+#                   stress and differential
 #                   drivers under TSan
 #   make asan-test  only the ASan+UBSan part; make tsan-test only the TSan part
 #   make bench      build and run the benchmark's default sweep
@@ -178,7 +179,7 @@ TSAN_FLAGS := -fsanitize=thread
 
 asan-test: deps-test
 	$(MAKE) BUILD=build-asan JEMALLOC=0 LIB_DEFS= OPT="-O1 -g" SAN="$(ASAN_FLAGS)" \
-		unit-test fuzz-replay
+		unit-test fuzz-replay bench-smoke
 	$(MAKE) BUILD=build-asan JEMALLOC=0 LIB_DEFS= OPT="-O1 -g" SAN="$(ASAN_FLAGS)" \
 		DIFF_ARGS="--quick" diff-test
 
