@@ -5,9 +5,8 @@
 #                   unit (Criterion), differential, stress, fuzz corpus replay,
 #                   a smoke run of the benchmark driver (bench-smoke),
 #                   then the unit tests, corpus replay, the benchmark's smoke
-#                   run and a quick differential run under ASan+UBSan and the
-#                   stress and differential
-#                   drivers under TSan
+#                   run and a quick differential run under ASan+UBSan, and the
+#                   stress and differential drivers under TSan
 #   make asan-test  only the ASan+UBSan part; make tsan-test only the TSan part
 #   make bench      build and run the benchmark's default sweep
 #   make fuzz       libFuzzer binaries (clang) in build-fuzz/
