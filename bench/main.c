@@ -381,8 +381,9 @@ static uint64_t twin_once(twin_pool *pool, twin_copy *copies, uint32_t n,
  * executor's workers also claim runs of consecutive indices), and the parts
  * run on the sequential executor over the one base state: one after another
  * on the calling thread, with the baseline's executor and the block's own
- * function context, and all at once, part 0 so on the calling thread and
- * each other part on a thread, executor and context of its own.
+ * function context, and all at once, part 0 on the calling thread (so with
+ * them too) and each other part on a thread, executor and context of its
+ * own.
  * split_x = the first time / the second, the median over runs, taken in
  * alternating order like the timed pair.
  *
@@ -393,8 +394,10 @@ static uint64_t twin_once(twin_pool *pool, twin_copy *copies, uint32_t n,
  * discarded for its sequence number), and the outputs are not the block's.
  * Both timings run the same parts, so split_x compares like with like: it
  * is what an executor with no cost of its own, no validation and no
- * values passed between transactions on different CPUs could reach, an
- * upper bound for the parallel executor on this block at that moment.
+ * values passed between transactions on different CPUs could reach: in
+ * practice a ceiling for the speedup on this block at that moment (not a
+ * strict one: each part's working set is smaller than the block's, and
+ * split_x has come out above T).
  */
 #define SPLIT_RUN 16
 
