@@ -313,40 +313,73 @@ static void *twin_thread(void *arg)
 	return NULL;
 }
 
-/* Start the threads of copies 1..n-1; how many copies can run (n, or fewer
- * when a thread could not be started). */
-static uint32_t twin_start(twin_pool *pool, twin_copy *copies, uint32_t n)
-{
-	uint32_t started = 1;
-	for (; started < n; started++) {
-		copies[started].pool = pool;
-		if (pthread_create(&copies[started].tid, NULL, twin_thread, &copies[started]) != 0)
-			break;
+/* The copies of one twin or split run, with their pool. */
+typedef struct twin_set {
+	twin_pool pool;
+	twin_copy copies[MAX_TWINS];
+	uint32_t n;	  /* 0: no such run */
+	uint32_t started; /* copies that can run: 1 + threads started */
+} twin_set;
+
+#define TWIN_SET_INIT                                                                              \
+	{                                                                                          \
+		.pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, false }       \
 	}
-	return started;
-}
 
-static void twin_stop(twin_pool *pool, twin_copy *copies, uint32_t started)
+/* Make set->n copies runnable, each copy's block and base already set: copy
+ * 0 runs on this thread with ex, copies 1.. on threads of their own, each
+ * with an executor of its own (cfg at 1 thread). `what` names a copy in the
+ * error message. */
+static int twin_set_start(twin_set *set, bstm_executor *ex, const bstm_config *cfg,
+			  const char *what)
 {
-	pthread_mutex_lock(&pool->lock);
-	pool->quit = true;
-	pthread_cond_broadcast(&pool->changed);
-	pthread_mutex_unlock(&pool->lock);
-	for (uint32_t i = 1; i < started; i++)
-		pthread_join(copies[i].tid, NULL);
-	bstm_output_free(copies[0].out);
-	copies[0].out = NULL;
+	bstm_config one = *cfg;
+	one.threads = 1;
+	int rc = 0;
+	set->copies[0].ex = ex;
+	for (uint32_t i = 1; i < set->n && !rc; i++)
+		rc = bstm_executor_create(&one, &set->copies[i].ex);
+	if (rc)
+		return rc;
+	for (set->started = 1; set->started < set->n; set->started++) {
+		twin_copy *c = &set->copies[set->started];
+		c->pool = &set->pool;
+		if (pthread_create(&c->tid, NULL, twin_thread, c) != 0) {
+			fprintf(stderr, "bench: a %s's thread could not start\n", what);
+			return BSTM_EINTERNAL;
+		}
+	}
+	return 0;
 }
 
-/* Run copies[0..n) at once (copies[0] on this thread); the wall time from
+/* Stop the threads and free what twin_set_start made (any part of it). */
+static void twin_set_stop(twin_set *set)
+{
+	if (!set->n)
+		return;
+	pthread_mutex_lock(&set->pool.lock);
+	set->pool.quit = true;
+	pthread_cond_broadcast(&set->pool.changed);
+	pthread_mutex_unlock(&set->pool.lock);
+	for (uint32_t i = 1; i < set->started; i++)
+		pthread_join(set->copies[i].tid, NULL);
+	bstm_output_free(set->copies[0].out);
+	set->copies[0].out = NULL;
+	for (uint32_t i = 1; i < set->n; i++)
+		bstm_executor_destroy(set->copies[i].ex);
+}
+
+/* Run the set's copies at once (copy 0 on this thread); the wall time from
  * the first start to the last end, or 0 on failure, and in *skew copy 0's
  * time over the fastest other copy's (fixed point, 10^6 = equal). Each
  * copy's output must equal `reference` (the copies run the same block, each
  * on a state of its own with the same contents); with no reference (the
  * parts of a split run), each must have committed all of its block. */
-static uint64_t twin_once(twin_pool *pool, twin_copy *copies, uint32_t n,
-			  const bstm_output *reference, uint64_t *skew)
+static uint64_t twin_once(twin_set *set, const bstm_output *reference, uint64_t *skew)
 {
+	twin_pool *pool = &set->pool;
+	twin_copy *copies = set->copies;
+	uint32_t n = set->n;
 	pthread_mutex_lock(&pool->lock);
 	pool->done = 0;
 	pool->round++;
@@ -474,24 +507,24 @@ static int split_init(const bench_workload *wl, const bench_instance *inst, spli
 }
 
 /* One split measurement: the parts one after another on this thread with
- * `ex`, and all at once as `copies`; in *ratio the first time over the
- * second (fixed point, 10^6 = equal). */
-static int split_once(bstm_executor *ex, const split_part *parts, twin_pool *pool,
-		      twin_copy *copies, uint32_t n, bool together_first, uint64_t *ratio)
+ * `ex`, and all at once as `set`; in *ratio the first time over the second
+ * (fixed point, 10^6 = equal). */
+static int split_once(bstm_executor *ex, const split_part *parts, twin_set *set,
+		      bool together_first, uint64_t *ratio)
 {
 	uint64_t alone = 0, together = 0, skew;
 	for (int pass = 0; pass < 2; pass++) {
 		if ((pass == 0) == together_first) {
-			together = twin_once(pool, copies, n, NULL, &skew);
+			together = twin_once(set, NULL, &skew);
 			if (!together)
 				return BSTM_EINTERNAL;
 			continue;
 		}
-		for (uint32_t i = 0; i < n; i++) {
+		for (uint32_t i = 0; i < set->n; i++) {
 			bstm_output *o = NULL;
 			uint64_t t0 = bench_now_ns();
-			int rc = bstm_execute_block_sequential(ex, &parts[i].alone, copies[i].base,
-							       &o);
+			int rc = bstm_execute_block_sequential(ex, &parts[i].alone,
+							       set->copies[i].base, &o);
 			alone += bench_now_ns() - t0;
 			bool ok = rc == 0 && o->stats.committed == parts[i].alone.txn_count;
 			bstm_output_free(o);
@@ -532,58 +565,28 @@ static int measure(const bench_workload *wl, const bench_instance *inst,
 	int rc = bstm_executor_create(&cfg, &ex);
 	if (rc)
 		return rc;
-	twin_copy copies[MAX_TWINS];
-	uint32_t ncopies = twins && threads > 1 ? threads : 0;
-	memset(copies, 0, sizeof copies);
-	for (uint32_t i = 0; i < ncopies && !rc; i++) {
-		copies[i].block = &twins[i].block;
-		copies[i].base = &twins[i].base;
-		if (i == 0) {
-			copies[i].ex = ex;
-			continue;
-		}
-		bstm_config one = cfg;
-		one.threads = 1;
-		rc = bstm_executor_create(&one, &copies[i].ex);
-	}
 	uint64_t executions = 0, validations = 0, serial = 0;
+	twin_set tw = TWIN_SET_INIT, sp = TWIN_SET_INIT;
+	tw.n = twins && threads > 1 ? threads : 0;
+	for (uint32_t i = 0; i < tw.n; i++) {
+		tw.copies[i].block = &twins[i].block;
+		tw.copies[i].base = &twins[i].base;
+	}
 	/* The parts of the split run: part 0 on this thread with ex. */
 	split_part parts[MAX_TWINS];
-	twin_copy scopies[MAX_TWINS];
 	uint32_t nsplit = split && threads > 1 ? threads : 0;
-	memset(scopies, 0, sizeof scopies);
-	if (!rc && nsplit)
+	if (nsplit) {
 		rc = split_init(wl, inst, parts, nsplit);
-	if (rc)
-		nsplit = 0;
-	for (uint32_t i = 0; i < nsplit && !rc; i++) {
-		scopies[i].block = &parts[i].together;
-		scopies[i].base = &inst->base;
-		if (i == 0) {
-			scopies[i].ex = ex;
-			continue;
-		}
-		bstm_config one = cfg;
-		one.threads = 1;
-		rc = bstm_executor_create(&one, &scopies[i].ex);
+		sp.n = rc ? 0 : nsplit;
 	}
-	twin_pool pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, false};
-	twin_pool spool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, false};
-	uint32_t started = 0, sstarted = 0;
-	if (!rc && ncopies) {
-		started = twin_start(&pool, copies, ncopies);
-		if (started < ncopies) {
-			fprintf(stderr, "bench: a twin copy's thread could not start\n");
-			rc = BSTM_EINTERNAL;
-		}
+	for (uint32_t i = 0; i < sp.n; i++) {
+		sp.copies[i].block = &parts[i].together;
+		sp.copies[i].base = &inst->base;
 	}
-	if (!rc && nsplit) {
-		sstarted = twin_start(&spool, scopies, nsplit);
-		if (sstarted < nsplit) {
-			fprintf(stderr, "bench: a split part's thread could not start\n");
-			rc = BSTM_EINTERNAL;
-		}
-	}
+	if (!rc && tw.n)
+		rc = twin_set_start(&tw, ex, &cfg, "twin copy");
+	if (!rc && sp.n)
+		rc = twin_set_start(&sp, ex, &cfg, "split part");
 	if (rc)
 		goto done;
 	cpu_set_t allowed;
@@ -624,17 +627,16 @@ static int measure(const bench_workload *wl, const bench_instance *inst,
 		/* Copy 0 of the twin run stays on the baseline's CPU, so that
 		 * skew compares that CPU with the others. */
 		uint64_t twin_wall = 0, twin_skew = 0;
-		if (!rc && ncopies) {
-			twin_wall = twin_once(&pool, copies, ncopies, so, &twin_skew);
+		if (!rc && tw.n) {
+			twin_wall = twin_once(&tw, so, &twin_skew);
 			if (!twin_wall) {
 				fprintf(stderr, "bench: a twin copy failed or differs\n");
 				rc = BSTM_EINTERNAL;
 			}
 		}
 		uint64_t split_ratio = 0;
-		if (!rc && nsplit)
-			rc = split_once(ex, parts, &spool, scopies, nsplit, parallel_first(r),
-					&split_ratio);
+		if (!rc && sp.n)
+			rc = split_once(ex, parts, &sp, parallel_first(r), &split_ratio);
 		if (caller_pin(false, &allowed) && !rc)
 			rc = BSTM_EINTERNAL;
 		if (rc) {
@@ -650,8 +652,8 @@ static int measure(const bench_workload *wl, const bench_instance *inst,
 			/* Paired: both runs back to back, so a drift in machine
 			 * speed over the measurement cancels out. Fixed point. */
 			ratio[r] = (uint64_t)(1e6 * (double)seq[r] / (double)par[r]);
-			if (ncopies) {
-				double tx = (double)ncopies * (double)seq[r] / (double)twin_wall;
+			if (tw.n) {
+				double tx = (double)tw.n * (double)seq[r] / (double)twin_wall;
 				twin_x[r] = (uint64_t)(1e6 * tx);
 				of_twin[r] = (uint64_t)((double)ratio[r] / tx);
 				skew[r] = twin_skew;
@@ -668,29 +670,23 @@ static int measure(const bench_workload *wl, const bench_instance *inst,
 			break;
 	}
 done:
-	if (ncopies)
-		twin_stop(&pool, copies, started);
-	if (nsplit)
-		twin_stop(&spool, scopies, sstarted);
+	twin_set_stop(&tw);
+	twin_set_stop(&sp);
 	bstm_executor_destroy(ex);
-	for (uint32_t i = 1; i < ncopies; i++)
-		bstm_executor_destroy(copies[i].ex);
-	for (uint32_t i = 1; i < nsplit; i++)
-		bstm_executor_destroy(scopies[i].ex);
-	if (nsplit)
-		split_free(wl, parts, nsplit);
+	if (sp.n)
+		split_free(wl, parts, sp.n);
 	if (rc)
 		return rc;
-	if (nsplit)
+	if (sp.n)
 		res->split_x = (double)median(split_x, runs) / 1e6;
-	if (ncopies) {
+	if (tw.n) {
 		res->twin_x = (double)median(twin_x, runs) / 1e6;
 		res->of_twin = (double)median(of_twin, runs) / 1e6;
 		/* With more copies than CPUs, copy 0 shares its CPU while
 		 * the fastest copy may have one alone: no CPU is compared. */
 		cpu_set_t cpus;
 		if (sched_getaffinity(0, sizeof cpus, &cpus) == 0 &&
-		    ncopies <= (uint32_t)CPU_COUNT(&cpus))
+		    tw.n <= (uint32_t)CPU_COUNT(&cpus))
 			res->skew = (double)median(skew, runs) / 1e6;
 	}
 	res->seq_ns = median(seq, runs);
